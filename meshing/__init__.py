@@ -1,0 +1,1 @@
+"""microbat meshing: labelled volumes, synthetic packings, gmsh models, dolfinx meshes."""

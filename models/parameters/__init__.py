@@ -1,0 +1,32 @@
+"""Half-cell parameter sets (DESIGN.md section 4): frozen dataclasses in SI units.
+
+>>> from models.parameters import parameter_set
+>>> p = parameter_set("baseline", {"nsd.porosity": 0.23})
+>>> float(p.active_material.open_circuit_potential(0.3046))  # doctest: +ELLIPSIS
+4.2...
+"""
+
+from .components import (
+    ActiveMaterial,
+    Cell,
+    CounterElectrode,
+    Electrolyte,
+    NonSolidDomain,
+    Separator,
+)
+from .constants import FARADAY, GAS_CONSTANT
+from .sets import ParameterSet, available_parameter_sets, parameter_set
+
+__all__ = [
+    "FARADAY",
+    "GAS_CONSTANT",
+    "ActiveMaterial",
+    "Cell",
+    "CounterElectrode",
+    "Electrolyte",
+    "NonSolidDomain",
+    "ParameterSet",
+    "Separator",
+    "available_parameter_sets",
+    "parameter_set",
+]

@@ -1,0 +1,314 @@
+"""The parts of a half-cell parameter set, as frozen dataclasses in SI units.
+
+Each component carries its numbers and its state-dependent property functions. The
+functions take NumPy arrays or UFL expressions (see :mod:`models.parameters._math`), so the
+same code feeds the weak forms, the tests and the plots. Concrete values and literature
+sources live in one module per source (``chen2020``, ``oregan2022``, ``nyman2008``,
+``landesfeind2019``, ``xu2019``, ``celgard2325``); :mod:`models.parameters.sets` puts them
+together.
+
+Conventions: concentrations in mol/m^3, stoichiometry x = c_s / c_s,max in [0, 1],
+temperatures in K, currents in A/m^2 (anodic positive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import _math as m
+from .constants import FARADAY, GAS_CONSTANT
+
+STOICHIOMETRY_CLAMP = 1e-6
+"""x is clamped to [1e-6, 1 - 1e-6] inside i0 and U so that ln/sqrt stay finite."""
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def _fraction(name: str, value: float, closed: bool = False) -> None:
+    ok = 0 <= value <= 1 if closed else 0 < value < 1
+    if not ok:
+        raise ValueError(f"{name} must be in {'[0, 1]' if closed else '(0, 1)'}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ActiveMaterial:
+    """Intercalation cathode material (one phase of spherical or imaged particles).
+
+    Attributes:
+        name: material name.
+        max_concentration: c_s,max [mol/m^3].
+        ocp_function: open-circuit potential U(x) [V vs Li/Li+], x = c_s / c_s,max.
+        diffusivity_model: ``"constant"`` (D_s = ``diffusivity``) or the name of a
+            SoL-dependent curve in ``diffusivity_functions``.
+        diffusivity: constant solid diffusivity D_s [m^2/s].
+        diffusivity_functions: available SoL-dependent curves D_s(x) [m^2/s].
+        rate_constant: k in i0 = F k c_e^a_a (c_max - c_s)^a_a c_s^a_c [m^2.5 mol^-0.5 s^-1].
+        anodic_transfer_coefficient: a_a [-].
+        cathodic_transfer_coefficient: a_c [-].
+        conductivity: electronic conductivity sigma_AM [S/m].
+        density: mass density [kg/m^3] (gravimetric capacities).
+        stoichiometry_discharged: x_max, the fully discharged stoichiometry [-]; the 1C
+            current discharges [x0, x_max] in one hour.
+        source: literature source(s).
+    """
+
+    name: str
+    max_concentration: float
+    ocp_function: Callable[[Any], Any]
+    diffusivity: float
+    rate_constant: float
+    conductivity: float
+    density: float
+    stoichiometry_discharged: float
+    anodic_transfer_coefficient: float = 0.5
+    cathodic_transfer_coefficient: float = 0.5
+    diffusivity_model: str = "constant"
+    diffusivity_functions: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for n in ("max_concentration", "diffusivity", "rate_constant", "conductivity", "density"):
+            _positive(f"active_material.{n}", getattr(self, n))
+        _fraction("active_material.stoichiometry_discharged", self.stoichiometry_discharged)
+        _fraction("active_material.anodic_transfer_coefficient", self.anodic_transfer_coefficient)
+        _fraction(
+            "active_material.cathodic_transfer_coefficient", self.cathodic_transfer_coefficient
+        )
+        choices = ["constant", *self.diffusivity_functions]
+        if self.diffusivity_model not in choices:
+            raise ValueError(
+                f"active_material.diffusivity_model = {self.diffusivity_model!r} is not "
+                f"known; choose one of {choices}"
+            )
+
+    def clamp(self, x: Any) -> Any:
+        return m.clip(x, STOICHIOMETRY_CLAMP, 1.0 - STOICHIOMETRY_CLAMP)
+
+    def open_circuit_potential(self, x: Any) -> Any:
+        """U(x) [V vs Li/Li+], evaluated at the clamped stoichiometry."""
+        return self.ocp_function(self.clamp(x))
+
+    def solid_diffusivity(self, x: Any) -> Any:
+        """D_s(x) [m^2/s] of the selected ``diffusivity_model``."""
+        if self.diffusivity_model == "constant":
+            return m.constant_like(self.diffusivity, x)
+        return self.diffusivity_functions[self.diffusivity_model](self.clamp(x))
+
+    def exchange_current_density(self, c_e: Any, c_s: Any) -> Any:
+        """i0 = F k c_e^a_a (c_max - c_s)^a_a c_s^a_c [A/m^2] (x clamped, c_e >= 0)."""
+        x = self.clamp(c_s / self.max_concentration)
+        c_max = self.max_concentration
+        a_a, a_c = self.anodic_transfer_coefficient, self.cathodic_transfer_coefficient
+        c_e = m.maximum(c_e, 0.0)
+        return (
+            FARADAY
+            * self.rate_constant
+            * c_e**a_a
+            * (c_max * (1.0 - x)) ** a_a
+            * (c_max * x) ** a_c
+        )
+
+    def stoichiometry_at_voltage(self, voltage: float, bracket: tuple[float, float] = (0.05, 0.999)) -> float:
+        """x with U(x) = voltage (U decreasing in x), by bisection."""
+        lo, hi = bracket
+        u_lo, u_hi = float(self.open_circuit_potential(lo)), float(self.open_circuit_potential(hi))
+        if not (u_hi <= voltage <= u_lo):
+            raise ValueError(
+                f"voltage {voltage} V is outside the OCP range [{u_hi:.3f}, {u_lo:.3f}] V "
+                f"of {self.name}"
+            )
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if float(self.open_circuit_potential(mid)) > voltage:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+
+@dataclass(frozen=True)
+class Electrolyte:
+    """A binary salt in a solvent blend, concentrated-solution theory.
+
+    Subclasses implement the four transport properties as functions of the salt
+    concentration c [mol/m^3] and temperature T [K].
+    """
+
+    name: str = ""
+    source: str = ""
+
+    def conductivity(self, c: Any, temperature: float) -> Any:
+        """kappa(c, T) [S/m]."""
+        raise NotImplementedError
+
+    def diffusivity(self, c: Any, temperature: float) -> Any:
+        """D_e(c, T) [m^2/s]."""
+        raise NotImplementedError
+
+    def transference_number(self, c: Any, temperature: float) -> Any:
+        """t+(c, T) [-]."""
+        raise NotImplementedError
+
+    def thermodynamic_factor(self, c: Any, temperature: float) -> Any:
+        """TDF = 1 + d ln f+- / d ln c [-]."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CounterElectrode:
+    """Lithium-metal counter electrode (phi_Li = 0).
+
+    i_Li = i0_Li [exp(a_a F eta / RT) - exp(-a_c F eta / RT)], eta = 0 - phi_e, with
+    i0_Li = F k_Li c_Li^(1 - a) c_e^a.
+
+    Attributes:
+        rate_constant: k_Li [m/s] in i0_Li = F k_Li c_Li^0.7 c_e^0.3 (Xu 2019: 3.5e-8).
+        lithium_concentration: c_Li = 1 / molar volume of Li [mol/m^3].
+        electrolyte_exponent: exponent of c_e (0.3); c_Li gets 1 - that.
+        anodic_transfer_coefficient, cathodic_transfer_coefficient: a_a, a_c [-].
+    """
+
+    rate_constant: float
+    lithium_concentration: float
+    electrolyte_exponent: float = 0.3
+    anodic_transfer_coefficient: float = 0.5
+    cathodic_transfer_coefficient: float = 0.5
+    name: str = "Li metal"
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _positive("counter_electrode.rate_constant", self.rate_constant)
+        _positive("counter_electrode.lithium_concentration", self.lithium_concentration)
+        _fraction("counter_electrode.electrolyte_exponent", self.electrolyte_exponent)
+
+    def exchange_current_density(self, c_e: Any) -> Any:
+        """i0_Li(c_e) [A/m^2]."""
+        a = self.electrolyte_exponent
+        return (
+            FARADAY
+            * self.rate_constant
+            * self.lithium_concentration ** (1.0 - a)
+            * m.maximum(c_e, 0.0) ** a
+        )
+
+
+@dataclass(frozen=True)
+class Separator:
+    """Porous separator between the electrode and the Li-metal counter electrode.
+
+    Attributes:
+        thickness: L_sep [m].
+        porosity: eps_sep [-].
+        bruggeman: b in X_eff = X eps^b, i.e. tortuosity factor tau = eps^(1 - b).
+    """
+
+    thickness: float
+    porosity: float
+    bruggeman: float = 1.5
+    name: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _positive("separator.thickness", self.thickness)
+        _fraction("separator.porosity", self.porosity)
+
+    @property
+    def tortuosity_factor(self) -> float:
+        """tau = eps^(1 - b), so that eps / tau = eps^b."""
+        return self.porosity ** (1.0 - self.bruggeman)
+
+    @property
+    def transport_factor(self) -> float:
+        """eps / tau, the factor on the bulk transport properties."""
+        return self.porosity / self.tortuosity_factor
+
+
+@dataclass(frozen=True)
+class NonSolidDomain:
+    """The lumped non-solid domain (NSD: pore + carbon-binder) of the electrode.
+
+    The primary paper (Lu 2021, section 3.3) quotes the electrode "porosity" eps as pore
+    volume per electrode volume; the NSD occupies 1 - (AM fraction) of the electrode, so the
+    electrolyte fraction inside the NSD is eps_nsd = eps / (1 - AM fraction) and, unless
+    given, tau_nsd = eps_nsd^-0.5 (Bruggeman).
+
+    Attributes:
+        porosity: eps, pore volume per electrode volume [-] (eps_H = 0.28, eps_L = 0.23).
+        tortuosity_factor: tau_nsd [-]; 0 means Bruggeman eps_nsd^-0.5.
+        electrolyte_fraction: eps_nsd directly [-]; 0 means eps / (1 - AM fraction).
+        conductivity: electronic conductivity of the CBD network sigma_NSD [S/m].
+    """
+
+    porosity: float = 0.28
+    tortuosity_factor: float = 0.0
+    electrolyte_fraction: float = 0.0
+    conductivity: float = 1.0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _fraction("nsd.porosity", self.porosity)
+        _positive("nsd.conductivity", self.conductivity)
+        if self.tortuosity_factor != 0 and self.tortuosity_factor < 1:
+            raise ValueError(
+                f"nsd.tortuosity_factor must be >= 1 (or 0 for Bruggeman), got "
+                f"{self.tortuosity_factor!r}"
+            )
+        if self.electrolyte_fraction != 0:
+            _fraction("nsd.electrolyte_fraction", self.electrolyte_fraction)
+
+    def electrolyte_volume_fraction(self, am_fraction: float) -> float:
+        """eps_nsd, given the active-material volume fraction of the electrode."""
+        if self.electrolyte_fraction:
+            return self.electrolyte_fraction
+        _fraction("AM volume fraction", am_fraction)
+        eps_nsd = self.porosity / (1.0 - am_fraction)
+        if not eps_nsd <= 1.0:
+            raise ValueError(
+                f"nsd.porosity = {self.porosity} does not fit in the non-solid domain of an "
+                f"electrode with AM fraction {am_fraction:.3f}: eps / (1 - AM) = "
+                f"{eps_nsd:.3f} > 1; accepted: porosity <= {1 - am_fraction:.3f}"
+            )
+        return eps_nsd
+
+    def tortuosity(self, am_fraction: float) -> float:
+        """tau_nsd (given, or Bruggeman eps_nsd^-0.5)."""
+        if self.tortuosity_factor:
+            return self.tortuosity_factor
+        return self.electrolyte_volume_fraction(am_fraction) ** -0.5
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Operating conditions of the half cell.
+
+    Attributes:
+        temperature: T [K].
+        initial_electrolyte_concentration: c_e0 [mol/m^3].
+        initial_voltage: V_start [V]; c_s starts at x0 with U(x0) = V_start.
+        cutoff_voltage: V_cut [V] of a discharge.
+        upper_voltage: upper limit of a charge [V].
+    """
+
+    temperature: float = 298.15
+    initial_electrolyte_concentration: float = 1000.0
+    initial_voltage: float = 4.2
+    cutoff_voltage: float = 2.8
+    upper_voltage: float = 4.2
+
+    def __post_init__(self) -> None:
+        _positive("cell.temperature", self.temperature)
+        _positive("cell.initial_electrolyte_concentration", self.initial_electrolyte_concentration)
+        if not self.cutoff_voltage < self.initial_voltage <= self.upper_voltage:
+            raise ValueError(
+                "cell voltages must satisfy cutoff_voltage < initial_voltage <= upper_voltage, "
+                f"got {self.cutoff_voltage}, {self.initial_voltage}, {self.upper_voltage}"
+            )
+
+    @property
+    def thermal_voltage(self) -> float:
+        """RT/F [V]."""
+        return GAS_CONSTANT * self.temperature / FARADAY

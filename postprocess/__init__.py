@@ -1,0 +1,1 @@
+"""microbat post-processing: microstructure metrics, electrochemical analytics, plots."""

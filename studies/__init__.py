@@ -1,0 +1,1 @@
+"""microbat studies: case files, the `microbat` command line, one script per paper figure."""

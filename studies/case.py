@@ -1,0 +1,292 @@
+"""Case files: one TOML file describes one simulation (or one stage of it).
+
+A case has six tables, each validated into a frozen dataclass before any work starts:
+
+    name = "d8_60um_3C"
+    [geometry]            what electrode: a generated packing, a segmented image or a file
+    [mesh]                how to mesh it (gmsh OCC for packings, SurfaceNets or voxels for images)
+    [parameters]          a named parameter set plus dotted-key overrides
+    [[protocol.steps]]    constant current / rest / constant voltage steps, in order
+    [solver]              solver preset, PETSc option overrides, time-step control
+    [outputs]             results directory and what to write
+
+Lengths in case files are in micrometres (keys end in ``_um``), currents in mA/cm^2 or
+C-rates, times in seconds; the library works in SI. Relative paths are relative to the
+case file. ``microbat case --schema`` prints every key with its default and meaning.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .schema import CaseError, build, build_tagged, spec
+
+__all__ = [
+    "Case",
+    "CaseError",
+    "CCStep",
+    "CVStep",
+    "Geometry",
+    "ImageGeometry",
+    "MeshSettings",
+    "Outputs",
+    "PackingGeometry",
+    "Parameters",
+    "Protocol",
+    "RestStep",
+    "SolverSettings",
+    "case_from_dict",
+    "load_case",
+]
+
+
+# ----------------------------------------------------------------------------- geometry
+@dataclass(frozen=True, kw_only=True)
+class PackingGeometry:
+    """A synthetic electrode of spherical particles (DESIGN.md section 5)."""
+
+    arrangement: Literal["monodisperse", "bimodal", "layered", "graded", "aligned_channels"] = spec(
+        "monodisperse", help="particle arrangement"
+    )
+    diameter_um: float = spec(8.0, gt=0, unit="um", help="particle diameter (monodisperse, graded, channels)")
+    diameter_spread: float = spec(0.0, min=0, max=0.5, help="relative standard deviation of diameters")
+    small_diameter_um: float = spec(8.0, gt=0, unit="um", help="small particles (bimodal, layered)")
+    large_diameter_um: float = spec(12.0, gt=0, unit="um", help="large particles (bimodal, layered)")
+    small_volume_share: float = spec(0.5, min=0, max=1, help="share of AM volume in small particles (bimodal)")
+    layer_thickness_um: float = spec(30.0, min=0, unit="um", help="small-particle layer next to the separator (layered)")
+    am_fraction: float = spec(0.43, gt=0, lt=0.75, help="target active-material volume fraction")
+    am_fraction_gradient: float = spec(
+        0.0, min=-0.4, max=0.4, help="AM fraction at the separator minus at the collector (graded)"
+    )
+    channel_diameter_um: float = spec(10.0, gt=0, unit="um", help="pore channel diameter (aligned_channels)")
+    channel_spacing_um: float = spec(30.0, gt=0, unit="um", help="channel centre spacing (aligned_channels)")
+    lateral_um: tuple[float, float] = spec((40.0, 40.0), gt=0, unit="um", help="box size in x and y")
+    thickness_um: float = spec(60.0, gt=0, unit="um", help="electrode thickness L")
+    seed: int = spec(0, min=0, help="random seed (reproducible packings)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageGeometry:
+    """A segmented (or grey-value) volume image."""
+
+    path: str = spec(help="image file: .tif/.tiff (multi-page), folder of slices, .npy, .raw, .h5/.hdf5, .npz")
+    voxel_size_um: float = spec(gt=0, unit="um", help="voxel edge length")
+    labels: dict[str, int] = spec(
+        default_factory=lambda: {"pore": 0, "am": 85, "cbd": 170},
+        help="phase name -> grey value (names: pore, am, cbd)",
+    )
+    through_plane_axis: int = spec(0, min=0, max=2, help="array axis of the electrode thickness (index 0 at the collector)")
+    crop: tuple[int, ...] = spec((), min=0, help="[i0, i1, j0, j1, k0, k1] voxel bounds, empty = whole volume")
+    downsample: int = spec(1, min=1, max=16, help="integer downsampling factor (mode filter)")
+    raw_shape: tuple[int, ...] = spec((), min=1, help=".raw files: array shape")
+    raw_dtype: str = spec("uint8", help=".raw files: NumPy dtype")
+    dataset: str = spec("", help="HDF5 files: dataset name")
+    min_fragment_um: float = spec(1.5, min=0, unit="um", help="floating AM fragments below this size are dead (removed)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Geometry:
+    source: Literal["packing", "image", "file"] = spec("packing", help="packing | image | file (a saved .npz record)")
+    packing: PackingGeometry = spec(default_factory=PackingGeometry)
+    image: ImageGeometry | None = spec(None)
+    file: str = spec("", help="source = file: a packing or labelled-volume .npz written by microbat")
+
+
+# ----------------------------------------------------------------------------- mesh
+@dataclass(frozen=True, kw_only=True)
+class MeshSettings:
+    method: Literal["auto", "occ", "surface_nets", "voxel"] = spec(
+        "auto", help="auto = occ for packings, surface_nets for images"
+    )
+    interface_size_um: float = spec(0.0, min=0, unit="um", help="element size at the AM interface; 0 = r/4 or one voxel")
+    bulk_size_factor: float = spec(3.0, min=1, max=20, help="bulk element size / interface element size")
+    separator_size_um: float = spec(0.0, min=0, unit="um", help="element size in the separator; 0 = bulk size")
+    smoothing_iterations: int = spec(4, min=0, max=64, help="SurfaceNets smoothing iterations (images)")
+    max_cells: int = spec(5_000_000, min=1000, help="refuse meshes estimated above this many tetrahedra")
+
+
+# ----------------------------------------------------------------------------- parameters
+@dataclass(frozen=True, kw_only=True)
+class Parameters:
+    set: str = spec("baseline", help="parameter set name (see `microbat info --parameter-sets`)")
+    overrides: dict[str, float | str] = spec(
+        default_factory=dict, help='dotted keys, e.g. "nsd.porosity" = 0.23'
+    )
+
+    def __post_init__(self) -> None:
+        from models.parameters import parameter_set
+
+        try:
+            parameter_set(self.set, self.overrides)
+        except (KeyError, TypeError, ValueError) as err:
+            raise CaseError(f"parameters: {err.args[0] if err.args else err}") from None
+
+    def resolve(self) -> Any:
+        """The :class:`models.parameters.ParameterSet`."""
+        from models.parameters import parameter_set
+
+        return parameter_set(self.set, self.overrides)
+
+
+# ----------------------------------------------------------------------------- protocol
+@dataclass(frozen=True, kw_only=True)
+class CCStep:
+    """Constant current until a voltage limit or a duration."""
+
+    mode: Literal["cc"] = "cc"
+    direction: Literal["discharge", "charge"] = spec("discharge")
+    c_rate: float = spec(0.0, min=0, max=100, help="current as a C-rate of the mesh's AM (give this or the current density)")
+    current_density_mA_cm2: float = spec(0.0, min=0, max=1000, unit="mA/cm^2", help="current per electrode area")
+    until_voltage_V: float = spec(0.0, min=0, max=6, unit="V", help="stop voltage; 0 = the parameter set's cut-off/upper voltage")
+    max_duration_s: float = spec(0.0, min=0, unit="s", help="0 = no limit")
+
+    def __post_init__(self) -> None:
+        if (self.c_rate > 0) == (self.current_density_mA_cm2 > 0):
+            raise ValueError(
+                "give exactly one of c_rate > 0 or current_density_mA_cm2 > 0, "
+                f"got c_rate = {self.c_rate}, current_density_mA_cm2 = {self.current_density_mA_cm2}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestStep:
+    """Open circuit for a duration."""
+
+    mode: Literal["rest"] = "rest"
+    duration_s: float = spec(gt=0, unit="s")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CVStep:
+    """Constant voltage until the current falls below a limit or a duration."""
+
+    mode: Literal["cv"] = "cv"
+    voltage_V: float = spec(gt=0, max=6, unit="V")
+    until_current_mA_cm2: float = spec(0.0, min=0, unit="mA/cm^2", help="stop when |I| falls below this")
+    until_c_rate: float = spec(0.0, min=0, help="stop when |I| falls below this C-rate")
+    max_duration_s: float = spec(0.0, min=0, unit="s", help="0 = no limit")
+
+    def __post_init__(self) -> None:
+        if not (self.until_current_mA_cm2 > 0 or self.until_c_rate > 0 or self.max_duration_s > 0):
+            raise ValueError(
+                "mode = 'cv' needs an end: until_current_mA_cm2, until_c_rate or max_duration_s"
+            )
+
+
+STEP_KINDS = {"cc": CCStep, "rest": RestStep, "cv": CVStep}
+Step = CCStep | RestStep | CVStep
+
+
+@dataclass(frozen=True, kw_only=True)
+class Protocol:
+    steps: tuple[Step, ...] = spec(default_factory=lambda: (CCStep(c_rate=1.0),))
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError("protocol.steps: at least one step is needed")
+
+
+# ----------------------------------------------------------------------------- solver
+@dataclass(frozen=True, kw_only=True)
+class SolverSettings:
+    preset: Literal["auto", "direct", "iterative"] = spec(
+        "auto", help="direct = MUMPS LU; iterative = GMRES + fieldsplit/GAMG; auto picks by size"
+    )
+    petsc_options: dict[str, float | int | str | bool] = spec(
+        default_factory=dict, help="PETSc options merged on top of the preset"
+    )
+    model: Literal["full", "single_particle"] = spec(
+        "full", help="single_particle = AM only with uniform electrolyte (SST-only reference)"
+    )
+    dt_initial_s: float = spec(1.0, gt=0, unit="s")
+    dt_min_s: float = spec(1e-4, gt=0, unit="s")
+    dt_max_s: float = spec(120.0, gt=0, unit="s")
+    max_sol_change: float = spec(0.02, gt=0, max=0.5, help="largest change of mean SoL per step")
+    newton_rtol: float = spec(1e-9, gt=0, lt=1)
+    newton_max_it: int = spec(25, min=1)
+
+
+# ----------------------------------------------------------------------------- outputs
+@dataclass(frozen=True, kw_only=True)
+class Outputs:
+    directory: str = spec("", help="results directory; default results/<case name> next to the working directory")
+    snapshot_dod: tuple[float, ...] = spec((0.2, 0.4, 0.6, 0.8), min=0, max=1, help="depths of discharge with field snapshots")
+    record_dod: tuple[float, ...] = spec(
+        (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), min=0, max=1,
+        help="depths of discharge with per-particle records and SoL histograms",
+    )
+    histogram_bins: int = spec(50, min=2, max=1000)
+    fields: bool = spec(True, help="write field snapshots (VTX/XDMF)")
+    checkpoint_every: int = spec(25, min=0, help="steps between restart checkpoints; 0 = none")
+
+
+# ----------------------------------------------------------------------------- case
+@dataclass(frozen=True, kw_only=True)
+class Case:
+    name: str = spec("case", help="case name (default: the file name)")
+    description: str = spec("")
+    geometry: Geometry = spec(default_factory=Geometry)
+    mesh: MeshSettings = spec(default_factory=MeshSettings)
+    parameters: Parameters = spec(default_factory=Parameters)
+    protocol: Protocol = spec(default_factory=Protocol)
+    solver: SolverSettings = spec(default_factory=SolverSettings)
+    outputs: Outputs = spec(default_factory=Outputs)
+    base_dir: str = spec(".", help="directory relative paths refer to (set from the case file)")
+
+    def __post_init__(self) -> None:
+        g = self.geometry
+        if g.source == "image" and g.image is None:
+            raise ValueError("geometry.source = 'image' needs a [geometry.image] table")
+        if g.source == "file" and not g.file:
+            raise ValueError("geometry.source = 'file' needs geometry.file")
+
+    def path(self, relative: str) -> Path:
+        """Resolve a path written in the case file."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def results_dir(self, override: str | Path | None = None) -> Path:
+        if override:
+            return Path(override)
+        if self.outputs.directory:
+            return self.path(self.outputs.directory)
+        return Path("results") / self.name
+
+
+def case_from_dict(data: dict[str, Any], base_dir: str | Path = ".", name: str = "case") -> Case:
+    """Validate plain data (as read from TOML) into a :class:`Case`."""
+    data = dict(data)
+    protocol = data.pop("protocol", None)
+    case = build(Case, data | {"base_dir": str(base_dir)} | ({} if "name" in data else {"name": name}), "")
+    if protocol is not None:
+        if not isinstance(protocol, dict) or set(protocol) - {"steps"}:
+            extra = sorted(set(protocol) - {"steps"}) if isinstance(protocol, dict) else protocol
+            raise CaseError(f"protocol: unknown key(s) {extra}; accepted: steps (an array of tables [[protocol.steps]])")
+        raw_steps = protocol.get("steps", [])
+        if not isinstance(raw_steps, list):
+            raise CaseError("protocol.steps: expected an array of tables [[protocol.steps]]")
+        steps = tuple(build_tagged(STEP_KINDS, "mode", s, f"protocol.steps[{i}]") for i, s in enumerate(raw_steps))
+        if not steps:
+            raise CaseError("protocol.steps: at least one step is needed")
+        case = replace(case, protocol=Protocol(steps=steps))
+    return case
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and validate a TOML case file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise CaseError(f"case file {path}: cannot be read ({err.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise CaseError(f"case file {path}: not valid TOML ({err})") from None
+    try:
+        return case_from_dict(data, base_dir=path.parent.resolve(), name=path.stem)
+    except CaseError as err:
+        raise CaseError(f"case file {path}: {err}") from None

@@ -1,0 +1,1 @@
+"""Subcommands of `microbat`, one module each (see :mod:`studies.cli`)."""
