@@ -215,6 +215,7 @@ def half_cell_pybamm(
         capacity_mAh_cm2=charge / 3.6 / 1e4,
         window_fraction=charge / window,
         x_mean=solution["Average positive particle stoichiometry"](times),
+        electrolyte_lithium_mol_m2=solution["Total lithium in electrolyte [mol]"](times),
         current_density_A_m2=float(current),
         c_rate=float(current / i_1c),
         window_capacity_mAh_cm2=window / 3.6 / 1e4,

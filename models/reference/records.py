@@ -88,6 +88,8 @@ class HalfCellDischarge:
         capacity_mAh_cm2: charge passed per electrode (cross-section) area [mAh/cm^2].
         window_fraction: capacity / window capacity of the electrode's AM [-].
         x_mean: volume-averaged stoichiometry of the AM [-].
+        electrolyte_lithium_mol_m2: Li+ in the electrolyte of electrode and separator per
+            electrode area [mol/m^2] (constant in a half cell: a conservation check).
         current_density_A_m2: applied current per electrode area [A/m^2] (> 0).
         c_rate: the same current as a C-rate [1/h].
         window_capacity_mAh_cm2: eps_AM L c_s,max (x_max - x0) F [mAh/cm^2] (the 1C x 1 h charge).
@@ -101,6 +103,7 @@ class HalfCellDischarge:
     capacity_mAh_cm2: np.ndarray
     window_fraction: np.ndarray
     x_mean: np.ndarray
+    electrolyte_lithium_mol_m2: np.ndarray
     current_density_A_m2: float
     c_rate: float
     window_capacity_mAh_cm2: float
