@@ -18,11 +18,16 @@ factor tau_nsd. So, per electrode volume,
 where tau_NSD is the geometric tortuosity factor of the NSD region of the mesh (a steady
 diffusion solve through it, DESIGN.md section 7: tau = phi D / D_eff): the FE model's
 effective diffusivity through the electrode is D (eps_nsd / tau_nsd) (1 - phi_AM) / tau_NSD.
-What is identical: the equations of every phase, the parameter functions, the separator,
-the Li-metal kinetics, the 1C definition. What is a homogenisation assumption: that one
-radius 3 eps_AM / a describes solid diffusion in every particle, that the reaction
-current is uniform over the interface in a thin slice of the electrode, and that sigma_eff
-and tau_e are constants.
+Identical in both models: the equations of each phase (solid diffusion, Butler-Volmer,
+concentrated-solution electrolyte), every parameter function, the separator slab, the
+Li-metal kinetics at its far side, the 1C definition, the start and stop conditions.
+Homogenisation assumptions of the DFN: the electrolyte and potentials vary only through
+the thickness (the FE fields averaged over the cross-section); solid diffusion in every
+particle is that of one sphere of radius 3 eps_AM / a (for a packing of near-tangent
+spheres, contacts and clearance cuts make this slightly larger than the sphere radius);
+the reaction current is uniform over the interface within a thin slice; eps_e / tau_e and
+sigma_eff are constants (sigma_eff from the mesh's own AM and NSD conductivities, or
+Maxwell Garnett by default).
 """
 
 from __future__ import annotations

@@ -76,16 +76,17 @@ def surface_overpotential(params: ParameterSet, current_density: float, x_surfac
     # by the one-sided Tafel estimates widened by a margin.
     lo = np.full_like(ratio, -1.0)
     hi = np.full_like(ratio, 1.0)
-    for _ in range(10):  # |eta| up to 1024 V covers any finite ratio
-        lo = np.where(np.exp(a_a * f * lo) - np.exp(-a_c * f * lo) > ratio, 2.0 * lo, lo)
-        hi = np.where(np.exp(a_a * f * hi) - np.exp(-a_c * f * hi) < ratio, 2.0 * hi, hi)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        above = np.exp(a_a * f * mid) - np.exp(-a_c * f * mid) > ratio
-        hi = np.where(above, mid, hi)
-        lo = np.where(above, lo, mid)
-        if np.max(hi - lo) < 1e-15:
-            break
+    with np.errstate(over="ignore"):
+        for _ in range(10):  # |eta| up to 1024 V covers any finite ratio
+            lo = np.where(np.exp(a_a * f * lo) - np.exp(-a_c * f * lo) > ratio, 2.0 * lo, lo)
+            hi = np.where(np.exp(a_a * f * hi) - np.exp(-a_c * f * hi) < ratio, 2.0 * hi, hi)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            above = np.exp(a_a * f * mid) - np.exp(-a_c * f * mid) > ratio
+            hi = np.where(above, mid, hi)
+            lo = np.where(above, lo, mid)
+            if np.max(hi - lo) < 1e-15:
+                break
     return 0.5 * (lo + hi)
 
 

@@ -69,10 +69,11 @@ class _SphereFiniteVolume:
         self.r = r
         faces = 0.5 * (r[1:] + r[:-1])
         shells = np.concatenate([[0.0], faces, [r[-1]]])
-        self.volume = (shells[1:] ** 3 - shells[:-1] ** 3) / 3.0  # per steradian... times 4 pi cancels
+        # volumes and areas per steradian (the common factor 4 pi cancels)
+        self.volume = (shells[1:] ** 3 - shells[:-1] ** 3) / 3.0
         self.face_area = faces**2
         self.dr = np.diff(r)
-        # surface inflow of x per unit time into the surface node (per steradian / c_max)
+        # inflow through the surface into the surface node, per steradian, in units of x
         self.surface_source = inflow * r[-1] ** 2 / self.am.max_concentration
         n = r.size
         self.sparsity = sparse.diags([np.ones(n - 1), np.ones(n), np.ones(n - 1)], [-1, 0, 1]).tocsc()
