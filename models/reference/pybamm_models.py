@@ -1,0 +1,225 @@
+"""PyBaMM references: the single-particle model (SPM) and the Doyle-Fuller-Newman (DFN)
+half cell, both with PyBaMM's ``{"working electrode": "positive"}`` (NMC | separator | Li).
+
+Single particle. PyBaMM's SPM with a positive working electrode is one representative
+sphere with Fickian diffusion, Butler-Volmer kinetics at a uniform interfacial current
+j = I / (a L) and no electrolyte (c_e = c_e0 and no potential drop in it); its voltage is
+U(x_surf) + eta - eta_Li - I L_Li / sigma_Li. That is the FE single-particle mode once the
+two counter-electrode terms are neutralised: i0_Li = 1e12 A/m^2 (eta_Li ~ 1e-13 V) and
+sigma_Li = 1e20 S/m; no contact resistance (PyBaMM's default "false"). The electrode
+geometry (L, eps_AM) then only converts the surface current density to a PyBaMM current:
+I = j a L with a = 3 eps_AM / R. The SPMe or the DFN would add electrolyte dynamics the FE
+mode does not have.
+
+DFN half cell: PyBaMM's DFN with ``"transport efficiency": "tortuosity factor"`` so that
+the electrolyte of the electrode has exactly eps_e / tau_e and the separator eps^b; the
+particle radius is 3 eps_AM / a so PyBaMM's a = 3 eps_AM / R equals the given surface area
+(see :mod:`models.reference.homogenised`).
+
+Both add a "Surface saturation" event (x_surf >= 1 - 1e-6 in every particle) to the
+cut-off voltage event; see :mod:`models.reference.records` for why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, SolverError
+from ..parameters import FARADAY, ParameterSet
+from .homogenised import HomogenisedElectrode
+from .kinetics import discharge_current, window_capacity_density
+from .pybamm_parameters import (
+    NEGLIGIBLE_RESISTANCE_CONDUCTIVITY,
+    import_pybamm,
+    kinetics_option,
+    pybamm_parameter_values,
+)
+from .records import HalfCellDischarge, SingleParticleDischarge
+from .single_particle import SATURATION, TIME_LIMIT_FACTOR
+
+SPM_PLACEHOLDER_THICKNESS = 100e-6
+"""Electrode thickness of the SPM run [m]: only converts j to a current (I = j a L)."""
+
+SPM_PLACEHOLDER_AM_FRACTION = 0.5
+
+DFN_POINTS = {"x_s": 20, "x_p": 40, "r_p": 40}
+"""Default DFN mesh: separator, electrode and particle points (see the tests for the
+discretisation error at these values)."""
+
+
+def _solve(pybamm: Any, model: Any, values: Any, var_pts: dict[str, int], t_limit: float,
+           rtol: float, atol: float) -> Any:
+    solver = pybamm.IDAKLUSolver(rtol=rtol, atol=atol)
+    simulation = pybamm.Simulation(
+        model, parameter_values=values, var_pts={**model.default_var_pts, **var_pts}, solver=solver
+    )
+    try:
+        solution = simulation.solve([0.0, t_limit])
+    except pybamm.SolverError as err:
+        raise SolverError(f"PyBaMM {model.name}: {err}") from err
+    return solution
+
+
+def _end_reason(solution: Any) -> str:
+    termination = str(solution.termination)
+    if "Minimum voltage" in termination:
+        return "cutoff voltage"
+    if "Surface saturation" in termination:
+        return "surface saturation"
+    if "final time" in termination:
+        return "time limit"
+    raise SolverError(f"PyBaMM stopped for an unexpected reason: {termination!r}")
+
+
+def _add_saturation_event(pybamm: Any, model: Any, variable: str) -> None:
+    model.events.append(
+        pybamm.Event("Surface saturation", SATURATION - model.variables[variable])
+    )
+
+
+def single_particle_pybamm(
+    params: ParameterSet,
+    radius: float,
+    *,
+    c_rate: float | None = None,
+    surface_current_density: float | None = None,
+    radial_points: int = 200,
+    output_points: int = 400,
+    rtol: float = 1e-9,
+    atol: float = 1e-9,
+) -> SingleParticleDischarge:
+    """Galvanostatic discharge of one sphere in a uniform electrolyte with PyBaMM's SPM.
+
+    Args:
+        params: parameter set (U, D_s or D_s(x), i0, c_s,max, x_max, T, c_e0, V_start, V_cut).
+        radius: particle radius R [m] (equivalent radius 3 V / A for a meshed particle).
+        c_rate: discharge C-rate [1/h] (1C: c_s,max (x_max - x0) F R / 3 per surface in one
+            hour), or
+        surface_current_density: discharge current per particle surface [A/m^2] (> 0).
+        radial_points: finite volumes in the particle (uniform mesh).
+        output_points: number of equally spaced output times (plus the end of discharge).
+        rtol, atol: IDAKLU tolerances.
+
+    Returns:
+        :class:`SingleParticleDischarge` with ``method = "PyBaMM <version> SPM, N radial points"``.
+    """
+    pybamm = import_pybamm()
+    j, c_rate = discharge_current(params, radius, c_rate, surface_current_density)
+    if radial_points < 3:
+        raise InputError(f"radial_points = {radial_points!r}: accepted is an integer >= 3")
+    surface_area = 3.0 * SPM_PLACEHOLDER_AM_FRACTION / radius
+    placeholder = HomogenisedElectrode(
+        thickness=SPM_PLACEHOLDER_THICKNESS,
+        active_material_fraction=SPM_PLACEHOLDER_AM_FRACTION,
+        porosity=1.0 - SPM_PLACEHOLDER_AM_FRACTION,
+        surface_area_density=surface_area,
+        tortuosity_factor=1.0,
+        electronic_conductivity=NEGLIGIBLE_RESISTANCE_CONDUCTIVITY,
+    )
+    current = j * surface_area * SPM_PLACEHOLDER_THICKNESS
+    values = pybamm_parameter_values(params, placeholder, current, ideal_counter_electrode=True)
+    model = pybamm.lithium_ion.SPM(
+        {"working electrode": "positive", "intercalation kinetics": kinetics_option(params)}
+    )
+    _add_saturation_event(pybamm, model, "X-averaged positive particle surface stoichiometry")
+    x0 = params.initial_stoichiometry
+    c_max = params.active_material.max_concentration
+    t_limit = TIME_LIMIT_FACTOR * (1.0 - x0) * c_max * FARADAY * radius / (3.0 * j)
+    solution = _solve(pybamm, model, values, {"r_p": radial_points}, t_limit, rtol, atol)
+    times = np.linspace(0.0, float(solution.t[-1]), output_points + 1)
+    capacity = 3.0 * j * times / radius
+    return SingleParticleDischarge(
+        time_s=times,
+        voltage_V=solution["Voltage [V]"](times),
+        capacity_mAh_cm3=capacity / 3.6e6,
+        window_fraction=capacity / window_capacity_density(params),
+        x_surface=solution["X-averaged positive particle surface stoichiometry"](times),
+        x_mean=solution["Average positive particle stoichiometry"](times),
+        radius_m=float(radius),
+        surface_current_density_A_m2=j,
+        c_rate=c_rate,
+        end_reason=_end_reason(solution),
+        method=f"PyBaMM {pybamm.__version__} SPM, {radial_points} radial points",
+    )
+
+
+def half_cell_pybamm(
+    params: ParameterSet,
+    electrode: HomogenisedElectrode,
+    *,
+    c_rate: float | None = None,
+    current_density: float | None = None,
+    points: dict[str, int] | None = None,
+    output_points: int = 400,
+    rtol: float = 1e-8,
+    atol: float = 1e-8,
+) -> HalfCellDischarge:
+    """Galvanostatic discharge of a homogenised NMC | separator | Li half cell, PyBaMM DFN.
+
+    Args:
+        params: parameter set (all of DESIGN.md section 4; ``nsd`` is not used: the
+            electrode's effective properties are in ``electrode``).
+        electrode: :class:`HomogenisedElectrode` (measured on the FE mesh, or
+            :meth:`HomogenisedElectrode.from_lumped_nsd`).
+        c_rate: discharge C-rate [1/h] from the electrode's window capacity, or
+        current_density: discharge current per electrode area [A/m^2] (> 0; 1 mA/cm^2 = 10 A/m^2).
+        points: finite-volume points, keys ``x_s``, ``x_p``, ``r_p`` (default ``DFN_POINTS``).
+        output_points: number of equally spaced output times (plus the end of discharge).
+        rtol, atol: IDAKLU tolerances.
+
+    Returns:
+        :class:`HalfCellDischarge` (capacity in mAh/cm^2).
+    """
+    pybamm = import_pybamm()
+    if not isinstance(electrode, HomogenisedElectrode):
+        raise InputError(f"electrode must be a HomogenisedElectrode, got {type(electrode).__name__}")
+    i_1c = electrode.one_c_current_density(params)
+    if (c_rate is None) == (current_density is None):
+        raise InputError(
+            "give exactly one of c_rate (1/h, > 0) and current_density (A/m^2, > 0); got "
+            f"c_rate={c_rate!r}, current_density={current_density!r}"
+        )
+    current = c_rate * i_1c if c_rate is not None else current_density
+    if not (np.isfinite(current) and current > 0):
+        raise InputError(
+            f"c_rate = {c_rate!r}, current_density = {current_density!r}: accepted is a "
+            "discharge (> 0)"
+        )
+    mesh = dict(DFN_POINTS) | dict(points or {})
+    unknown = sorted(set(mesh) - set(DFN_POINTS))
+    if unknown or any(int(n) < 3 for n in mesh.values()):
+        raise InputError(
+            f"points = {points!r}: accepted keys {sorted(DFN_POINTS)} with integers >= 3"
+        )
+    values = pybamm_parameter_values(params, electrode, current)
+    model = pybamm.lithium_ion.DFN(
+        {
+            "working electrode": "positive",
+            "transport efficiency": "tortuosity factor",
+            "intercalation kinetics": kinetics_option(params),
+        }
+    )
+    _add_saturation_event(pybamm, model, "Minimum positive particle surface stoichiometry")
+    window = electrode.window_capacity(params)  # C/m^2
+    x0 = params.initial_stoichiometry
+    window_x = params.active_material.stoichiometry_discharged - x0
+    t_limit = TIME_LIMIT_FACTOR * window * (1.0 - x0) / window_x / current
+    solution = _solve(pybamm, model, values, mesh, t_limit, rtol, atol)
+    times = np.linspace(0.0, float(solution.t[-1]), output_points + 1)
+    charge = current * times  # C/m^2
+    return HalfCellDischarge(
+        time_s=times,
+        voltage_V=solution["Voltage [V]"](times),
+        capacity_mAh_cm2=charge / 3.6 / 1e4,
+        window_fraction=charge / window,
+        x_mean=solution["Average positive particle stoichiometry"](times),
+        electrolyte_lithium_mol_m2=solution["Total lithium in electrolyte [mol]"](times),
+        current_density_A_m2=float(current),
+        c_rate=float(current / i_1c),
+        window_capacity_mAh_cm2=window / 3.6 / 1e4,
+        end_reason=_end_reason(solution),
+        method=f"PyBaMM {pybamm.__version__} DFN, points {mesh}",
+        electrode=electrode,
+    )
