@@ -37,7 +37,7 @@ by the depth of their centres (particle 0 nearest the collector).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -45,25 +45,26 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
-from models.errors import InputError
-
 from .clearance import require_sanitised
 from .connectivity import connectivity
+from .packing_spec import AM_FRACTION_RANGE, ARRANGEMENTS, PackingSpec, Population, channel_axes, populations, target_profile
+from .placement import candidate_sites, depth_bounds, draw_diameters, initial_centres, region_for
 from .records import Packing
-from .relaxation import GAP_TARGET, OUTSIDE_REACH, PlacementRegion, bind, margins, spread
+from .relaxation import OUTSIDE_REACH, PlacementRegion, bind, margins, spread
 from .sanitise import sanitise
 from .union_volume import am_fraction, union_volume
 
 __all__ = ["ARRANGEMENTS", "AM_FRACTION_RANGE", "PackingSpec", "generate_packing", "sanitise"]
 
-ARRANGEMENTS = ("monodisperse", "bimodal", "layered", "graded", "aligned_channels")
-AM_FRACTION_RANGE = (0.15, 0.60)
-"""AM volume fractions this generator packs (anywhere in a graded electrode, and in the
-particle matrix between channels). Above ~0.6 slightly overlapping spheres jam."""
-MAX_PARTICLES = 100_000
 DELTA_START, DELTA_RANGE = 0.17, (0.13, 0.26)
 """Neck overlap delta (fraction of the smaller radius): start value and tuning range."""
+SPREAD_PACKING, SPREAD_GAP, SPHERE_EXCESS = 0.50, 0.0, 1.06
+"""Spreading: sphere volume fraction reached without overlap, largest margin, and the
+ratio of summed sphere volumes to the union volume of a slightly overlapping packing."""
 BOND_CAPTURE = 0.10
+REPAIR_REACH = 0.25
+"""A particle cut off from the network inside the box is bonded to a partner at most this
+margin away; otherwise it is dropped."""
 """After spreading, pairs closer than this margin become bonds (necks)."""
 MAX_COUNT_STEPS = 8
 MAX_FAILURES = 4
@@ -72,227 +73,10 @@ FRACTION_TOLERANCE = 0.002
 """The generator stops tuning once |achieved - target| is below this."""
 
 
-# ----------------------------------------------------------------------------- the input
-@dataclass(frozen=True, kw_only=True)
-class PackingSpec:
-    """What to generate (SI units). Validated on construction: bad values raise InputError.
-
-    Attributes:
-        box: (Lx, Ly, L) electrode box [m]; L is the thickness.
-        arrangement: one of ARRANGEMENTS.
-        diameter: particle diameter D [m] (monodisperse, graded, aligned_channels).
-        diameter_spread: relative standard deviation of diameters (truncated normal, +-2 sd).
-        small_diameter, large_diameter: [m] (bimodal, layered).
-        small_volume_share: share of the AM volume in small particles (bimodal).
-        layer_thickness: small-particle layer next to the separator [m] (layered).
-        am_fraction: target AM volume fraction of the box (0.43 in the paper).
-        am_fraction_gradient: AM fraction at the separator minus at the collector (graded,
-            aligned_channels).
-        channel_diameter, channel_spacing: vertical pore channels [m] (aligned_channels).
-        seed: random seed.
-    """
-
-    box: tuple[float, float, float]
-    arrangement: str = "monodisperse"
-    diameter: float = 8e-6
-    diameter_spread: float = 0.0
-    small_diameter: float = 8e-6
-    large_diameter: float = 12e-6
-    small_volume_share: float = 0.5
-    layer_thickness: float = 30e-6
-    am_fraction: float = 0.43
-    am_fraction_gradient: float = 0.0
-    channel_diameter: float = 10e-6
-    channel_spacing: float = 30e-6
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "box", tuple(float(b) for b in np.ravel(self.box)))
-        _validate(self)
-
-    @property
-    def max_diameter(self) -> float:
-        if self.arrangement in ("bimodal", "layered"):
-            d = max(self.small_diameter, self.large_diameter)
-        else:
-            d = self.diameter
-        return d * (1.0 + 2.0 * self.diameter_spread)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _validate(s: PackingSpec) -> None:
-    lo, hi = AM_FRACTION_RANGE
-    um = 1e6
-    if s.arrangement not in ARRANGEMENTS:
-        raise InputError(f"arrangement: {s.arrangement!r} is not known; accepted: {', '.join(ARRANGEMENTS)}")
-    if len(s.box) != 3 or not all(np.isfinite(b) and b > 0 for b in s.box):
-        raise InputError(f"box: {s.box} m; accepted: three lengths > 0 (Lx, Ly, thickness L)")
-    for name in ("diameter", "small_diameter", "large_diameter", "channel_diameter", "channel_spacing"):
-        v = getattr(s, name)
-        if not (np.isfinite(v) and v > 0):
-            raise InputError(f"{name}: {v} m; accepted: a length > 0")
-    if not 0 <= s.diameter_spread < 0.5:
-        raise InputError(f"diameter_spread: {s.diameter_spread}; accepted: 0 <= spread < 0.5 (relative sd)")
-    if not isinstance(s.seed, (int, np.integer)) or s.seed < 0:
-        raise InputError(f"seed: {s.seed!r}; accepted: an integer >= 0")
-    if s.arrangement in ("bimodal", "layered") and not s.small_diameter < s.large_diameter:
-        raise InputError(
-            f"small_diameter {s.small_diameter * um:g} um must be below large_diameter "
-            f"{s.large_diameter * um:g} um for arrangement {s.arrangement!r}"
-        )
-    if not 0 <= s.small_volume_share <= 1:
-        raise InputError(f"small_volume_share: {s.small_volume_share}; accepted: 0 ... 1")
-    d = s.max_diameter
-    if min(s.box) < d:
-        raise InputError(
-            f"box {_um(s.box)} um is smaller than a particle (largest diameter {d * um:.3g} um incl. "
-            "spread); accepted: every side at least one particle diameter (for the +-0.01 AM "
-            "fraction guarantee, lateral sides of at least 4 diameters)"
-        )
-    lz = s.box[2]
-    graded = s.am_fraction_gradient != 0
-    if graded and s.arrangement not in ("graded", "aligned_channels"):
-        raise InputError(
-            f"am_fraction_gradient = {s.am_fraction_gradient} applies to arrangements 'graded' and "
-            f"'aligned_channels', not {s.arrangement!r}; set it to 0 or change the arrangement"
-        )
-    ends = (s.am_fraction - s.am_fraction_gradient / 2, s.am_fraction + s.am_fraction_gradient / 2)
-    matrix_share = 1.0 - _channel_area_share(s) if s.arrangement == "aligned_channels" else 1.0
-    local = [e / matrix_share for e in ends]
-    if not all(lo <= f <= hi for f in local):
-        where = "at the collector and the separator" if graded else ""
-        inner = " in the particle matrix between the channels" if matrix_share < 1 else ""
-        raise InputError(
-            f"am_fraction {s.am_fraction}"
-            + (f" with gradient {s.am_fraction_gradient}" if graded else "")
-            + f" asks for AM fractions {', '.join(f'{f:.3f}' for f in local)} {where}{inner}, which "
-            f"cannot be packed with slightly overlapping spheres; accepted: {lo} ... {hi}"
-            + (" at both ends (fraction -+ gradient/2)" if graded else "")
-        )
-    if s.arrangement == "layered":
-        t = s.layer_thickness
-        if not 0 <= t <= lz:
-            raise InputError(f"layer_thickness: {t * um:g} um; accepted: 0 ... thickness {lz * um:g} um")
-        if 0 < t < s.small_diameter or 0 < lz - t < s.large_diameter:
-            raise InputError(
-                f"layer_thickness {t * um:g} um leaves a layer thinner than its particles (small "
-                f"{s.small_diameter * um:g} um in the top {t * um:g} um, large {s.large_diameter * um:g} um "
-                f"in the bottom {(lz - t) * um:g} um); accepted: 0, the thickness, or layers at least "
-                "one particle diameter thick"
-            )
-    if s.arrangement == "aligned_channels":
-        if s.channel_diameter >= s.channel_spacing:
-            raise InputError(
-                f"channel_diameter {s.channel_diameter * um:g} um must be below channel_spacing "
-                f"{s.channel_spacing * um:g} um (channels would merge)"
-            )
-        if s.channel_diameter > min(s.box[:2]) - d:
-            raise InputError(
-                f"channel_diameter {s.channel_diameter * um:g} um leaves no room for particles in the "
-                f"{_um(s.box[:2])} um cross-section; accepted: below the lateral size minus one particle"
-            )
-    estimate = s.am_fraction * np.prod(s.box) / (np.pi / 6 * _mean_small_diameter(s) ** 3)
-    if estimate > MAX_PARTICLES:
-        raise InputError(
-            f"box {_um(s.box)} um needs about {estimate:.0f} particles; accepted: at most {MAX_PARTICLES} "
-            "(use a smaller box or larger particles)"
-        )
-
-
-def _um(values) -> str:
-    return " x ".join(f"{v * 1e6:g}" for v in values)
-
-
-def _mean_small_diameter(s: PackingSpec) -> float:
-    return s.small_diameter if s.arrangement in ("bimodal", "layered") else s.diameter
-
-
-def _channel_axes(s: PackingSpec) -> np.ndarray:
-    """Centred square array of channel axes with the given spacing (at least one)."""
-    axes = []
-    for length in s.box[:2]:
-        n = max(1, int(np.floor(length / s.channel_spacing + 1e-9)))
-        first = 0.5 * (length - (n - 1) * s.channel_spacing)
-        axes.append(first + s.channel_spacing * np.arange(n))
-    x, y = np.meshgrid(*axes, indexing="ij")
-    return np.column_stack([x.ravel(), y.ravel()])
-
-
-def _channel_area_share(s: PackingSpec) -> float:
-    """Share of the box cross-section taken by channels (they lie inside the box)."""
-    n = len(_channel_axes(s))
-    return n * np.pi * (s.channel_diameter / 2) ** 2 / (s.box[0] * s.box[1])
-
-
-# ----------------------------------------------------------------------------- populations
-@dataclass(frozen=True)
-class _Population:
-    """Particles of one size class and where their centres go."""
-
-    name: str
-    diameter: float
-    z_range: tuple[float, float]
-    """Centres lie in this depth range (extended by 0.9 r where it reaches a box face)."""
-    target_volume: float
-    """AM volume [m^3] this population should hold inside the box."""
-
-
-def _populations(s: PackingSpec) -> list[_Population]:
-    lx, ly, lz = s.box
-    total = s.am_fraction * lx * ly * lz
-    if s.arrangement == "bimodal":
-        share = s.small_volume_share
-        pops = [
-            _Population("small", s.small_diameter, (0.0, lz), share * total),
-            _Population("large", s.large_diameter, (0.0, lz), (1 - share) * total),
-        ]
-    elif s.arrangement == "layered":
-        cut = lz - s.layer_thickness
-        pops = [
-            _Population("large", s.large_diameter, (0.0, cut), total * cut / lz),
-            _Population("small", s.small_diameter, (cut, lz), total * s.layer_thickness / lz),
-        ]
-    else:
-        pops = [_Population("particles", s.diameter, (0.0, lz), total)]
-    return [p for p in pops if p.target_volume > 0]
-
-
-def _draw_diameters(mean: float, spread: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    if spread == 0:
-        return np.full(n, mean)
-    # normal, truncated to +-2 sd (and above 0.05 D) by redrawing the tail
-    d = rng.normal(1.0, spread, n)
-    low = max(1.0 - 2.0 * spread, 0.05)
-    bad = (d < low) | (d > 1.0 + 2.0 * spread)
-    while bad.any():
-        d[bad] = rng.normal(1.0, spread, bad.sum())
-        bad = (d < low) | (d > 1.0 + 2.0 * spread)
-    return mean * d
-
-
-def _draw_depths(lo: np.ndarray, hi: np.ndarray, s: PackingSpec, rng: np.random.Generator) -> np.ndarray:
-    """Centre depths in [lo, hi], with density proportional to the local target fraction."""
-    u = rng.uniform(0.0, 1.0, len(lo))
-    z = lo + u * (hi - lo)
-    g = s.am_fraction_gradient
-    if g == 0:
-        return z
-    # rejection against the linear profile phi(z) = phi + g (z / L - 1/2)
-    lz = s.box[2]
-    profile = lambda z: np.clip(s.am_fraction + g * (z / lz - 0.5), 1e-3, None)  # noqa: E731
-    top = profile(np.where(g > 0, hi, lo))
-    accept = rng.uniform(0.0, 1.0, len(z)) * top <= profile(z)
-    while not accept.all():
-        k = ~accept
-        z[k] = lo[k] + rng.uniform(0.0, 1.0, k.sum()) * (hi[k] - lo[k])
-        accept[k] = rng.uniform(0.0, 1.0, k.sum()) * top[k] <= profile(z[k])
-    return z
-
-
 @dataclass
 class _State:
+    """Particles being generated, with their bonds and where they may move."""
+
     centres: np.ndarray
     radii: np.ndarray
     population: np.ndarray
@@ -300,58 +84,32 @@ class _State:
     bonds: np.ndarray
 
 
-def _draw(s: PackingSpec, pops: list[_Population], counts: list[int], rng: np.random.Generator) -> _State:
-    lx, ly, lz = s.box
-    radii, z_lo, z_hi, label = [], [], [], []
-    for k, (pop, n) in enumerate(zip(pops, counts, strict=True)):
-        r = _draw_diameters(pop.diameter, s.diameter_spread, n, rng) / 2
-        lo, hi = _depth_bounds(s, pop, r)
-        radii.append(r)
-        z_lo.append(lo)
-        z_hi.append(hi)
-        label.append(np.full(n, k))
-    r, lo, hi = np.concatenate(radii), np.concatenate(z_lo), np.concatenate(z_hi)
-    c = _draw_centres(s, r, lo, hi, rng)
-    return _State(c, r, np.concatenate(label), _region(s, c, r, lo, hi), np.zeros((0, 2), dtype=np.int64))
-
-
-def _region(s: PackingSpec, c: np.ndarray, r: np.ndarray, z_low: np.ndarray, z_high: np.ndarray) -> PlacementRegion:
-    channels = _channel_axes(s) if s.arrangement == "aligned_channels" else None
-    return PlacementRegion.around(c, r, s.box, z_low, z_high, channels, s.channel_diameter / 2)
-
-
-def _draw_centres(s: PackingSpec, r: np.ndarray, z_low: np.ndarray, z_high: np.ndarray, rng) -> np.ndarray:
-    """Random centres: uniform within 0.9 r of the box (Euclidean), depths within
-    [z_low, z_high] following the target profile, outside the channels' clearance."""
-    box = np.asarray(s.box)
-    channels = cKDTree(_channel_axes(s)) if s.arrangement == "aligned_channels" else None
-    c = np.zeros((len(r), 3))
-    todo = np.arange(len(r))
-    for _ in range(10_000):
-        reach = OUTSIDE_REACH * r[todo]
-        c[todo, 0] = rng.uniform(-reach, box[0] + reach)
-        c[todo, 1] = rng.uniform(-reach, box[1] + reach)
-        c[todo, 2] = _draw_depths(z_low[todo], z_high[todo], s, rng)
-        bad = np.linalg.norm(c[todo] - np.clip(c[todo], 0.0, box), axis=1) > reach
-        if channels is not None:
-            dist, _ = channels.query(c[todo, :2])
-            bad |= dist < s.channel_diameter / 2 + r[todo] * (1 + GAP_TARGET)
-        todo = todo[bad]
-        if len(todo) == 0:
-            return c
-    raise RuntimeError("could not place particle centres outside the channels")
-
-
-def _depth_bounds(s: PackingSpec, pop: _Population, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lz = s.box[2]
-    lo = np.where(pop.z_range[0] <= 0, -OUTSIDE_REACH * r, pop.z_range[0])
-    hi = np.where(pop.z_range[1] >= lz, lz + OUTSIDE_REACH * r, pop.z_range[1])
-    return lo, hi
+def _draw(s: PackingSpec, pops: list[Population], counts: list[int], rng: np.random.Generator) -> _State:
+    radii = [draw_diameters(p.diameter, s.diameter_spread, n, rng) / 2 for p, n in zip(pops, counts, strict=True)]
+    bounds = [depth_bounds(s, p, r) for p, r in zip(pops, radii, strict=True)]
+    c = initial_centres(s, pops, radii, rng)
+    r = np.concatenate(radii)
+    lo, hi = np.concatenate([b[0] for b in bounds]), np.concatenate([b[1] for b in bounds])
+    label = np.concatenate([np.full(len(x), k) for k, x in enumerate(radii)])
+    return _State(c, r, label, region_for(s, c, r, lo, hi), np.zeros((0, 2), dtype=np.int64))
 
 
 # ----------------------------------------------------------------------------- network
-def _spanning_bonds(c: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Near-contacts plus a minimum spanning tree of the proximity graph (connects all)."""
+def _neck_inside(c: np.ndarray, r: np.ndarray, i: np.ndarray, j: np.ndarray, delta: float, box) -> np.ndarray:
+    """Whether a neck of overlap delta between i and j (on their current line of centres)
+    would have its centre inside the box."""
+    _, u = margins(c, r, i, j)
+    d = r[i] + r[j] - delta * np.minimum(r[i], r[j])
+    a = (d**2 + r[i] ** 2 - r[j] ** 2) / (2 * d)
+    neck = c[i] + u * a[:, None]
+    return np.all((neck > 0) & (neck < np.asarray(box)), axis=1)
+
+
+def _spanning_bonds(c: np.ndarray, r: np.ndarray, box, delta: float) -> np.ndarray:
+    """Near-contacts plus a minimum spanning tree of the proximity graph (connects all).
+
+    The tree prefers short links whose neck lies inside the box: a link outside does not
+    connect the clipped particles."""
     n = len(r)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
@@ -360,8 +118,9 @@ def _spanning_bonds(c: np.ndarray, r: np.ndarray) -> np.ndarray:
     while True:
         pairs = tree.query_pairs(cutoff, output_type="ndarray").astype(np.int64)
         m, _ = margins(c, r, pairs[:, 0], pairs[:, 1])
+        outside = ~_neck_inside(c, r, pairs[:, 0], pairs[:, 1], delta, box)
         # weights must be > 0 for the sparse MST; margins are > -1 after spreading
-        graph = coo_matrix((m + 2.0, (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        graph = coo_matrix((m + 2.0 + 2.0 * outside, (pairs[:, 0], pairs[:, 1])), shape=(n, n))
         if connected_components(graph, directed=False)[0] == 1:
             break
         cutoff *= 1.5
@@ -395,18 +154,14 @@ def _connect(state: _State, s: PackingSpec, delta: float, rounds: int = 3) -> tu
         tree = cKDTree(c[live])
         new = []
         for i in dead:
-            k = min(8, len(live))
-            _, idx = tree.query(c[i], k=k)
+            _, idx = tree.query(c[i], k=min(8, len(live)))
             partners = live[np.atleast_1d(idx)]
-            m, u = margins(c, r, np.full(len(partners), i), partners)
-            # the neck must form inside the box
-            rmin = np.minimum(r[i], r[partners])
-            d = r[i] + r[partners] - delta * rmin
-            a = (d**2 + r[i] ** 2 - r[partners] ** 2) / (2 * d)
-            neck = c[i] + u * a[:, None]
-            inside = np.all((neck > 0) & (neck < np.asarray(s.box)), axis=1)
-            if inside.any():
-                j = partners[inside][np.argmin(m[inside])]
+            m, _ = margins(c, r, np.full(len(partners), i), partners)
+            # only a short pull into a neck inside the box; farther ones would crowd the
+            # faces, and the particle is dropped (the count tuning refills its void)
+            ok = (m < REPAIR_REACH) & _neck_inside(c, r, np.full(len(partners), i), partners, delta, s.box)
+            if ok.any():
+                j = partners[ok][np.argmin(m[ok])]
                 new.append((min(i, j), max(i, j)))
         if not new:
             break
@@ -438,32 +193,28 @@ def _relax(state: _State, s: PackingSpec, delta: float) -> tuple[_State, int, bo
     return _connect(replace(state, centres=c, bonds=bonds, region=region), s, delta)
 
 
-def _insert(state: _State, s: PackingSpec, pops: list[_Population], k: int, n: int, rng) -> _State:
-    """Add n particles of population k, each into the largest void among random candidates
-    (so the electrode fills evenly), bonded to its nearest neighbour."""
+def _insert(state: _State, s: PackingSpec, pops: list[Population], k: int, n: int, rng) -> _State:
+    """Add n particles of population k, each into the largest void among random candidate
+    sites (so the electrode fills evenly), bonded to its nearest neighbour."""
     pop = pops[k]
     for _ in range(n):
-        r_new = _draw_diameters(pop.diameter, s.diameter_spread, 1, rng) / 2
-        lo, hi = _depth_bounds(s, pop, r_new)
-        m = 64
-        cand = _draw_centres(s, np.repeat(r_new, m), np.repeat(lo, m), np.repeat(hi, m), rng)
+        r_new = draw_diameters(pop.diameter, s.diameter_spread, 1, rng) / 2
+        cand = candidate_sites(s, pop, float(r_new[0]), 64, rng)
         c, r = state.centres, state.radii
         kk = min(16, len(r))
         # the void a candidate would fill is measured at its nearest point in the box
         dist, idx = cKDTree(c).query(np.clip(cand, 0.0, np.asarray(s.box)), k=kk)
-        dist, idx = dist.reshape(m, kk), idx.reshape(m, kk)
-        clearance = np.min(dist - r[idx], axis=1)
-        best = int(np.argmax(clearance))
+        dist, idx = dist.reshape(len(cand), kk), idx.reshape(len(cand), kk)
+        best = int(np.argmax(np.min(dist - r[idx], axis=1)))
         p = cand[best]
         partner = int(idx[best][np.argmin(dist[best] - r[idx[best]])])
-        new = len(r)
-        region = state.region.extend(_region(s, p[None, :], r_new, lo, hi))
+        lo, hi = depth_bounds(s, pop, r_new)
         state = _State(
             centres=np.vstack([c, p]),
             radii=np.append(r, r_new),
             population=np.append(state.population, k),
-            region=region,
-            bonds=np.vstack([state.bonds, [[partner, new]]]),
+            region=state.region.extend(region_for(s, p[None, :], r_new, lo, hi)),
+            bonds=np.vstack([state.bonds, [[partner, len(r)]]]),
         )
     return state
 
@@ -484,7 +235,7 @@ def _remove(state: _State, k: int, n: int, rng) -> _State:
 
 
 # ----------------------------------------------------------------------------- fractions
-def _population_volumes(state: _State, s: PackingSpec, pops: list[_Population]) -> np.ndarray:
+def _population_volumes(state: _State, s: PackingSpec, pops: list[Population]) -> np.ndarray:
     """AM volume in the box credited to each population [m^3].
 
     Layers are measured in their own slab; mixed populations share the total in proportion
@@ -505,7 +256,7 @@ def _population_volumes(state: _State, s: PackingSpec, pops: list[_Population]) 
     return total * weight / weight.sum()
 
 
-def _initial_counts(s: PackingSpec, pops: list[_Population]) -> list[int]:
+def _initial_counts(s: PackingSpec, pops: list[Population]) -> list[int]:
     lx, ly, _ = s.box
     counts = []
     for p in pops:
@@ -545,13 +296,13 @@ def generate_packing(spec: PackingSpec | None = None, /, **fields: Any) -> Packi
     s = spec
     start = time.perf_counter()
     rng = np.random.default_rng(s.seed)
-    pops = _populations(s)
+    pops = populations(s)
     targets = np.array([p.target_volume for p in pops])
     delta = _start_delta(s)
     for _ in range(MAX_FAILURES):
         state = _draw(s, pops, _initial_counts(s, pops), rng)
-        c, _ = spread(state.centres, state.radii, state.region, delta)
-        state = replace(state, centres=c, bonds=_spanning_bonds(c, state.radii))
+        c, _ = spread(state.centres, state.radii, state.region, _spread_margin(s, state))
+        state = replace(state, centres=c, bonds=_spanning_bonds(c, state.radii, s.box, delta))
         state, dropped, ok = _relax(state, s, delta)
         if ok:
             break
@@ -581,6 +332,15 @@ def generate_packing(spec: PackingSpec | None = None, /, **fields: Any) -> Packi
                 break
     state, delta = _tune_delta(state, s, delta)
     return _finish(state, s, pops, delta, history, time.perf_counter() - start)
+
+
+def _spread_margin(s: PackingSpec, state: _State) -> np.ndarray:
+    """Margin to spread each particle to before bonding: a clear gap where the local target
+    fraction leaves room, an overlap where it does not (the sphere volumes then exceed the
+    ~0.5 a random hard-sphere arrangement reaches easily)."""
+    local = target_profile(s, state.centres[:, 2])
+    room = (SPREAD_PACKING / (SPHERE_EXCESS * local)) ** (1 / 3)
+    return np.minimum(2.0 * room - 2.0, SPREAD_GAP)
 
 
 def _start_delta(s: PackingSpec) -> float:
@@ -655,7 +415,7 @@ def _finish(state: _State, s: PackingSpec, pops, delta, history, seconds) -> Pac
         "seconds": round(seconds, 3),
     }
     if s.arrangement == "aligned_channels":
-        meta["channels"] = {"axes": _channel_axes(s).tolist(), "diameter": s.channel_diameter}
+        meta["channels"] = {"axes": channel_axes(s).tolist(), "diameter": s.channel_diameter}
     if "sanitise" in packing.meta:
         meta["sanitise"] = packing.meta["sanitise"]
     return replace(packing, meta=meta, am_fraction=am_fraction(packing))

@@ -5,8 +5,8 @@ relaxations move them, both by Jacobi sweeps of pairwise position corrections (e
 constraint is corrected along the line of centres, shared in inverse proportion to the
 particle volumes, and averaged over the constraints that act on a particle):
 
-1. :func:`spread` removes deep overlaps: no pair may overlap by more than the neck
-   overlap ``delta`` (as a fraction of the smaller radius).
+1. :func:`spread` pushes pairs apart to a margin (a clear gap where the density allows,
+   a limited overlap in dense packings), which evens out the clumps of random placement.
 2. :func:`bind` turns a chosen set of pairs (bonds) into necks of overlap exactly
    ``delta`` and pushes every other pair apart to a clear gap; a pair that ends up
    overlapping anyway becomes a bond (the network is sticky).
@@ -240,24 +240,26 @@ class _Neighbours:
 
 
 def spread(
-    c: np.ndarray, r: np.ndarray, region: PlacementRegion, delta: float, max_sweeps: int = 3000
+    c: np.ndarray, r: np.ndarray, region: PlacementRegion, margin: np.ndarray | float, max_sweeps: int = 3000
 ) -> tuple[np.ndarray, bool]:
-    """Remove overlaps deeper than ``delta`` (fraction of the smaller radius). Returns (c, ok)."""
+    """Push apart every pair closer than ``margin`` (per particle; a pair uses the smaller of
+    its two). Like a hard-sphere fluid relaxing, this evens out the clumps and voids of
+    random placement. Returns (centres, converged)."""
     c = region.project(np.array(c, dtype=float), r)
+    target = np.broadcast_to(np.asarray(margin, dtype=float), r.shape)
     nb = _Neighbours(r)
     step = np.inf
     for _ in range(max_sweeps):
         pairs, _ = nb.get(c, 2 * step)
         i, j = pairs[:, 0], pairs[:, 1]
         m, u = margins(c, r, i, j)
-        deep = m < -delta
-        if not np.any(m < -delta - BOND_TOLERANCE):
+        want = np.minimum(target[i], target[j])
+        close = m < want
+        if not np.any(m < want - BOND_TOLERANCE):
             return c, True
-        rmin = np.minimum(r[i[deep]], r[j[deep]])
-        # push to a little less than delta so that the pair settles inside the bond band
-        move = (m[deep] + 0.9 * delta) * rmin
+        move = (m[close] - want[close]) * np.minimum(r[i[close]], r[j[close]])
         before = c.copy()
-        _apply(c, r, i[deep], j[deep], move, u[deep], relax=1.0)
+        _apply(c, r, i[close], j[close], move, u[close], relax=1.0)
         region.project(c, r)
         step = float(np.max(np.abs(c - before)))
     return c, False
