@@ -111,14 +111,22 @@ def _validate(s: PackingSpec) -> None:
     matrix_share = 1.0 - channel_area_share(s) if s.arrangement == "aligned_channels" else 1.0
     local = [e / matrix_share for e in ends]
     if not all(lo <= f <= hi for f in local):
-        where = "at the collector and the separator" if graded else ""
-        inner = " in the particle matrix between the channels" if matrix_share < 1 else ""
+        asked = f"am_fraction {s.am_fraction}"
+        if graded:
+            asked += (
+                f" with am_fraction_gradient {s.am_fraction_gradient} asks for {local[0]:.3f} at the "
+                f"collector and {local[1]:.3f} at the separator"
+            )
+        if matrix_share < 1:
+            asked += (
+                f" asks for {max(local):.3f} in the particle matrix between the channels "
+                f"({1 - matrix_share:.1%} of the cross-section)"
+            )
         raise InputError(
-            f"am_fraction {s.am_fraction}"
-            + (f" with gradient {s.am_fraction_gradient}" if graded else "")
-            + f" asks for AM fractions {', '.join(f'{f:.3f}' for f in local)} {where}{inner}, which "
-            f"cannot be packed with slightly overlapping spheres; accepted: {lo} ... {hi}"
-            + (" at both ends (fraction -+ gradient/2)" if graded else "")
+            f"{asked}: cannot be packed with slightly overlapping spheres (necks of 10-32 % of the "
+            f"radius); accepted: AM fractions {lo} ... {hi}"
+            + (" at both ends (am_fraction -+ gradient / 2)" if graded else "")
+            + (" in the matrix (fewer or narrower channels)" if matrix_share < 1 else "")
         )
     if s.arrangement == "layered":
         t = s.layer_thickness
