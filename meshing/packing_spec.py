@@ -107,6 +107,17 @@ def _validate(s: PackingSpec) -> None:
             f"am_fraction_gradient = {s.am_fraction_gradient} applies to arrangements 'graded' and "
             f"'aligned_channels', not {s.arrangement!r}; set it to 0 or change the arrangement"
         )
+    if s.arrangement == "aligned_channels":
+        if s.channel_diameter >= s.channel_spacing:
+            raise InputError(
+                f"channel_diameter {s.channel_diameter * um:g} um must be below channel_spacing "
+                f"{s.channel_spacing * um:g} um (channels would merge)"
+            )
+        if s.channel_diameter > min(s.box[:2]) - d:
+            raise InputError(
+                f"channel_diameter {s.channel_diameter * um:g} um leaves no room for particles in the "
+                f"{_um(s.box[:2])} um cross-section; accepted: below the lateral size minus one particle"
+            )
     ends = (s.am_fraction - s.am_fraction_gradient / 2, s.am_fraction + s.am_fraction_gradient / 2)
     matrix_share = 1.0 - channel_area_share(s) if s.arrangement == "aligned_channels" else 1.0
     local = [e / matrix_share for e in ends]
@@ -138,17 +149,6 @@ def _validate(s: PackingSpec) -> None:
                 f"{s.small_diameter * um:g} um in the top {t * um:g} um, large {s.large_diameter * um:g} um "
                 f"in the bottom {(lz - t) * um:g} um); accepted: 0, the thickness, or layers at least "
                 "one particle diameter thick"
-            )
-    if s.arrangement == "aligned_channels":
-        if s.channel_diameter >= s.channel_spacing:
-            raise InputError(
-                f"channel_diameter {s.channel_diameter * um:g} um must be below channel_spacing "
-                f"{s.channel_spacing * um:g} um (channels would merge)"
-            )
-        if s.channel_diameter > min(s.box[:2]) - d:
-            raise InputError(
-                f"channel_diameter {s.channel_diameter * um:g} um leaves no room for particles in the "
-                f"{_um(s.box[:2])} um cross-section; accepted: below the lateral size minus one particle"
             )
     estimate = s.am_fraction * np.prod(s.box) / (np.pi / 6 * _mean_small_diameter(s) ** 3)
     if estimate > MAX_PARTICLES:
