@@ -67,6 +67,7 @@ REPAIR_REACH = 0.25
 margin away; otherwise it is dropped."""
 """After spreading, pairs closer than this margin become bonds (necks)."""
 MAX_COUNT_STEPS = 8
+MAX_ATTEMPTS = 3
 MAX_FAILURES = 4
 MAX_DELTA_STEPS = 4
 FRACTION_TOLERANCE = 0.002
@@ -219,16 +220,18 @@ def _insert(state: _State, s: PackingSpec, pops: list[Population], k: int, n: in
     return state
 
 
-def _remove(state: _State, k: int, n: int, rng) -> _State:
+def _remove(state: _State, s: PackingSpec, k: int, n: int, rng) -> _State:
     """Remove n particles of population k, preferring the ends of chains (bond-graph
-    leaves), whose removal keeps the rest connected."""
+    leaves), whose removal keeps the rest connected, and sparing the particles cut by the
+    collector or separator faces (the network's terminals)."""
     members = np.flatnonzero(state.population == k)
     degree = np.bincount(state.bonds.ravel(), minlength=len(state.radii))
-    leaves = members[degree[members] <= 1]
-    others = np.setdiff1d(members, leaves)
-    chosen = rng.permutation(leaves)[:n]
-    if len(chosen) < n:
-        chosen = np.concatenate([chosen, rng.permutation(others)[: n - len(chosen)]])
+    z, r = state.centres[members, 2], state.radii[members]
+    terminal = (z - r < 0) | (z + r > s.box[2])
+    leaf = degree[members] <= 1
+    chosen = np.zeros(0, dtype=int)
+    for group in (leaf & ~terminal, ~leaf & ~terminal, terminal):
+        chosen = np.concatenate([chosen, rng.permutation(members[group])[: n - len(chosen)]])
     keep = np.ones(len(state.radii), dtype=bool)
     keep[chosen] = False
     return _subset(state, keep)
@@ -297,6 +300,15 @@ def generate_packing(spec: PackingSpec | None = None, /, **fields: Any) -> Packi
     start = time.perf_counter()
     rng = np.random.default_rng(s.seed)
     pops = populations(s)
+    for _ in range(MAX_ATTEMPTS):
+        state, delta, history = _attempt(s, pops, rng)
+        if connectivity(_as_packing(state, s), with_volume=False).fully_connected:
+            break
+    return _finish(state, s, pops, delta, history, time.perf_counter() - start)
+
+
+def _attempt(s: PackingSpec, pops: list[Population], rng) -> tuple[_State, float, list[dict]]:
+    """One generation from random placement to the tuned fraction: (state, delta, history)."""
     targets = np.array([p.target_volume for p in pops])
     delta = _start_delta(s)
     for _ in range(MAX_FAILURES):
@@ -322,7 +334,7 @@ def generate_packing(spec: PackingSpec | None = None, /, **fields: Any) -> Packi
             if dn > 0:
                 trial = _insert(trial, s, pops, k, int(dn), rng)
             elif dn < 0:
-                trial = _remove(trial, k, int(-dn), rng)
+                trial = _remove(trial, s, k, int(-dn), rng)
         trial, dropped, ok = _relax(trial, s, delta)
         if ok:
             state = trial
@@ -331,7 +343,7 @@ def generate_packing(spec: PackingSpec | None = None, /, **fields: Any) -> Packi
             if failures >= MAX_FAILURES:
                 break
     state, delta = _tune_delta(state, s, delta)
-    return _finish(state, s, pops, delta, history, time.perf_counter() - start)
+    return state, delta, history
 
 
 def _spread_margin(s: PackingSpec, state: _State) -> np.ndarray:
