@@ -17,17 +17,20 @@ How (PoreSpy's generators work on voxel images and add spheres until a fraction 
 they cannot return sphere centres that hit a fraction to +-0.01 with controlled necks, so
 this is our own collective rearrangement, :mod:`meshing.relaxation`):
 
-1. draw radii and random centres; centres may lie up to 0.9 r outside the box so that the
-   electrode is statistically uniform up to its faces, and the spheres are clipped by the
-   box (every cap cut by a face is at least 0.1 r deep);
-2. spread them until no pair overlaps by more than the neck overlap delta;
-3. choose bonds: all near-contacts plus a minimum spanning tree of the proximity graph, so
-   that the network is connected; relax them into necks of overlap ~delta (10-32 % of the
-   smaller radius) while every other pair keeps a clear gap (> 6.5 %);
-4. check the network inside the box (:mod:`meshing.connectivity`) and bond particles that
-   are cut off from the spanning cluster;
-5. measure the AM fraction exactly (:mod:`meshing.union_volume`), correct the particle
-   count and repeat; the remaining residual is closed by tuning delta.
+1. draw radii and place centres by stratified random sequential addition
+   (:mod:`meshing.placement`), following the target depth profile; centres may lie up to
+   0.9 r outside the box so that the electrode is statistically uniform up to its faces,
+   and the spheres are clipped by the box (every cap cut by a face is at least 0.1 r deep);
+2. spread them to a clear gap (or, in dense packings, a limited overlap);
+3. choose bonds: all near-contacts plus a minimum spanning tree of the proximity graph
+   (preferring links whose neck lies inside the box), so that the network is connected;
+   relax them into necks of overlap ~delta (10-32 % of the smaller radius) while every
+   other pair keeps a clear gap (> 6.5 %);
+4. check the network inside the box (:mod:`meshing.connectivity`): bond particles that are
+   cut off from the spanning cluster to a near neighbour, or drop them;
+5. measure the AM fraction (:mod:`meshing.union_volume`), add particles into the largest
+   voids or remove chain ends, and relax again; the residual of less than one particle is
+   closed by tuning delta. A generation whose network does not span is repeated.
 
 The result always passes :func:`meshing.clearance.require_sanitised` (see
 :func:`meshing.sanitise.sanitise`), is reproducible from the seed, and lists its particles

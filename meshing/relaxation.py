@@ -7,9 +7,13 @@ particle volumes, and averaged over the constraints that act on a particle):
 
 1. :func:`spread` pushes pairs apart to a margin (a clear gap where the density allows,
    a limited overlap in dense packings), which evens out the clumps of random placement.
-2. :func:`bind` turns a chosen set of pairs (bonds) into necks of overlap exactly
-   ``delta`` and pushes every other pair apart to a clear gap; a pair that ends up
-   overlapping anyway becomes a bond (the network is sticky).
+2. :func:`bind` turns a chosen set of pairs (bonds) into necks of overlap ``delta``
+   (accepted within 10-32 % where triangles of bonds frustrate an exact value) and pushes
+   every other pair apart to a clear gap; a pair that ends up overlapping anyway becomes a
+   bond (the network is sticky). Every ``STICK_EVERY`` sweeps a jammed network is
+   loosened: persistent near-contacts become bonds, bonds that stay stretched open are let
+   go (the generator repairs connectivity afterwards), and particles pressing on a face
+   bound cross to the other side of the face's forbidden band.
 
 Pair *margin* is (d - r_i - r_j) / min(r_i, r_j): < 0 overlap, > 0 gap, as in
 :mod:`meshing.clearance`. The targets keep a buffer from the clearance rule (gap > 5 %,
@@ -39,7 +43,8 @@ STICK_EVERY = 200
 """Every this many sweeps, the network is unjammed: free pairs still in near contact become
 bonds, bonds still stretched open are let go, particles pressing on a face bound cross it."""
 FACE_INNER = (0.90, 1.075)
-"""Forbidden band of a centre's distance to a face plane, in radii (clearance rule: 0.92-1.05)."""
+"""Forbidden band of a centre's distance to a face plane, in radii, from inside or outside
+(clearance rule: 0.92-1.05)."""
 OUTSIDE_REACH = 0.90
 """A centre may lie outside the box by at most this many radii (so every cap cut by a face
 is at least 0.1 r deep; clearance rule: > 0.08 r)."""

@@ -58,6 +58,7 @@ def test_every_packing_is_sanitised_and_connected(packings, name):
     assert conn.fully_connected, conn.summary()
     assert conn.spanning_am_share == pytest.approx(1.0)
     assert p.meta["connectivity"]["fully_connected"] and p.meta["clearance"]["ok"]
+    assert "sanitise" not in p.meta, "the generator itself keeps the rule; sanitise had nothing to do"
     # every sphere reaches into the box by more than the clearance rule's cap depth
     box = np.asarray(p.box)
     outside = np.linalg.norm(p.centres - np.clip(p.centres, 0, box), axis=1)
