@@ -10,7 +10,8 @@ the sphere silhouettes, where the chord length has a square-root edge; with the 
 ``h = r_min / 16`` it is about 1e-3 of one sphere's volume, with random sign from sphere to
 sphere, so the AM fraction of a packing of N spheres is accurate to well below 1e-3
 (``tests/test_packing_volume.py`` checks it against exact single-sphere, cap and lens
-formulas and against fine voxel sampling).
+formulas, against fine voxel sampling and against the OpenCASCADE solid of a generated
+packing, which agrees to better than 1e-4 in the fraction).
 
 The same merged intervals give the AM fraction profile through the thickness, exactly
 per depth slab up to the same quadrature error.
