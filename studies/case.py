@@ -57,9 +57,9 @@ class PackingGeometry:
     large_diameter_um: float = spec(12.0, gt=0, unit="um", help="large particles (bimodal, layered)")
     small_volume_share: float = spec(0.5, min=0, max=1, help="share of AM volume in small particles (bimodal)")
     layer_thickness_um: float = spec(30.0, min=0, unit="um", help="small-particle layer next to the separator (layered)")
-    am_fraction: float = spec(0.43, gt=0, lt=0.75, help="target active-material volume fraction")
+    am_fraction: float = spec(0.43, gt=0, lt=0.75, help="target active-material volume fraction (packable: 0.15-0.60)")
     am_fraction_gradient: float = spec(
-        0.0, min=-0.4, max=0.4, help="AM fraction at the separator minus at the collector (graded)"
+        0.0, min=-0.4, max=0.4, help="AM fraction at the separator minus at the collector (graded, aligned_channels)"
     )
     channel_diameter_um: float = spec(10.0, gt=0, unit="um", help="pore channel diameter (aligned_channels)")
     channel_spacing_um: float = spec(30.0, gt=0, unit="um", help="channel centre spacing (aligned_channels)")
