@@ -121,27 +121,9 @@ def _read_raw(path: Path, shape: Sequence[int] | None, dtype: str) -> np.ndarray
 
 
 def _read_hdf5(path: Path, dataset: str | None) -> np.ndarray:
-    import h5py
+    from .hdf5_reader import read_hdf5_dataset
 
-    with h5py.File(path, "r") as f:
-        if dataset:
-            if dataset not in f:
-                raise InputError(f"volume {path}: no dataset {dataset!r}; it has {_hdf5_datasets(f)}")
-            return f[dataset][()]
-        candidates = [name for name, shape in _hdf5_datasets(f).items() if len(shape) == 3]
-        if len(candidates) != 1:
-            raise InputError(
-                f"volume {path}: name the dataset to read; 3D datasets found: {candidates or 'none'}"
-            )
-        return f[candidates[0]][()]
-
-
-def _hdf5_datasets(f) -> dict[str, tuple[int, ...]]:
-    import h5py
-
-    found: dict[str, tuple[int, ...]] = {}
-    f.visititems(lambda name, obj: found.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset) else None)
-    return found
+    return read_hdf5_dataset(path, dataset)
 
 
 def check_voxel_size(voxel_size: float, what: str = "voxel size") -> float:

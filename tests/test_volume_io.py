@@ -27,14 +27,18 @@ def volume():
 
 
 def test_formats_round_trip(tmp_path, volume):
-    import h5py
+    import subprocess
+    import sys
 
     tifffile.imwrite(tmp_path / "v.tif", volume)
     np.save(tmp_path / "v.npy", volume)
     volume.tofile(tmp_path / "v.raw")
-    with h5py.File(tmp_path / "v.h5", "w") as f:
-        f["scan/labels"] = volume
-        f["scan/other"] = np.zeros(3)
+    np.save(tmp_path / "raw.npy", volume)
+    script = (
+        "import h5py, numpy, sys; f = h5py.File(sys.argv[1], 'w'); f['scan/labels'] = numpy.load(sys.argv[2]); "
+        "f['scan/other'] = numpy.zeros(3); f.close()"
+    )  # h5py in its own process: see meshing/hdf5_reader.py
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "v.h5"), str(tmp_path / "raw.npy")], check=True)
     slices = tmp_path / "slices"
     slices.mkdir()
     for i, s in enumerate(volume):
@@ -116,3 +120,21 @@ def test_shared_nmc_volume():
     assert v.volume_fraction("am") == pytest.approx(0.400, abs=5e-4)
     assert v.volume_fraction("cbd") == pytest.approx(0.150, abs=5e-4)
     assert v.extent[0] == pytest.approx(100e-6)
+
+
+def test_hdf5_after_the_fem_stack_is_loaded(tmp_path, volume):
+    """PETSc's HDF5 is loaded globally by petsc4py; reading HDF5 must still work."""
+    import subprocess
+    import sys
+
+    import models.stack  # noqa: F401  (load PETSc's HDF5 in this process first)
+
+    script = "import h5py, numpy, sys; f = h5py.File(sys.argv[1], 'w'); f['v'] = numpy.load(sys.argv[2]); f.close()"
+    np.save(tmp_path / "v.npy", volume)
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "v.h5"), str(tmp_path / "v.npy")], check=True)
+    np.testing.assert_array_equal(load_image(tmp_path / "v.h5"), volume)
+    with pytest.raises(InputError, match="no dataset 'w'"):
+        load_image(tmp_path / "v.h5", dataset="w")
+    (tmp_path / "bad.h5").write_bytes(b"\x89HDF garbage")
+    with pytest.raises(InputError, match="cannot be read as HDF5"):
+        load_image(tmp_path / "bad.h5")
