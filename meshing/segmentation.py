@@ -291,7 +291,10 @@ def segment_multi_otsu(
     order = resolve_grey_order(phases, grey_order)
     if len(order) < 2:
         raise InputError(f"multi-Otsu needs at least 2 phases, the phase map has {sorted(phases)}")
-    thresholds = threshold_multiotsu(image, classes=len(order), nbins=256)
+    try:
+        thresholds = threshold_multiotsu(image, classes=len(order), nbins=256)
+    except ValueError as err:  # e.g. fewer distinct grey values than classes
+        raise InputError(f"multi-Otsu with {len(order)} phases {list(order)}: {err}") from None
     classes = np.digitize(image, thresholds)
     lut = np.array([phases[name] for name in order])
     labels = lut.astype(_label_dtype(phases))[classes]
