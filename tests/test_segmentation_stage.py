@@ -165,3 +165,23 @@ def test_segmentation_figure(small):
     assert isinstance(fig, Figure) and len([a for a in fig.axes if a.images]) == 4
     fig = plot_segmentation_slice(None, small.labels, PHASES)
     assert len([a for a in fig.axes if a.images]) == 1
+
+
+def test_segment_command(small, files, tmp_path, capsys):
+    from studies.cli import main
+
+    status = main([
+        "segment", str(files / "grey.tif"), "--voxel-size", "0.4", "--grey", "--particles",
+        "--diameter", "6.4", "--output", str(tmp_path / "seg"),
+    ])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "volume fractions pore" in out and "particles:" in out
+    volume = LabelledVolume.load(tmp_path / "seg" / "volume.npz")
+    assert dice(volume.labels == AM, small.labels == AM) >= 0.93 and volume.particles is not None
+    assert tifffile.imread(tmp_path / "seg" / "labels.tif").shape == small.labels.shape
+    assert (tmp_path / "seg" / "segmentation.png").stat().st_size > 1000
+    assert not list((tmp_path / "seg").glob(".*"))  # no temporary files left
+    status = main(["segment", str(files / "labels.tif"), "--voxel-size", "0.4", "--grey", "--output", str(tmp_path / "x")])
+    assert status == 2 and "looks already segmented" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
