@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from meshing.particles import remove_floating_fragments, separate_particles  # noqa: E402
 from meshing.segmentation import (  # noqa: E402
+    FilterSettings,
     ForestSettings,
     annotations_from_slices,
     denoise_and_sharpen,
@@ -54,15 +55,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="phantom edge [voxels]")
     parser.add_argument("--no-forest", action="store_true", help="skip the random-forest route")
     parser.add_argument("--snow", action="store_true", help="also time PoreSpy's SNOW partitioning")
+    parser.add_argument("--workers", type=int, default=1, help="threads for NLM slabs, features and the forest")
     args = parser.parse_args()
     n = args.size
-    print(f"image pipeline on a {n}^3 phantom (radius 10 voxels, blur 1 voxel, SNR 8); "
+    print(f"image pipeline on a {n}^3 phantom (radius 10 voxels, blur 1 voxel, SNR 8), {args.workers} worker(s); "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     timer = Timer()
     phantom = timer("phantom (not part of the pipeline)", make_phantom, n=n, count=10**6, seed=0)
     am_true = phantom.labels == PHASES["am"]
     print(f"  truth: {phantom.num_particles} particles, AM fraction {am_true.mean():.3f}")
-    image, info = timer("NLM denoising + unsharp mask", denoise_and_sharpen, phantom.grey)
+    image, info = timer("NLM denoising + unsharp mask", denoise_and_sharpen, phantom.grey, FilterSettings(workers=args.workers))
     print(f"    noise sigma {info['noise_sigma']:.0f} -> {info['noise_sigma_after']:.0f}")
     results = {}
     labels, _ = timer("multi-Otsu", segment_multi_otsu, image, PHASES)
@@ -70,7 +72,7 @@ def main() -> None:
     if not args.no_forest:
         planes = {i: phantom.labels[i] for i in (n // 8, n // 2, 7 * n // 8)}
         annotations = annotations_from_slices(image.shape, planes, PHASES)
-        labels, rf = timer("random forest (3 slices, train + predict)", segment_random_forest, image, annotations, PHASES, ForestSettings())
+        labels, rf = timer("random forest (3 slices, train + predict)", segment_random_forest, image, annotations, PHASES, ForestSettings(workers=args.workers))
         print(f"    hold-out accuracy {rf['holdout_accuracy']:.3f}, slabs of {rf['slab_planes']} planes")
         results["random forest"] = labels
     for name, labels in results.items():

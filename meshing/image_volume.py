@@ -146,6 +146,7 @@ def _segment_grey(array, file_shape, image, phases, path: Path, base: Path, meta
         h_factor=seg.nlm_h_factor,
         unsharp_radius=seg.unsharp_radius_voxels,
         unsharp_amount=seg.unsharp_amount,
+        workers=seg.workers,
     )
     filtered, meta["filter"] = denoise_and_sharpen(grey, filters)
     if annotations is None:

@@ -31,6 +31,7 @@ Pure NumPy / scikit-image / scikit-learn; no MPI.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,7 @@ class FilterSettings:
         unsharp_amount: unsharp-mask gain, I + amount (I - G * I). Radius 1 and amount 1.5
             are Fiji's Unsharp Mask defaults (sigma 1, weight 0.6 = 1.5 / 2.5).
         slab: planes per slab along axis 0 (bounds the memory of the filter).
+        workers: slabs denoised at the same time (threads: the NLM kernel releases the GIL).
     """
 
     denoise: bool = True
@@ -68,8 +70,11 @@ class FilterSettings:
     unsharp_radius: float = 1.0
     unsharp_amount: float = 1.5
     slab: int = 64
+    workers: int = 1
 
     def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise InputError(f"filter workers must be >= 1, got {self.workers}")
         if self.patch_size < 1 or self.patch_size % 2 == 0:
             raise InputError(f"NLM patch_size must be an odd integer >= 1, got {self.patch_size}")
         if self.patch_distance < 1:
@@ -254,12 +259,17 @@ def denoise_and_sharpen(grey: np.ndarray, settings: FilterSettings = FilterSetti
         h = settings.h_factor * sigma
         halo = settings.patch_size // 2 + settings.patch_distance + 1
         out = np.empty_like(image)
-        for lo, hi, a, b in _slabs(image.shape[0], settings.slab, halo):
+
+        def denoise(slab: tuple[int, int, int, int]) -> None:
+            lo, hi, a, b = slab
             piece = denoise_nl_means(
                 image[a:b], patch_size=settings.patch_size, patch_distance=settings.patch_distance,
                 h=h, sigma=sigma, fast_mode=True, preserve_range=True,
             )
             out[lo:hi] = piece[lo - a : hi - a]
+
+        with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+            list(pool.map(denoise, _slabs(image.shape[0], settings.slab, halo)))
         image = out
         info |= {"nlm_h": h, "nlm_patch_size": settings.patch_size, "nlm_patch_distance": settings.patch_distance}
     if settings.unsharp_radius > 0 and settings.unsharp_amount > 0:
@@ -385,11 +395,23 @@ def _features(image: np.ndarray, settings: ForestSettings) -> np.ndarray:
 
 
 def _slab_features(image: np.ndarray, settings: ForestSettings, planes: np.ndarray | None = None):
-    """(lo, hi, features of planes lo:hi) slab by slab along axis 0; with ``planes``, only the
-    slabs that contain one of those planes."""
-    for lo, hi, a, b in _slabs(image.shape[0], settings.slab(image.shape), settings.halo):
-        if planes is None or np.any((planes >= lo) & (planes < hi)):
-            yield lo, hi, _features(image[a:b], settings)[lo - a : hi - a]
+    """(lo, hi, features of planes lo:hi) slab by slab along axis 0. With ``planes`` (the
+    annotated ones), only windows around runs of those planes, so that a few annotated
+    slices cost a few halos of features rather than the whole volume."""
+    n, slab, halo = image.shape[0], settings.slab(image.shape), settings.halo
+    if planes is None:
+        windows = [(lo, hi) for lo, hi, _, _ in _slabs(n, slab, halo)]
+    else:
+        windows, start = [], None
+        for p in np.sort(planes):
+            if start is None or p - start >= slab:
+                start = p
+                windows.append((p, p + 1))
+            else:
+                windows[-1] = (start, p + 1)
+    for lo, hi in windows:
+        a, b = max(0, lo - halo), min(n, hi + halo)
+        yield lo, hi, _features(image[a:b], settings)[lo - a : hi - a]
 
 
 @dataclass

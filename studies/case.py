@@ -90,7 +90,7 @@ class ImageSegmentation:
     forest_trees: int = spec(32, min=1, max=1000, help="random_forest: number of trees")
     forest_max_depth: int = spec(12, min=1, max=64, help="random_forest: depth limit of a tree")
     feature_sigma_max_voxels: float = spec(4.0, min=0.5, max=32, help="random_forest: largest feature scale")
-    workers: int = spec(1, min=1, max=256, help="threads for features and the forest")
+    workers: int = spec(1, min=1, max=256, help="threads for NLM slabs, features and the forest")
     seed: int = spec(0, min=0, help="random_forest: seed of the forest and the sample subset")
 
 
