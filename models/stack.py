@@ -13,7 +13,11 @@ so that users and the rest of the code never have to know about the ordering rul
 
 from __future__ import annotations
 
-import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py / mpi4py)
+# h5py must load its own HDF5 library before the stack's: once dolfinx_solver has loaded
+# the wheel's HDF5, h5py binds to it and fails ("Not a datatype") on any dataset.
+import h5py  # noqa: F401
+
+import dolfinx_solver  # noqa: F401,E402  (must precede dolfinx / petsc4py / mpi4py)
 
 import basix  # noqa: E402
 import dolfinx  # noqa: E402
