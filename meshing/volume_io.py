@@ -195,7 +195,10 @@ def to_labelled_volume(
     source: str = "",
 ) -> LabelledVolume:
     """Check a segmented array against its phase map and wrap it as a LabelledVolume."""
+    from .segmentation import require_labels
+
     check_voxel_size(voxel_size, f"voxel size of {source or 'the volume'}")
+    require_labels(array, source or "(array)")
     if not np.issubdtype(array.dtype, np.integer):
         if np.all(np.mod(array, 1) == 0):
             array = array.astype(np.int32)

@@ -31,6 +31,8 @@ __all__ = [
     "CVStep",
     "Geometry",
     "ImageGeometry",
+    "ImageParticles",
+    "ImageSegmentation",
     "MeshSettings",
     "Outputs",
     "PackingGeometry",
@@ -69,6 +71,43 @@ class PackingGeometry:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImageSegmentation:
+    """How a grey-value volume is filtered and segmented (``grey = true``); see meshing/segmentation.py."""
+
+    method: Literal["multi_otsu", "random_forest"] = spec(
+        "multi_otsu", help="multi_otsu = global thresholds; random_forest = classifier trained on training_labels"
+    )
+    grey_order: tuple[str, ...] = spec((), help="multi_otsu: phase names from darkest to brightest; empty = pore, cbd, am")
+    training_labels: str = spec(
+        "", help="random_forest: annotation volume shaped like the image (before crop): 0 = not annotated, k = k-th phase of labels"
+    )
+    denoise: bool = spec(True, help="non-local-means denoising (strength from the estimated noise)")
+    nlm_patch_size: int = spec(3, min=1, max=9, help="NLM patch edge [voxels], odd")
+    nlm_patch_distance: int = spec(3, min=1, max=10, help="NLM search radius [voxels]")
+    nlm_h_factor: float = spec(0.8, gt=0, max=5, help="NLM strength h / noise sigma")
+    unsharp_radius_voxels: float = spec(1.0, min=0, max=10, help="unsharp-mask Gaussian radius; 0 = no sharpening")
+    unsharp_amount: float = spec(1.5, min=0, max=10, help="unsharp-mask gain (1.5 = Fiji's weight 0.6)")
+    forest_trees: int = spec(32, min=1, max=1000, help="random_forest: number of trees")
+    forest_max_depth: int = spec(12, min=1, max=64, help="random_forest: depth limit of a tree")
+    feature_sigma_max_voxels: float = spec(4.0, min=0.5, max=32, help="random_forest: largest feature scale")
+    workers: int = spec(1, min=1, max=256, help="threads for NLM slabs, features and the forest")
+    seed: int = spec(0, min=0, help="random_forest: seed of the forest and the sample subset")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageParticles:
+    """How the active material is split into particles (``separate_particles = true``); see meshing/particles.py."""
+
+    method: Literal["peak_local_max", "h_maxima", "snow"] = spec(
+        "peak_local_max", help="watershed markers: distance-map peaks, h-maxima, or PoreSpy's SNOW"
+    )
+    diameter_um: float = spec(0.0, min=0, unit="um", help="expected (smallest common) particle diameter; 0 = estimate")
+    min_distance_fraction: float = spec(0.6, gt=0, max=4, help="peak_local_max: marker spacing / expected radius")
+    min_peak_fraction: float = spec(0.3, min=0, max=1, help="peak_local_max: lowest peak height / expected radius")
+    h_fraction: float = spec(0.2, gt=0, max=1, help="h_maxima: maximum depth h / expected radius")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImageGeometry:
     """A segmented (or grey-value) volume image."""
 
@@ -84,7 +123,21 @@ class ImageGeometry:
     raw_shape: tuple[int, ...] = spec((), min=1, help=".raw files: array shape")
     raw_dtype: str = spec("uint8", help=".raw files: NumPy dtype")
     dataset: str = spec("", help="HDF5 files: dataset name")
-    min_fragment_um: float = spec(1.5, min=0, unit="um", help="floating AM fragments below this size are dead (removed)")
+    min_fragment_um: float = spec(
+        1.5, min=0, unit="um",
+        help="isolated AM fragments with equivalent-sphere diameter below this are dead (given to the surrounding phase); 0 = keep all",
+    )
+    grey: bool = spec(False, help="the file holds grey values: filter and segment it ([geometry.image.segmentation])")
+    segmentation: ImageSegmentation = spec(default_factory=ImageSegmentation)
+    separate_particles: bool = spec(False, help="split the AM into particles (distance map + watershed)")
+    particles: ImageParticles = spec(default_factory=ImageParticles)
+
+    def __post_init__(self) -> None:
+        if self.grey and self.segmentation.method == "random_forest" and not self.segmentation.training_labels:
+            raise ValueError(
+                "segmentation.method = 'random_forest' needs segmentation.training_labels "
+                "(an annotation volume: 0 = not annotated, k = k-th phase of labels)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,8 @@
 * ``source = "packing"``: generate a synthetic electrode from ``[geometry.packing]``
   (micrometres in the case file, metres in the library);
 * ``source = "file"``: load a packing or labelled volume ``.npz`` written by microbat;
-* ``source = "image"``: handled by the image stage (reading and segmenting CT volumes).
+* ``source = "image"``: read (and, for grey-value scans, filter and segment) a CT volume
+  from ``[geometry.image]``, remove floating fragments and separate particles.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from meshing.image_volume import build_image_volume
 from meshing.packing import PackingSpec, generate_packing
 from meshing.records import LabelledVolume, Packing
 from models.errors import InputError
@@ -80,9 +82,5 @@ def build_geometry(case: Case) -> Packing | LabelledVolume:
     if g.source == "file":
         return load_record(case.path(g.file))
     if g.source == "image":
-        raise InputError(
-            "geometry.source = 'image': image input is handled by the image stage (reading and "
-            "segmenting CT volumes), which is not part of this build yet; accepted here: "
-            "'packing' or 'file'"
-        )
+        return build_image_volume(g.image, case.base_dir)
     raise InputError(f"geometry.source: {g.source!r}; accepted: packing, image, file")

@@ -12,8 +12,8 @@ os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")  # no network at run t
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
-"""The shared reference data (``../shared/data`` next to the checkout), if present."""
+REFERENCE_DATA = REPO / "data"
+"""Reference data shipped with the repository (data/README.md)."""
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 

@@ -61,10 +61,13 @@ def test_file_source_loads_saved_records(tmp_path):
         load_record(tmp_path / "missing.npz")
 
 
-def test_image_source_points_to_the_image_stage():
+def test_image_source_reads_the_ct_crop():
     case = load_case(REPO / "studies" / "cases" / "nmc_ct_crop.toml")
-    with pytest.raises(InputError, match="image stage"):
-        build_geometry(case)
+    volume = build_geometry(case)
+    assert volume.shape == (64, 64, 64)
+    assert volume.voxel_size == pytest.approx(0.390625e-6)
+    assert set(volume.phases) == {"pore", "am", "cbd"}
+    assert volume.particles is not None and volume.particles.max() > 5
 
 
 def test_generate_from_flags_writes_packing_volume_figure_and_summary(tmp_path):

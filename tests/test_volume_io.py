@@ -15,7 +15,7 @@ from meshing.volume_io import (
     read_labelled_volume,
 )
 from models.errors import InputError
-from tests.conftest import SHARED_DATA
+from tests.conftest import REFERENCE_DATA
 
 PHASES = {"pore": 0, "am": 85, "cbd": 170}
 
@@ -112,9 +112,8 @@ def test_parse_phase_map():
         parse_phase_map("pore:0")
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "nmc_3phase_256.tiff").exists(), reason="shared data not present")
 def test_shared_nmc_volume():
-    v = read_labelled_volume(SHARED_DATA / "nmc_3phase_256.tiff", 0.390625e-6, PHASES)
+    v = read_labelled_volume(REFERENCE_DATA / "nmc_3phase_256.tiff", 0.390625e-6, PHASES)
     assert v.shape == (256, 256, 256)
     assert v.volume_fraction("pore") == pytest.approx(0.450, abs=5e-4)
     assert v.volume_fraction("am") == pytest.approx(0.400, abs=5e-4)
