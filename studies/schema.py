@@ -170,6 +170,9 @@ def describe(cls: type, prefix: str = "") -> list[str]:
     for f in dataclasses.fields(cls):
         key = _join(prefix, f.name)
         tp = hints[f.name]
+        options = [a for a in get_args(tp) if a is not type(None)]
+        if get_origin(tp) in (typing.Union, types.UnionType) and len(options) == 1:
+            tp = options[0]  # an optional table: describe the table
         if dataclasses.is_dataclass(tp):
             lines.append(f"[{key}]")
             lines.extend(describe(tp, key))
