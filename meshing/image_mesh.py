@@ -15,7 +15,7 @@ The route the meshing prototypes found to work from 48^3 to 128^3, two and three
    ``createGeometry(volumes)``, HXT; the surface triangles are kept (remeshing them did not
    work in the prototypes);
 5. on a failed volume mesh the whole attempt is redone with less smoothing (constraint
-   scale 2 -> 1 -> 0.5 -> 0, the last is the staircase, always valid), each attempt in a fresh
+   scale 2 -> 1 -> 0.5 -> 0.25), each attempt in a fresh
    gmsh session (``gmsh.clear()`` is not enough after a failure);
 6. AM cells take the particle label of the voxel at their centroid: tag 100 + i.
 
@@ -35,15 +35,19 @@ from .label_cleanup import components, make_well_composed, remove_specks
 from .options import CellEstimate, MeshingError, MeshOptions, require_budget, tets_for
 from .phase_image import AM, CBD, NSD, PhaseImage, count_interface_faces, nearest_label_fill, phase_image
 from .records import LabelledVolume
-from .separator_slab import slab_boundary
+from .separator_slab import SlabBoundary, slab_boundary, structured_block
 from .surface_nets import OUTSIDE, LabelSurface, box_face_of_triangles, open_edges, snap_planes, surface_nets, unfold
 from .tags import CellTag, FacetTag
 from .tetmesh import TetMesh, check_tet_mesh, compress_nodes
 
 SEP = 3
-"""Class of the separator slab in the padded image."""
-CONSTRAINT_SCALES = (2.0, 1.0, 0.5, 0.0)
-"""SurfaceNets smoothing constraints tried in turn (0 = unsmoothed staircase)."""
+"""Class of the separator region."""
+CUT_FACE = 6
+"""Face id of the plane between the graded separator layer and the structured block."""
+CONSTRAINT_SCALES = (2.0, 1.0, 0.5, 0.25)
+"""SurfaceNets smoothing constraints tried in turn. The unsmoothed staircase is not among
+them: its exactly coplanar lattice points made both HXT and Delaunay fail on a 64^3 crop
+(zero-volume tetrahedra); the voxel route is the fallback that always works."""
 MIN_SPECK_VOXELS = 8
 IMAGE_COARSENING_CAP = 1.5
 """Largest global minimum element size [voxels] used to coarsen region interiors."""
@@ -200,7 +204,8 @@ def _with_separator(surf: LabelSurface, face: np.ndarray, shape, separator_regio
 
     Keys: (0, region, face) for box faces (face 0..3 lateral, 4 collector, 5 counter electrode),
     (1, a, b) with a < b for region boundaries; the electrode's top face becomes the boundary
-    between its regions and the separator region.
+    between its regions and the separator region. Returns (points, triangles, keys, slab); the
+    slab's cap (key face CUT_FACE) closes the graded layer below the structured block.
     """
     nx, ny, nz = shape
     pairs = np.sort(surf.pairs, axis=1)
@@ -221,10 +226,13 @@ def _with_separator(surf: LabelSurface, face: np.ndarray, shape, separator_regio
             raise MeshingError("labelled volume: the electrode's top edge is not one node per voxel")
     slab = slab_boundary(edge_nodes, edge_pos, (nx, ny), float(nz), thickness, size_top, 2.0 * size_top, len(surf.points))
     points = np.concatenate([surf.points, slab.points])
-    tris = [surf.triangles] + [slab.walls[w] for w in range(4)] + [slab.top]
-    keys = [key] + [np.tile([0, separator_region, w], (len(slab.walls[w]), 1)) for w in range(4)]
-    keys.append(np.tile([0, separator_region, 5], (len(slab.top), 1)))
-    return points, np.concatenate(tris), np.concatenate(keys)
+    tris, keys = [surf.triangles], [key]
+    for w, t in sorted(slab.walls.items()):
+        tris.append(t)
+        keys.append(np.tile([0, separator_region, w], (len(t), 1)))
+    tris.append(slab.cap)
+    keys.append(np.tile([0, separator_region, CUT_FACE if slab.has_block else 5], (len(slab.cap), 1)))
+    return points, np.concatenate(tris), np.concatenate(keys), slab
 
 
 def _mesh_once(image, shape, regions, region_class, particles, separator_thickness, options, cs, log) -> TetMesh:
@@ -236,7 +244,7 @@ def _mesh_once(image, shape, regions, region_class, particles, separator_thickne
     separator_region = len(region_class)
     region_class = np.append(region_class, SEP)
     h_sep = separator_size(options, separator_thickness, h) / h
-    points, tris, keys = _with_separator(surf, face, shape, separator_region, separator_thickness / h, max(h_sep, 1.0))
+    points, tris, keys, slab = _with_separator(surf, face, shape, separator_region, separator_thickness / h, max(h_sep, 1.0))
     steps.timings["surface nets"] = round(time.perf_counter() - t0, 3)
     advice = "retrying with less smoothing"
     with gmsh_session(options.num_threads()):
@@ -253,7 +261,8 @@ def _mesh_once(image, shape, regions, region_class, particles, separator_thickne
             if count_elements(3) == 0:
                 raise RuntimeError("no tetrahedra were generated")
         with steps.step("extract arrays", advice):
-            tm = _extract(surface_of_key, volume_of_region, region_class, particles, image)
+            tm = _extract(surface_of_key, volume_of_region, region_class, particles, image, slab, points[slab.cap_grid],
+                          (nx, ny), max(h_sep, 1.0))
     tm.nodes *= h
     tm.box = (nx * h, ny * h, nz * h)
     tm.separator_thickness = float(separator_thickness)
@@ -304,7 +313,8 @@ def _coarsen_interior(options: MeshOptions) -> float:
     return size
 
 
-def _extract(surface_of_key, volume_of_region, region_class, particles, image: PhaseImage) -> TetMesh:
+def _extract(surface_of_key, volume_of_region, region_class, particles, image: PhaseImage, slab: SlabBoundary,
+             cap_points: np.ndarray, extent: tuple[int, int], block_size: float) -> TetMesh:
     x, lookup = node_arrays()
     cell_tag_of_class = {NSD: CellTag.NSD, CBD: CellTag.CBD, SEP: CellTag.SEPARATOR}
     tets, tags = [], []
@@ -319,17 +329,35 @@ def _extract(surface_of_key, volume_of_region, region_class, particles, image: P
         else:
             tags.append(np.full(len(t), cell_tag_of_class[c], dtype=np.int32))
     tris, ftags = [], []
-    face_tag = {4: FacetTag.CURRENT_COLLECTOR, 5: FacetTag.COUNTER_ELECTRODE}
+    face_tag = {4: FacetTag.CURRENT_COLLECTOR, 5: FacetTag.COUNTER_ELECTRODE, CUT_FACE: None}
     for k, s in surface_of_key.items():
         if k[0] == 0:
             tag = face_tag.get(k[2], FacetTag.LATERAL)
         elif (region_class[k[1]] == AM) != (region_class[k[2]] == AM):
             tag = FacetTag.INTERFACE
         else:
+            tag = None
+        if tag is None:
             continue
         tri = elements(2, s, lookup)
         tris.append(tri)
         ftags.append(np.full(len(tri), tag, dtype=np.int32))
+    if slab.has_block:
+        # the coarse upper separator: Kuhn tetrahedra above the cap plane. gmsh renumbers the
+        # nodes in createTopology, so the cap nodes are found again by their coordinates.
+        from scipy.spatial import cKDTree
+
+        dist, bottom = cKDTree(x).query(cap_points.reshape(-1, 3))
+        if dist.max() > 1e-6:
+            raise MeshingError("labelled volume: the separator cap nodes were not found in the gmsh mesh")
+        bottom = bottom.reshape(slab.cap_grid.shape)
+        pts, block, lateral, top = structured_block(bottom, extent, slab.cap_level, slab.top_level, block_size, len(x))
+        x = np.concatenate([x, pts])
+        tets.append(block)
+        tags.append(np.full(len(block), CellTag.SEPARATOR, dtype=np.int32))
+        tris += [lateral, top]
+        ftags += [np.full(len(lateral), FacetTag.LATERAL, dtype=np.int32),
+                  np.full(len(top), FacetTag.COUNTER_ELECTRODE, dtype=np.int32)]
     nodes, all_tets, facets = compress_nodes(x, np.concatenate(tets), np.concatenate(tris))
     return TetMesh(nodes=nodes, tets=all_tets, cell_tags=np.concatenate(tags), facets=facets,
                    facet_tags=np.concatenate(ftags), box=(0.0, 0.0, 0.0), separator_thickness=0.0)

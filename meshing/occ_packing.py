@@ -40,6 +40,10 @@ from .tags import CellTag, FacetTag
 from .tetmesh import TetMesh, check_tet_mesh, compress_nodes, reference_measures
 
 AM, NSD, SEP = "am", "nsd", "separator"
+DEFAULT_RADIUS_DIVISOR = 5.0
+"""Default interface size h_i = r_mean / 5. The flat triangles of a sphere meshed at h lose
+area ~ h^2: at r/4 an isolated sphere keeps 98.7 % of its area (97.7 % of its volume), at r/5
+99.2 % (98.5 %), which keeps the interface area of packings within 1 % (measured, see tests)."""
 _ALGORITHM_3D = {"hxt": 10, "delaunay": 1}
 
 
@@ -49,9 +53,9 @@ def cad_unit(radii: np.ndarray) -> float:
 
 
 def mesh_sizes(packing: Packing, options: MeshOptions, separator_thickness: float) -> tuple[float, float, float]:
-    """(h_i, h_b, h_sep) [m]: interface (default r_mean / 4), bulk (h_i x factor) and
+    """(h_i, h_b, h_sep) [m]: interface (default r_mean / 5), bulk (h_i x factor) and
     separator (default max(h_b, L_sep / 10)) element sizes."""
-    h_i = options.interface_size or float(np.mean(packing.radii)) / 4.0
+    h_i = options.interface_size or float(np.mean(packing.radii)) / DEFAULT_RADIUS_DIVISOR
     h_b = options.bulk_size_factor * h_i
     return h_i, h_b, options.separator_size or max(h_b, separator_thickness / 10.0)
 

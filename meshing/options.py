@@ -28,7 +28,7 @@ class MeshOptions:
     """How to mesh (SI units).
 
     Attributes:
-        interface_size: element size h_i at the AM interface [m]; 0 = r_mean / 4 for
+        interface_size: element size h_i at the AM interface [m]; 0 = r_mean / 5 for
             packings, one voxel for images (the SurfaceNets surface is voxel-sized).
         bulk_size_factor: h_b / h_i, element size far from the interface.
         separator_size: element size inside the separator [m]; 0 = the bulk size h_b.

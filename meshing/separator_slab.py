@@ -1,11 +1,16 @@
-"""Boundary triangulation of the separator slab on top of an image mesh.
+"""The separator slab on top of an image mesh: a graded boundary and a structured upper block.
 
 The separator L < z <= L + L_sep is a plain box, but its bottom face is the electrode's top
 face, triangulated at voxel size by SurfaceNets. Padding the image with separator voxels
-would mesh its walls and top at voxel size too (tens of voxel layers for 25 um). Instead its
-four walls are triangulated here with rows of nodes that start at the electrode's top-edge
-nodes (one per voxel) and coarsen with height, following the same size law as the volume
-size field, and its top face is a structured grid; gmsh then fills the volume.
+would mesh it at voxel size throughout. Instead:
+
+* its walls are triangulated here with rows of nodes that start at the electrode's top-edge
+  nodes (one per voxel) and coarsen with height up to a plane at the end of the size ramp;
+  gmsh fills this graded lower layer (bottom = the electrode's top face);
+* above that plane the slab is a structured grid of the top element size split into Kuhn
+  tetrahedra (:func:`structured_block`). gmsh sizes the inside of a discrete volume without
+  regard to its boundary spacing (measured: a 24^3 box with boundary triangles of size 6
+  still got 21 k tetrahedra instead of about 450), so the coarse part is built directly.
 
 Lengths in voxel units; pure NumPy.
 """
@@ -51,22 +56,41 @@ def zipper(lower: np.ndarray, upper: np.ndarray, lower_pos: np.ndarray, upper_po
 
 @dataclass
 class SlabBoundary:
-    """New nodes and triangles of the separator walls and top.
+    """New nodes and triangles of the lower separator layer.
 
     Attributes:
         points: (k, 3) new node positions [voxels], numbered after the existing nodes.
-        walls: face id (0..3 = x0, x1, y0, y1) -> (t, 3) triangles (existing + new node ids).
-        top: (t, 3) triangles of the counter-electrode face.
+        walls: face id (0..3 = x0, x1, y0, y1) -> (t, 3) wall triangles of the lower layer.
+        cap: (t, 3) triangles of the horizontal plane closing the lower layer: the top face
+            of the slab, or the bottom of the structured block.
+        cap_grid: (mx + 1, my + 1) node ids of that plane (structured, Kuhn-split triangles).
+        cap_level: its z.
+        top_level: z of the counter electrode.
     """
 
     points: np.ndarray
     walls: dict[int, np.ndarray]
-    top: np.ndarray
+    cap: np.ndarray
+    cap_grid: np.ndarray
+    cap_level: float
+    top_level: float
+
+    @property
+    def has_block(self) -> bool:
+        """True if a structured block fills cap_level < z <= top_level."""
+        return self.top_level - self.cap_level > 1e-9
+
+
+def _grid_triangles(grid: np.ndarray) -> np.ndarray:
+    """Triangles of a structured quad grid, each quad cut from its lowest to its highest corner
+    (the cut of a Kuhn tetrahedron face)."""
+    a, b, c, d = grid[:-1, :-1].ravel(), grid[1:, :-1].ravel(), grid[1:, 1:].ravel(), grid[:-1, 1:].ravel()
+    return np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
 
 
 def slab_boundary(edge_nodes: dict[int, np.ndarray], edge_pos: dict[int, np.ndarray], extent: tuple[float, float],
                   z0: float, thickness: float, size_top: float, dist_max: float, first_id: int) -> SlabBoundary:
-    """Walls and top of the slab [0, X] x [0, Y] x [z0, z0 + thickness].
+    """Lower-layer boundary of the slab [0, X] x [0, Y] x [z0, z0 + thickness].
 
     Args:
         edge_nodes: wall id -> ids of the existing nodes on the bottom edge of that wall
@@ -79,6 +103,8 @@ def slab_boundary(edge_nodes: dict[int, np.ndarray], edge_pos: dict[int, np.ndar
     """
     levels = z0 + graded_levels(thickness, size_top, dist_max)
     lx, ly = extent
+    ramp_end = int(np.searchsorted(levels - z0, dist_max - 1e-9))
+    cap = ramp_end if 0 < ramp_end < len(levels) - 1 else len(levels) - 1
     points: list[np.ndarray] = []
     next_id = first_id
 
@@ -89,43 +115,62 @@ def slab_boundary(edge_nodes: dict[int, np.ndarray], edge_pos: dict[int, np.ndar
         next_id += len(p)
         return ids
 
-    # vertical box edges: one column of nodes per corner, shared by the two walls
     corner_xy = {(0, 0): (0.0, 0.0), (1, 0): (lx, 0.0), (0, 1): (0.0, ly), (1, 1): (lx, ly)}
-    column = {c: add(np.column_stack([np.full(len(levels) - 1, x), np.full(len(levels) - 1, y), levels[1:]]))
+    column = {c: add(np.column_stack([np.full(cap, x), np.full(cap, y), levels[1:cap + 1]]))
               for c, (x, y) in corner_xy.items()}
-    # rows: wall id -> (fixed axis, fixed value, length, corner at start, corner at end)
     spec = {0: (0, 0.0, ly, (0, 0), (0, 1)), 1: (0, lx, ly, (1, 0), (1, 1)),
             2: (1, 0.0, lx, (0, 0), (1, 0)), 3: (1, ly, lx, (0, 1), (1, 1))}
     spacing = 1.0 + (size_top - 1.0) * np.minimum((levels - z0) / dist_max, 1.0) if dist_max > 0 else np.full(len(levels), size_top)
-    segments_x = [max(1, int(round(lx / s))) for s in spacing]
-    segments_y = [max(1, int(round(ly / s))) for s in spacing]
-    walls, top_rows = {}, {}
+    walls, top_row = {}, {}
     for w, (axis, value, length, c0, c1) in spec.items():
         lower, lower_pos = np.asarray(edge_nodes[w]), np.asarray(edge_pos[w], dtype=float)
         tris = []
-        for k in range(1, len(levels)):
-            m = (segments_y if axis == 0 else segments_x)[k]
+        for k in range(1, cap + 1):
+            m = max(1, int(round(length / spacing[k])))
             pos = np.linspace(0.0, length, m + 1)
-            inner = pos[1:-1]
-            p = np.zeros((len(inner), 3))
+            p = np.zeros((m - 1, 3))
             p[:, axis] = value
-            p[:, 1 - axis] = inner
+            p[:, 1 - axis] = pos[1:-1]
             p[:, 2] = levels[k]
             upper = np.concatenate([[column[c0][k - 1]], add(p), [column[c1][k - 1]]])
             tris.append(zipper(lower, upper, lower_pos, pos))
             lower, lower_pos = upper, pos
-        walls[w] = np.concatenate(tris)
-        top_rows[w] = lower
-    # top: structured grid whose boundary rows are the walls' top rows
-    mx, my = len(top_rows[2]) - 1, len(top_rows[0]) - 1
+        walls[w], top_row[w] = np.concatenate(tris), lower
+    mx, my = len(top_row[2]) - 1, len(top_row[0]) - 1
     grid = np.full((mx + 1, my + 1), -1, dtype=np.int64)
-    grid[0, :], grid[mx, :] = top_rows[0], top_rows[1]
-    grid[:, 0], grid[:, my] = top_rows[2], top_rows[3]
+    grid[0, :], grid[mx, :], grid[:, 0], grid[:, my] = top_row[0], top_row[1], top_row[2], top_row[3]
     if mx > 1 and my > 1:
-        xs, ys = np.linspace(0.0, lx, mx + 1)[1:-1], np.linspace(0.0, ly, my + 1)[1:-1]
-        gx, gy = np.meshgrid(xs, ys, indexing="ij")
-        ids = add(np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, levels[-1])]))
-        grid[1:mx, 1:my] = ids.reshape(mx - 1, my - 1)
-    a, b, c, d = grid[:-1, :-1].ravel(), grid[1:, :-1].ravel(), grid[1:, 1:].ravel(), grid[:-1, 1:].ravel()
-    top = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
-    return SlabBoundary(points=np.concatenate(points) if points else np.zeros((0, 3)), walls=walls, top=top)
+        gx, gy = np.meshgrid(np.linspace(0.0, lx, mx + 1)[1:-1], np.linspace(0.0, ly, my + 1)[1:-1], indexing="ij")
+        grid[1:mx, 1:my] = add(np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, levels[cap])])).reshape(mx - 1, my - 1)
+    return SlabBoundary(points=np.concatenate(points), walls=walls, cap=_grid_triangles(grid), cap_grid=grid,
+                        cap_level=float(levels[cap]), top_level=float(levels[-1]))
+
+
+KUHN = np.array([[0, 1, 3, 7], [0, 1, 5, 7], [0, 2, 3, 7], [0, 2, 6, 7], [0, 4, 5, 7], [0, 4, 6, 7]])
+"""The six Kuhn tetrahedra of a hexahedral cell; corner c = i + 2 j + 4 k."""
+
+
+def structured_block(bottom: np.ndarray, extent: tuple[float, float], z_bottom: float, z_top: float, size: float,
+                     first_id: int):
+    """Kuhn tetrahedra of the box above a structured plane of node ids ``bottom`` (mx + 1, my + 1).
+
+    The bottom plane's triangles (:func:`_grid_triangles`) are faces of these tetrahedra.
+    Returns (new points (k, 3), tetrahedra (t, 4), lateral triangles, top triangles), with node
+    ids: ``bottom`` for the first layer, ``first_id`` onwards for the new nodes.
+    """
+    mx, my = bottom.shape[0] - 1, bottom.shape[1] - 1
+    mz = max(1, int(round((z_top - z_bottom) / size)))
+    xs, ys = np.linspace(0.0, extent[0], mx + 1), np.linspace(0.0, extent[1], my + 1)
+    zs = np.linspace(z_bottom, z_top, mz + 1)
+    ids = np.empty((mx + 1, my + 1, mz + 1), dtype=np.int64)
+    ids[:, :, 0] = bottom
+    count = (mx + 1) * (my + 1) * mz
+    ids[:, :, 1:] = (first_id + np.arange(count)).reshape(mx + 1, my + 1, mz)
+    gx, gy, gz = np.meshgrid(xs, ys, zs[1:], indexing="ij")
+    points = np.column_stack([gx.ravel(), gy.ravel(), gz.ravel()])
+    i, j, k = (a.ravel() for a in np.meshgrid(np.arange(mx), np.arange(my), np.arange(mz), indexing="ij"))
+    corners = np.stack([ids[i + (c & 1), j + ((c >> 1) & 1), k + ((c >> 2) & 1)] for c in range(8)], axis=1)
+    tets = corners[:, KUHN].reshape(-1, 4)
+    lateral = np.concatenate([_grid_triangles(ids[0]), _grid_triangles(ids[-1]),
+                              _grid_triangles(ids[:, 0]), _grid_triangles(ids[:, -1])])
+    return points, tets, lateral, _grid_triangles(ids[:, :, -1])
