@@ -34,6 +34,7 @@ def gmsh_session(threads: int, verbose: bool = False) -> Iterator[None]:
         gmsh.option.setNumber("Mesh.MaxNumThreads3D", threads)
         yield
     finally:
+        gmsh.logger.stop()  # the logger outlives finalize(); a stale one warns in the next session
         gmsh.finalize()
 
 

@@ -71,7 +71,8 @@ def surface_nets(regions: np.ndarray, iterations: int, constraint_scale: float) 
     nregions = int(regions.max())
     sn.GenerateLabels(nregions, 1, nregions)
     sn.SetOutputMeshTypeToTriangles()
-    sn.SetOutputStyleToDefault()  # every boundary, also those against the outside
+    # the default output style extracts every boundary, also those against the outside
+    # (SetOutputStyleToDefault is deprecated since VTK 9.7)
     smooth = iterations > 0 and constraint_scale > 0
     sn.SetSmoothing(smooth)
     if smooth:
