@@ -32,7 +32,16 @@ import numpy as np
 
 from .gmsh_tools import Steps, count_elements, elements, gmsh_session, node_arrays
 from .label_cleanup import components, make_well_composed, remove_specks
-from .options import CellEstimate, MeshingError, MeshOptions, require_budget, tets_for
+from .options import (
+    TETS_PER_BULK_CELL,
+    TETS_PER_SEPARATOR_VOXEL_COLUMN,
+    TETS_PER_VOXEL,
+    TETS_PER_VOXEL_FACE,
+    CellEstimate,
+    MeshingError,
+    MeshOptions,
+    require_budget,
+)
 from .phase_image import AM, CBD, NSD, PhaseImage, count_interface_faces, nearest_label_fill, phase_image
 from .records import LabelledVolume
 from .separator_slab import SlabBoundary, slab_boundary, structured_block
@@ -61,15 +70,14 @@ def separator_size(options: MeshOptions, separator_thickness: float, voxel_size:
 
 
 def estimate_image_cells(image: PhaseImage, separator_thickness: float, options: MeshOptions) -> CellEstimate:
-    """Tetrahedra expected: voxel-sized surfaces (interfaces and box) plus the coarsened interior."""
+    """Tetrahedra expected: voxel-sized surfaces (interfaces and box faces), the graded separator."""
     nx, ny, nz = image.shape
     h = image.voxel_size
-    faces = count_interface_faces(image.classes) + 2 * (nx * ny + (nx + ny) * nz)  # + box faces
-    h_b = min(max(options.bulk_size_factor, 1.0), IMAGE_COARSENING_CAP)
+    faces = count_interface_faces(image.classes) + 2 * (nx * ny + (nx + ny) * nz)
     h_sep = max(separator_size(options, separator_thickness, h) / h, 1.0)
-    cells, tri = tets_for(faces * 1.0, 1.0 / 1.075, nx * ny * nz, h_b)
-    cells += int(7.0 * nx * ny * separator_thickness / h / h_sep**3)
-    return CellEstimate(cells=cells, interface_triangles=tri, basis=f"{nx}x{ny}x{nz} voxels")
+    cells = (TETS_PER_VOXEL_FACE * faces + TETS_PER_VOXEL * nx * ny * nz + TETS_PER_SEPARATOR_VOXEL_COLUMN * nx * ny
+             + TETS_PER_BULK_CELL * nx * ny * (separator_thickness / h) / h_sep**3)
+    return CellEstimate(cells=int(cells), interface_triangles=2 * faces, basis=f"{nx}x{ny}x{nz} voxels")
 
 
 def mesh_image(

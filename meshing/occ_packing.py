@@ -33,7 +33,14 @@ from models.errors import InputError
 
 from .clearance import require_sanitised
 from .gmsh_tools import Steps, count_elements, elements, gmsh_session, node_arrays
-from .options import CellEstimate, MeshingError, MeshOptions, require_budget, tets_for
+from .options import (
+    TETS_PER_BULK_CELL,
+    TETS_PER_INTERFACE_TRIANGLE,
+    CellEstimate,
+    MeshingError,
+    MeshOptions,
+    require_budget,
+)
 from .particle_share import particle_shares, power_assign
 from .records import Packing
 from .tags import CellTag, FacetTag
@@ -63,11 +70,12 @@ def mesh_sizes(packing: Packing, options: MeshOptions, separator_thickness: floa
 def estimate_packing_cells(packing: Packing, separator_thickness: float, options: MeshOptions) -> CellEstimate:
     """Tetrahedra expected for a packing: exposed sphere area at h_i, volume at h_b."""
     h_i, h_b, h_sep = mesh_sizes(packing, options, separator_thickness)
-    area = exposed_area(packing)
     lx, ly, lz = packing.box
-    cells, tri = tets_for(area, h_i, lx * ly * lz, h_b)
-    cells += int(7.0 * lx * ly * separator_thickness / h_sep**3)
-    return CellEstimate(cells=cells, interface_triangles=tri, basis=f"{packing.num_particles} spheres, h_i = {h_i * 1e6:.3g} um")
+    tri = exposed_area(packing) / (0.25 * math.sqrt(3.0) * h_i**2)
+    cells = (TETS_PER_INTERFACE_TRIANGLE * tri + TETS_PER_BULK_CELL * lx * ly * lz / h_b**3
+             + TETS_PER_BULK_CELL * lx * ly * separator_thickness / h_sep**3)
+    return CellEstimate(cells=int(cells), interface_triangles=int(tri),
+                        basis=f"{packing.num_particles} spheres, h_i = {h_i * 1e6:.3g} um")
 
 
 def exposed_area(packing: Packing, samples: int = 256) -> float:

@@ -92,16 +92,17 @@ class CellEstimate:
         )
 
 
-def tets_for(interface_area: float, h_iface: float, volume: float, h_bulk: float) -> tuple[int, int]:
-    """(tetrahedra, interface triangles) for an interface of area A meshed at h_i and a volume
-    V filled at h_b: N_tri = A / (sqrt(3)/4 h_i^2), N_tet = a N_tri + b V / h_b^3.
-
-    a and b were fitted on the gmsh meshes of ``benchmarks/bench_meshing.py`` (HXT, Distance +
-    Threshold field); the estimate is within about 30 % there, enough for a budget.
-    """
-    tri = interface_area / (0.4330127 * h_iface**2)
-    cells = 3.2 * tri + 7.0 * volume / h_bulk**3
-    return int(cells), int(tri)
+TETS_PER_INTERFACE_TRIANGLE = 6.1
+"""Packings: tetrahedra per interface triangle (A / (sqrt(3)/4 h_i^2)) near the interface."""
+TETS_PER_BULK_CELL = 7.0
+"""Tetrahedra per h^3 of volume meshed at size h (a regular tetrahedron fills h^3 / 8.5)."""
+TETS_PER_VOXEL_FACE = 3.3
+"""Images: tetrahedra per voxel face of the SurfaceNets surfaces (interfaces and box faces)..."""
+TETS_PER_VOXEL = 1.06
+"""... plus per voxel of volume (the interior of a discrete volume cannot be coarsened much)."""
+TETS_PER_SEPARATOR_VOXEL_COLUMN = 18.0
+"""Images: tetrahedra per voxel of the electrode's top face in the graded separator layer."""
+# fitted on the meshes of benchmarks/bench_meshing.py and the tests (within ~10-25 % there)
 
 
 def require_budget(estimate: CellEstimate, options: MeshOptions, what: str) -> None:

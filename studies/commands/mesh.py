@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from meshing.build import build_mesh
     from meshing.mesh_io import write_mesh
+    from meshing.options import MeshingError
     from models.stack import MPI
     from studies.case import load_case
 
@@ -53,13 +54,13 @@ def run(args: argparse.Namespace) -> int:
 
     md = build_mesh(lambda: case_geometry(case), separator_thickness, comm, options, method, log)
     md.info["case"] = {"name": case.name, "file": str(Path(args.case).resolve())}
+    conformity = md.info["report"]["conformity"]
+    if not conformity["ok"]:  # nothing is written: a non-conforming mesh must not look usable
+        raise MeshingError(f"the mesh of case {case.name} is not conforming: {json.dumps(conformity)}")
     path = write_mesh(args.output, md.mesh, md.cell_tags, md.facet_tags, md.info)
     if comm.rank == 0:
         print(summary(md.info))
         print(f"microbat mesh: wrote {path.resolve()} and {path.with_suffix('.json').name}")
-    conformity = md.info["report"]["conformity"]
-    if not conformity["ok"]:
-        raise InputError(f"the mesh of {case.name} is not conforming: {json.dumps(conformity)}")
     return 0
 
 
