@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .tags import CellTag, FacetTag, is_active_material
+from .tags import FacetTag, is_active_material
 
 FACE_LOCAL = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
 """Local vertex indices of the four faces of a tetrahedron (face i is opposite vertex i)."""
@@ -164,27 +164,6 @@ def classify_boundary(centroids: np.ndarray, box: tuple[float, float, float], he
     return tag
 
 
-def facets_from_cell_tags(nodes: np.ndarray, tets: np.ndarray, cell_tags: np.ndarray, box, height: float):
-    """Tagged facets derived from the cells: box faces + every AM/non-AM interior face.
-
-    Used where the interface is the set of element faces by construction (voxel meshes).
-    Returns (facets (k, 3), tags (k,)).
-    """
-    faces = tet_faces(tets)
-    bnd = faces.boundary
-    am = is_active_material(cell_tags)
-    interior = ~bnd
-    iface = interior.copy()
-    iface[interior] = am[faces.cells[interior, 0]] != am[faces.cells[interior, 1]]
-    btri = faces.nodes[bnd]
-    btag = classify_boundary(nodes[btri].mean(axis=1), box, height)
-    if np.any(btag < 0):
-        raise ValueError(f"{int(np.sum(btag < 0))} boundary faces are not on the box: the mesh has a hole")
-    tris = np.concatenate([btri, faces.nodes[iface]])
-    tags = np.concatenate([btag, np.full(int(iface.sum()), FacetTag.INTERFACE, dtype=np.int32)])
-    return tris, tags
-
-
 def compress_nodes(nodes: np.ndarray, tets: np.ndarray, facets: np.ndarray):
     """Drop nodes that no tetrahedron uses (dolfinx requires every node in a cell).
 
@@ -282,10 +261,3 @@ def reference_measures(box: tuple[float, float, float], separator_thickness: flo
     """Exact volumes of the box parts that do not depend on the microstructure [m^3]."""
     area = box[0] * box[1]
     return {"electrode": area * box[2], "separator": area * separator_thickness}
-
-
-def tag_name(tag: int) -> str:
-    """Readable name of a cell tag (``particle_17`` for 117)."""
-    if tag >= CellTag.PARTICLE_BASE:
-        return f"particle_{tag - CellTag.PARTICLE_BASE}"
-    return CellTag(tag).name.lower()
