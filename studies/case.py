@@ -152,13 +152,35 @@ class Geometry:
 @dataclass(frozen=True, kw_only=True)
 class MeshSettings:
     method: Literal["auto", "occ", "surface_nets", "voxel"] = spec(
-        "auto", help="auto = occ for packings, surface_nets for images"
+        "auto", help="auto = occ for packings, surface_nets for images; voxel = 6 tetrahedra per voxel (images)"
     )
-    interface_size_um: float = spec(0.0, min=0, unit="um", help="element size at the AM interface; 0 = r/4 or one voxel")
-    bulk_size_factor: float = spec(3.0, min=1, max=20, help="bulk element size / interface element size")
-    separator_size_um: float = spec(0.0, min=0, unit="um", help="element size in the separator; 0 = bulk size")
+    interface_size_um: float = spec(
+        0.0, min=0, unit="um", help="packings: element size at the AM interface; 0 = r_mean/5 (images: always one voxel)"
+    )
+    bulk_size_factor: float = spec(
+        3.0, min=1, max=20, help="bulk element size / interface size (images: interior coarsening, capped at 1.5 voxels)"
+    )
+    separator_size_um: float = spec(0.0, min=0, unit="um", help="element size in the separator; 0 = max(bulk size, L_sep/10)")
     smoothing_iterations: int = spec(4, min=0, max=64, help="SurfaceNets smoothing iterations (images)")
+    resolve_cbd: bool = spec(False, help="images: keep the carbon-binder domain as cell tag 3 (else lumped into the NSD, tag 1)")
     max_cells: int = spec(5_000_000, min=1000, help="refuse meshes estimated above this many tetrahedra")
+    threads: int = spec(0, min=0, help="gmsh threads; 0 = all cores (a fixed count makes meshes reproducible)")
+    algorithm_3d: Literal["hxt", "delaunay"] = spec("hxt", help="gmsh 3D algorithm (hxt retries with delaunay on failure)")
+
+    def options(self) -> Any:
+        """The :class:`meshing.options.MeshOptions` (SI units)."""
+        from meshing.options import MeshOptions
+
+        return MeshOptions(
+            interface_size=self.interface_size_um * 1e-6,
+            bulk_size_factor=self.bulk_size_factor,
+            separator_size=self.separator_size_um * 1e-6,
+            smoothing_iterations=self.smoothing_iterations,
+            resolve_cbd=self.resolve_cbd,
+            max_cells=self.max_cells,
+            threads=self.threads,
+            algorithm_3d=self.algorithm_3d,
+        )
 
 
 # ----------------------------------------------------------------------------- parameters

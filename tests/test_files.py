@@ -50,3 +50,13 @@ def test_interrupted_rewrite_keeps_the_old_file(tmp_path):
 def test_csv_rejects_ragged_columns(tmp_path):
     with pytest.raises(ValueError, match="different lengths"):
         write_csv(None, tmp_path / "x.csv", {"a": [1, 2], "b": [1]})
+
+
+def test_result_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    path = write_json(None, tmp_path / "r.json", {})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

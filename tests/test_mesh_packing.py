@@ -1,0 +1,145 @@
+"""Packing -> conforming gmsh mesh -> dolfinx: tags, conformity, accuracy, files, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from meshing.clearance import require_sanitised
+from meshing.options import MeshingError, MeshOptions
+from meshing.records import Packing
+from meshing.tags import CellTag, FacetTag
+from models.errors import InputError
+from tests.meshing_inputs import random_packing
+
+SEPARATOR = 25e-6
+
+
+@pytest.fixture(scope="module")
+def packing() -> Packing:
+    p = random_packing(8, box=(20e-6, 20e-6, 20e-6), radius=4e-6, seed=1, overlap_bias=0.4)
+    require_sanitised(p)
+    return p
+
+
+@pytest.fixture(scope="module")
+def packing_mesh(packing):
+    from meshing.build import build_mesh
+    from models.stack import MPI
+
+    return build_mesh(packing, SEPARATOR, MPI.COMM_WORLD)
+
+
+@pytest.mark.mpi
+def test_packing_mesh_conforms_and_carries_every_tag(packing_mesh, packing):
+    md = packing_mesh
+    report = md.info["report"]
+    assert report["conformity"]["ok"], report["conformity"]
+    assert report["conformity"]["interface_tagged"] == report["conformity"]["interface_from_cells"] > 0
+    comm = md.mesh.comm
+    tdim = md.mesh.topology.dim
+    cmap = md.mesh.topology.index_map(tdim)
+    assert len(md.cell_tags.indices) == cmap.size_local + cmap.num_ghosts  # ghosts are tagged
+    if comm.size > 1:
+        assert comm.allreduce(cmap.num_ghosts) > 0  # shared_facet ghost layer exists
+    cell_values = set(np.concatenate(comm.allgather(np.unique(md.cell_tags.values))).tolist())
+    particles = {int(CellTag.PARTICLE_BASE + i) for i in packing.particle_ids}
+    assert cell_values == {int(CellTag.NSD), int(CellTag.SEPARATOR)} | particles
+    facet_values = set(np.concatenate(comm.allgather(np.unique(md.facet_tags.values))).tolist())
+    assert facet_values == {int(t) for t in FacetTag}
+    volumes = report["volume_m3"]
+    assert volumes["separator"]["ratio"] == pytest.approx(1.0, rel=1e-9)
+    box = packing.box
+    total = sum(v["mesh"] for v in volumes.values())
+    assert total == pytest.approx(box[0] * box[1] * (box[2] + SEPARATOR), rel=1e-9)
+    # the collector and the Li-metal faces are the full box faces
+    area = report["facet_area_m2"]
+    assert area[str(int(FacetTag.CURRENT_COLLECTOR))] == pytest.approx(box[0] * box[1], rel=1e-9)
+    assert area[str(int(FacetTag.COUNTER_ELECTRODE))] == pytest.approx(box[0] * box[1], rel=1e-9)
+
+
+@pytest.mark.mpi
+def test_interface_area_within_one_percent_of_the_exact_area_at_the_default_size(packing_mesh):
+    iface = packing_mesh.info["report"]["interface_area_m2"]
+    assert "CAD" in iface["reference_kind"]
+    assert abs(iface["ratio"] - 1.0) < 0.01
+    assert iface["at_separator_mesh"] == pytest.approx(iface["at_separator_reference"], rel=1e-6)  # flat caps
+
+
+def test_each_particle_volume_matches_its_exact_share(packing):
+    from meshing.occ_packing import mesh_packing
+    from meshing.tetmesh import tet_volumes
+
+    r = float(np.mean(packing.radii))
+    tm = mesh_packing(packing, SEPARATOR, MeshOptions(interface_size=r / 8, bulk_size_factor=2.0, threads=1))
+    ref = tm.info["reference"]
+    vol = np.abs(tet_volumes(tm.nodes, tm.tets))
+    assert ref["am_volume_from_shares_m3"] == pytest.approx(ref["am_volume_m3"], rel=1e-3)  # shares add up to the CAD union
+    overlapping = 0
+    for i, c in enumerate(packing.centres):
+        tag = CellTag.PARTICLE_BASE + packing.particle_ids[i]
+        meshed = vol[tm.cell_tags == tag].sum()
+        assert meshed == pytest.approx(ref["volume_m3"][str(int(tag))], rel=0.03), f"particle {i}"
+        d = np.linalg.norm(packing.centres - c, axis=1)
+        overlapping += int(np.any((d > 0) & (d < packing.radii + packing.radii[i])))
+    assert overlapping >= 2  # the test covers radical-plane splits, not only isolated spheres
+
+
+@pytest.mark.mpi
+def test_mesh_files_round_trip(packing_mesh, shared_tmp_path):
+    from meshing.mesh_io import read_mesh, write_mesh
+    from meshing.mesh_report import complete_report
+
+    md = packing_mesh
+    write_mesh(shared_tmp_path / "mesh", md.mesh, md.cell_tags, md.facet_tags, md.info)
+    assert (shared_tmp_path / "mesh" / "mesh.xdmf").is_file() and (shared_tmp_path / "mesh" / "mesh.json").is_file()
+    back = read_mesh(shared_tmp_path / "mesh", md.mesh.comm)
+    stored = back.info["report"]
+    fresh = complete_report(back).info["report"]
+    assert fresh["conformity"]["ok"]
+    assert fresh["counts"]["cells"] == stored["counts"]["cells"]
+    assert fresh["counts"]["facets_per_tag"] == stored["counts"]["facets_per_tag"]
+    for key in ("active_material", "nsd", "separator"):
+        assert fresh["volume_m3"][key]["mesh"] == pytest.approx(stored["volume_m3"][key]["mesh"], rel=1e-12)
+    assert back.info["tags"]["cells"]["particles"] == md.info["tags"]["cells"]["particles"]
+
+
+def test_unsanitised_packing_is_refused_before_meshing(packing):
+    from meshing.occ_packing import mesh_packing
+
+    c = packing.centres.copy()
+    r = packing.radii.copy()
+    c[1] = c[0] + np.array([r[0] + r[1] + 0.01 * min(r[0], r[1]), 0, 0])  # near-tangent pair
+    bad = Packing(centres=c, radii=r, box=packing.box, particle_ids=packing.particle_ids)
+    with pytest.raises(InputError, match="not sanitised"):
+        mesh_packing(bad, SEPARATOR)
+
+
+def test_empty_packing_and_bad_separator_are_refused(packing):
+    from meshing.occ_packing import mesh_packing
+
+    empty = Packing(centres=np.zeros((0, 3)), radii=np.zeros(0), box=packing.box, particle_ids=np.zeros(0))
+    with pytest.raises(InputError, match="empty active-material"):
+        mesh_packing(empty, SEPARATOR)
+    with pytest.raises(InputError, match="separator thickness"):
+        mesh_packing(packing, 0.0)
+
+
+def test_mesh_over_the_budget_is_refused_with_the_estimate(packing):
+    from meshing.occ_packing import mesh_packing
+
+    with pytest.raises(InputError, match=r"M tetrahedra .* over mesh.max_cells = 1,000"):
+        mesh_packing(packing, SEPARATOR, MeshOptions(max_cells=1000))
+
+
+def test_a_failing_gmsh_step_is_named(packing, monkeypatch):
+    import gmsh
+
+    from meshing.occ_packing import mesh_packing
+
+    def fail(dim=3):
+        raise Exception("Invalid boundary mesh (overlapping facets) on surface 12")
+
+    monkeypatch.setattr(gmsh.model.mesh, "generate", fail)
+    with pytest.raises(MeshingError, match="gmsh step 'surface mesh' failed: Invalid boundary mesh.*interface_size_um"):
+        mesh_packing(packing, SEPARATOR)
