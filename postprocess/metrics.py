@@ -148,6 +148,16 @@ class MicrostructureMetrics:
         return dict(sorted(values.items()))
 
 
+def applicable_metrics(volume: LabelledVolume, am_phase: str = "am") -> tuple[str, ...]:
+    """All metrics that apply to ``volume`` (particles need an AM phase, TPB pore+am+cbd)."""
+    skip = set()
+    if am_phase not in volume.phases and volume.particles is None:
+        skip.add("particles")
+    if not set(TPB_PHASES) <= set(volume.phases):
+        skip.add("tpb")
+    return tuple(m for m in METRICS if m not in skip)
+
+
 def check_metric_names(names: Sequence[str]) -> tuple[str, ...]:
     unknown = [n for n in names if n not in METRICS]
     if unknown:

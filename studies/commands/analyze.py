@@ -56,13 +56,13 @@ def run(args: argparse.Namespace) -> int:
 
     from meshing.volume_io import parse_phase_map, read_labelled_volume
     from models.errors import InputError
-    from postprocess.metrics import METRICS, check_metric_names, compute_metrics
+    from postprocess.metrics import applicable_metrics, check_metric_names, compute_metrics
 
     comm = MPI.COMM_WORLD
     if not (args.voxel_size > 0):
         raise InputError(f"--voxel-size must be a positive length in µm, got {args.voxel_size}")
     phases = parse_phase_map(args.labels)
-    metrics = METRICS if args.metrics == "all" else check_metric_names([m.strip() for m in args.metrics.split(",") if m.strip()])
+    metrics = None if args.metrics == "all" else check_metric_names([m.strip() for m in args.metrics.split(",") if m.strip()])
     axes = _int_list(args.axes, "--axes")
     tortuosity_phases = None
     if args.tortuosity_phases:
@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         crop_bounds=_int_list(args.crop, "--crop"), downsample=args.downsample,
         raw_shape=raw_shape, raw_dtype=args.raw_dtype, dataset=args.dataset,
     )
+
+    if metrics is None:
+        metrics = applicable_metrics(volume)
 
     def say(message: str) -> None:
         print(f"microbat analyze [rank {comm.rank}]: {message}", file=sys.stderr, flush=True)
