@@ -315,19 +315,30 @@ def _independent_tasks(volume, metrics, pore_phase, am_phase, max_lag) -> dict[s
 
 
 def _run_distributed(tasks, comm, say, timings) -> dict[str, Any]:
-    """Run each task on one rank (round robin in the given order) and share the results."""
+    """Run each task on one rank (round robin in the given order) and share the results.
+
+    A task that fails is re-raised on every rank (after the exchange), so that no rank is
+    left waiting for the others.
+    """
     size = 1 if comm is None else comm.size
     rank = 0 if comm is None else comm.rank
-    mine = {}
+    mine: dict[str, tuple[Any, float, BaseException | None]] = {}
     for i, (name, task) in enumerate(tasks.items()):
-        if i % size == rank:
-            say(name)
-            start = time.perf_counter()
-            mine[name] = (task(), time.perf_counter() - start)
+        if i % size != rank:
+            continue
+        say(name)
+        start = time.perf_counter()
+        try:
+            mine[name] = (task(), time.perf_counter() - start, None)
+        except Exception as err:  # re-raised below on every rank
+            mine[name] = (None, 0.0, err)
+            break
     gathered = [mine] if comm is None else comm.allgather(mine)
     results = {}
     for part in gathered:
-        for name, (value, seconds) in part.items():
+        for name, (value, seconds, error) in part.items():
+            if error is not None:
+                raise error
             results[name] = value
             timings[name] = seconds
     return {name: results[name] for name in tasks}

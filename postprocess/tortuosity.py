@@ -23,10 +23,14 @@ Isolated clusters (not face-connected to both Dirichlet faces) carry no steady f
 removed before the solve; they still count in eps (as in TauFactor; PoreSpy's
 ``tortuosity_fd`` divides by the percolating fraction instead, reported here as
 ``percolating_fraction``). Unknowns are the percolating voxels only, numbered in C order and
-distributed over the ranks of ``comm`` in slabs of whole planes along array axis 0; the
-symmetric positive-definite system is solved with CG preconditioned by PETSc's algebraic
-multigrid (GAMG). Every rank passes the whole mask (a labelled volume is small next to the
-solver's memory) and gets the same scalar results.
+distributed over the ranks of ``comm`` in slabs of whole planes along array axis 0 (balanced
+by unknowns). The symmetric positive-definite system is solved with CG preconditioned by a
+geometric aggregation multigrid (PETSc PCMG): 2x2x2 blocks of unknowns are aggregated level
+by level with piecewise-constant interpolation and Galerkin coarse operators, which stay
+7-point stencils. (PETSc's smoothed-aggregation GAMG builds dense coarse operators on pore
+networks: 6 minutes instead of 20 s on the 256^3 reference volume.) Every rank passes the
+whole mask (a labelled volume is small next to the solver's memory) and gets the same
+scalar results; the flux analysis runs on rank 0.
 """
 
 from __future__ import annotations

@@ -200,3 +200,22 @@ def test_bad_metric_requests():
     m = compute_metrics(v, metrics=["tortuosity"], tortuosity_phases=["am"], axes=[0, 1])
     assert 0 in m.non_percolating["am"] and m.tortuosity["am"][1].tortuosity_factor == pytest.approx(1.0)
     assert m.to_dict()["tortuosity_factor"]["am"] == {"0": None, "1": pytest.approx(1.0)}
+
+
+@pytest.mark.mpi
+def test_metrics_are_the_same_on_one_and_two_ranks(comm):
+    from models.stack import MPI
+    from scipy import ndimage
+
+    rng = np.random.default_rng(4)
+    field = ndimage.gaussian_filter(rng.standard_normal((28, 26, 24)), 1.5)
+    v = _volume(np.digitize(field, np.quantile(field, [0.45, 0.85])).astype(np.uint8))
+    from models.files import _to_jsonable  # NaN -> None, so that missing values compare equal
+
+    parallel = _to_jsonable(compute_metrics(v, comm, tortuosity_phases=["pore"]).to_dict())
+    serial = _to_jsonable(compute_metrics(v, MPI.COMM_SELF, tortuosity_phases=["pore"]).to_dict())
+    for key in ("porosity", "volume_fractions", "specific_surface_area_per_m", "interfacial_area_per_m",
+                "tpb_density_per_m2", "particles", "percolation"):
+        assert parallel[key] == serial[key], key
+    for axis, tau in serial["tortuosity_factor"]["pore"].items():
+        assert parallel["tortuosity_factor"]["pore"][axis] == pytest.approx(tau, rel=1e-6)
