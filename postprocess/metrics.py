@@ -192,7 +192,8 @@ def compute_metrics(
         pore_phase, am_phase: names of the pore and active-material phases.
         max_lag: largest two-point-correlation lag [voxels].
         flux_map_phase: phase whose flux map is kept (default: the pore phase, else the first).
-        progress: called with a short message before each metric (rank 0 prints).
+        progress: called with a short message before each metric (collective steps on rank 0
+            only, distributed tasks on the rank that runs them).
 
     Every check on the input happens before any expensive work.
     """
@@ -201,6 +202,12 @@ def compute_metrics(
     if not axes or any(a not in (0, 1, 2) for a in axes) or len(set(axes)) != len(axes):
         raise InputError(f"axes must be distinct values among 0, 1, 2, got {list(axes)}")
     say = progress or (lambda message: None)
+    lead = comm is None or comm.rank == 0
+
+    def say_once(message: str) -> None:  # collective steps: one message, from rank 0
+        if lead:
+            say(message)
+
     names = list(volume.phases)
     solve_phases = list(tortuosity_phases) if tortuosity_phases is not None else names
     for p in solve_phases:
@@ -219,7 +226,7 @@ def compute_metrics(
     if "tortuosity" in metrics:
         needs_clusters |= set(solve_phases)
     if needs_clusters:
-        say("connectivity")
+        say_once("connectivity")
         start = time.perf_counter()
         for p in names:
             if p in needs_clusters:
@@ -248,7 +255,7 @@ def compute_metrics(
             for a in axes:
                 if a in non_percolating.get(p, {}):
                     continue
-                say(f"tortuosity of {p} along axis {a}")
+                say_once(f"tortuosity of {p} along axis {a}")
                 start = time.perf_counter()
                 keep = p == keep_phase and a == keep_axis
                 result = tortuosity_factor(

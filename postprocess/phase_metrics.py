@@ -2,7 +2,7 @@
 
 * volume fractions eps_i = V_i / V and the porosity;
 * specific surface area a_i = A_i / V [1/m] and interfacial areas a_ij = A_ij / V, by voxel
-  face counting (biased high: 1.5x for a sphere, the mean of |n_x| + |n_y| + |n_z| over
+  face counting (each face normal divided by its number of voxel pairs) (biased high: 1.5x for a sphere, the mean of |n_x| + |n_y| + |n_z| over
   orientations) and by marching cubes (skimage, level 0.5 on the binary mask);
 * triple-phase-boundary density rho_TPB = L_TPB / V [1/m^2]: voxel edges whose four
   surrounding voxels hold all three phases (Nguyen et al. 2021, Methods), times the edge length.
@@ -33,13 +33,15 @@ def pair_name(a: str, b: str) -> str:
     return "/".join(sorted((a, b)))
 
 
-def face_counts(volume: LabelledVolume) -> dict[str, int]:
-    """Number of voxel faces between each pair of phases (keys from :func:`pair_name`)."""
+def face_counts(volume: LabelledVolume, per_axis: bool = False):
+    """Number of voxel faces between each pair of phases (keys from :func:`pair_name`);
+    with ``per_axis`` a list of three such dicts, one per face normal."""
     names = {value: name for name, value in volume.phases.items()}
     labels = volume.labels
-    counts: dict[str, int] = {pair_name(a, b): 0 for a, b in combinations(volume.phases, 2)}
     n_values = max(names) + 1
+    by_axis = []
     for axis in range(3):
+        counts: dict[str, int] = {pair_name(a, b): 0 for a, b in combinations(volume.phases, 2)}
         lo = np.take(labels, np.arange(labels.shape[axis] - 1), axis=axis).astype(np.int64)
         hi = np.take(labels, np.arange(1, labels.shape[axis]), axis=axis).astype(np.int64)
         differ = lo != hi
@@ -47,13 +49,26 @@ def face_counts(volume: LabelledVolume) -> dict[str, int]:
         for key, count in zip(*np.unique(code, return_counts=True), strict=True):
             a, b = names[int(key) // n_values], names[int(key) % n_values]
             counts[pair_name(a, b)] += int(count)
-    return counts
+        by_axis.append(counts)
+    if per_axis:
+        return by_axis
+    return {k: sum(c[k] for c in by_axis) for k in by_axis[0]}
 
 
 def specific_areas_by_faces(volume: LabelledVolume) -> tuple[dict[str, float], dict[str, float]]:
-    """(a_i per phase, a_ij per interface) [1/m] from voxel face counts."""
-    per_face = volume.voxel_size**2 / (volume.labels.size * volume.voxel_size**3)
-    interfaces = {k: n * per_face for k, n in face_counts(volume).items()}
+    """(a_i per phase, a_ij per interface) [1/m] from voxel face counts.
+
+    Faces normal to axis a can only be seen between the (n_a - 1) n_b n_c neighbouring voxel
+    pairs, so each axis's count is divided by its number of pairs times dx: unbiased for a
+    sub-volume of a larger medium (dividing by the voxel count instead underestimates a small
+    cube of edge n by 1/n, which distorts REV curves).
+    """
+    shape = volume.labels.shape
+    interfaces: dict[str, float] = {}
+    for axis, counts in enumerate(face_counts(volume, per_axis=True)):
+        pairs = (shape[axis] - 1) * volume.labels.size / shape[axis]
+        for key, count in counts.items():
+            interfaces[key] = interfaces.get(key, 0.0) + count / (pairs * volume.voxel_size)
     surfaces = {
         name: sum(v for k, v in interfaces.items() if name in k.split("/")) for name in volume.phases
     }
@@ -72,8 +87,12 @@ def marching_cubes_area(mask: np.ndarray, voxel_size: float = 1.0) -> float:
 
 
 def specific_area_by_marching_cubes(volume: LabelledVolume, phase: str) -> float:
-    """a_i [1/m] of one phase by marching cubes."""
-    total = volume.labels.size * volume.voxel_size**3
+    """a_i [1/m] of one phase by marching cubes.
+
+    The iso-surface lives between the voxel centres, so it is divided by the volume of the
+    box they span, prod(n_a - 1) dx^3 (the same sub-volume argument as for face counting).
+    """
+    total = np.prod(np.array(volume.labels.shape) - 1.0) * volume.voxel_size**3
     return marching_cubes_area(volume.mask(phase), volume.voxel_size) / total
 
 
