@@ -99,7 +99,9 @@ class RevCurves:
         edge: sub-volume edge lengths [m].
         samples: sub-volumes per edge length.
         volume_fraction_mean, volume_fraction_std: per phase, arrays over ``edge``.
-        specific_area_mean, specific_area_std: per phase (face counting) [1/m].
+        specific_area_mean, specific_area_std: per phase (face counting per voxel pair, which
+            does not depend on the sub-volume size; n / (n - 1) above the whole-volume value
+            of :func:`specific_areas_by_faces`) [1/m].
     """
 
     edge: np.ndarray
@@ -128,7 +130,7 @@ def rev_curves(volume: LabelledVolume, sizes: int = 8, positions: int = 9) -> Re
             sub = volume.labels[tuple(slice(s, s + edge) for s in start)]
             part = LabelledVolume(labels=sub, voxel_size=volume.voxel_size, phases=volume.phases)
             vfs.append(volume_fractions(part))
-            areas.append(specific_areas_by_faces(part)[0])
+            areas.append(specific_areas_by_faces(part, per_pair=True)[0])
         samples.append(len(starts))
         for p in phases:
             v = np.array([x[p] for x in vfs])

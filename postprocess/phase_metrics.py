@@ -2,7 +2,7 @@
 
 * volume fractions eps_i = V_i / V and the porosity;
 * specific surface area a_i = A_i / V [1/m] and interfacial areas a_ij = A_ij / V, by voxel
-  face counting (each face normal divided by its number of voxel pairs) (biased high: 1.5x for a sphere, the mean of |n_x| + |n_y| + |n_z| over
+  face counting (biased high: 1.5x for a sphere, the mean of |n_x| + |n_y| + |n_z| over
   orientations) and by marching cubes (skimage, level 0.5 on the binary mask);
 * triple-phase-boundary density rho_TPB = L_TPB / V [1/m^2]: voxel edges whose four
   surrounding voxels hold all three phases (Nguyen et al. 2021, Methods), times the edge length.
@@ -55,18 +55,21 @@ def face_counts(volume: LabelledVolume, per_axis: bool = False):
     return {k: sum(c[k] for c in by_axis) for k in by_axis[0]}
 
 
-def specific_areas_by_faces(volume: LabelledVolume) -> tuple[dict[str, float], dict[str, float]]:
+def specific_areas_by_faces(
+    volume: LabelledVolume, per_pair: bool = False
+) -> tuple[dict[str, float], dict[str, float]]:
     """(a_i per phase, a_ij per interface) [1/m] from voxel face counts.
 
-    Faces normal to axis a can only be seen between the (n_a - 1) n_b n_c neighbouring voxel
-    pairs, so each axis's count is divided by its number of pairs times dx: unbiased for a
-    sub-volume of a larger medium (dividing by the voxel count instead underestimates a small
-    cube of edge n by 1/n, which distorts REV curves).
+    Default: faces times dx^2 over the total volume n0 n1 n2 dx^3, TauFactor's convention (its
+    ``specific_surface_area(..., method='face_counting')`` gives the same numbers). Faces
+    normal to axis a can only be seen between (n_a - 1) n_b n_c voxel pairs, so this
+    underestimates a cube of edge n by 1/n; ``per_pair`` divides each axis's count by its
+    number of pairs times dx instead, unbiased for small sub-volumes (REV curves).
     """
     shape = volume.labels.shape
     interfaces: dict[str, float] = {}
     for axis, counts in enumerate(face_counts(volume, per_axis=True)):
-        pairs = (shape[axis] - 1) * volume.labels.size / shape[axis]
+        pairs = (shape[axis] - 1 if per_pair else shape[axis]) * volume.labels.size / shape[axis]
         for key, count in counts.items():
             interfaces[key] = interfaces.get(key, 0.0) + count / (pairs * volume.voxel_size)
     surfaces = {
@@ -87,12 +90,8 @@ def marching_cubes_area(mask: np.ndarray, voxel_size: float = 1.0) -> float:
 
 
 def specific_area_by_marching_cubes(volume: LabelledVolume, phase: str) -> float:
-    """a_i [1/m] of one phase by marching cubes.
-
-    The iso-surface lives between the voxel centres, so it is divided by the volume of the
-    box they span, prod(n_a - 1) dx^3 (the same sub-volume argument as for face counting).
-    """
-    total = np.prod(np.array(volume.labels.shape) - 1.0) * volume.voxel_size**3
+    """a_i [1/m] of one phase by marching cubes, per total volume n0 n1 n2 dx^3."""
+    total = volume.labels.size * volume.voxel_size**3
     return marching_cubes_area(volume.mask(phase), volume.voxel_size) / total
 
 

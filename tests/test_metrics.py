@@ -46,25 +46,25 @@ def test_face_counting_of_flat_interfaces_is_exact():
     v = _volume(_slabs(n))
     assert phase_metrics.face_counts(v) == {"am/pore": n * n, "cbd/pore": 0, "am/cbd": n * n}
     surfaces, interfaces = phase_metrics.specific_areas_by_faces(v)
-    per_pair = 1 / ((3 * n - 1) * DX)  # n^2 faces among (3n - 1) n^2 pairs along axis 0
-    assert interfaces["am/pore"] == pytest.approx(per_pair)
-    assert interfaces["am/cbd"] == pytest.approx(per_pair)
+    total = v.labels.size * DX**3
+    assert interfaces["am/pore"] == pytest.approx(n * n * DX**2 / total)
+    assert interfaces["am/cbd"] == pytest.approx(n * n * DX**2 / total)
     assert interfaces["cbd/pore"] == 0.0
-    assert surfaces["am"] == pytest.approx(2 * per_pair)
-    # marching cubes: flat planes through voxel centres, (n - 1)^2 each, in a box of
-    # (3n - 1)(n - 1)^2 voxel volumes; pairs derived from the three surfaces
+    assert surfaces["am"] == pytest.approx(2 * n * n * DX**2 / total)
+    # marching cubes: flat planes through voxel centres, (n - 1)^2 each; pairs from the three surfaces
     mc = {p: phase_metrics.specific_area_by_marching_cubes(v, p) for p in PHASES}
     pairs = phase_metrics.interfaces_from_surfaces(mc)
-    assert pairs["am/pore"] == pytest.approx(per_pair, rel=1e-6)
-    assert pairs["cbd/pore"] == pytest.approx(0.0, abs=1e-3 * per_pair)
+    assert pairs["am/pore"] == pytest.approx((n - 1) ** 2 * DX**2 / total, rel=1e-6)
+    assert pairs["cbd/pore"] == pytest.approx(0.0, abs=1e-3 * pairs["am/pore"])
 
 
-def test_face_counting_is_unbiased_for_sub_volumes():
+def test_face_counting_per_pair_is_unbiased_for_sub_volumes():
     """A checkerboard has a face at every voxel pair, for a cube of any size."""
     for n in (2, 5, 16):
         labels = (np.indices((n, n, n)).sum(0) % 2).astype(np.uint8)
-        surfaces, _ = phase_metrics.specific_areas_by_faces(_volume(labels, phases={"pore": 0, "am": 1}))
-        assert surfaces["am"] == pytest.approx(3 / DX)
+        v = _volume(labels, phases={"pore": 0, "am": 1})
+        assert phase_metrics.specific_areas_by_faces(v, per_pair=True)[0]["am"] == pytest.approx(3 / DX)
+        assert phase_metrics.specific_areas_by_faces(v)[0]["am"] == pytest.approx(3 / DX * (n - 1) / n)
 
 
 def test_sphere_area_faces_bias_and_marching_cubes():

@@ -104,3 +104,32 @@ def test_analyze_reports_truncated_file_and_non_percolating_phase(tmp_path):
     data = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert data["tortuosity_factor"]["cbd"]["0"] is None and data["tortuosity_factor"]["cbd"]["1"] == pytest.approx(1.0)
     assert "n.p." in out
+
+
+# TauFactor's documentation notebooks run on this very volume (its electrode.tiff):
+# face-counting specific surface areas [1/m] and tau of the pore phase along x (axis 0,
+# conv_crit 1e-3) and y (axis 1).
+TAUFACTOR_SURFACES = {"pore": 785502.4719238281, "am": 374027.55737304693, "cbd": 876099.5483398439}
+TAUFACTOR_TAU = {0: 2.07716, 1: 2.0766}
+
+
+@needs_volume
+def test_surface_areas_match_taufactor_on_the_shared_volume():
+    from meshing.volume_io import read_labelled_volume
+    from postprocess.phase_metrics import specific_areas_by_faces
+
+    volume = read_labelled_volume(VOLUME, 0.390625e-6, {"pore": 0, "am": 85, "cbd": 170})
+    surfaces, _ = specific_areas_by_faces(volume)
+    assert surfaces == pytest.approx(TAUFACTOR_SURFACES, rel=1e-9)
+
+
+@needs_volume
+@pytest.mark.slow
+def test_pore_tortuosity_matches_taufactor_on_the_shared_volume(comm):
+    from meshing.volume_io import read_labelled_volume
+    from postprocess.tortuosity import tortuosity_factor
+
+    volume = read_labelled_volume(VOLUME, 0.390625e-6, {"pore": 0, "am": 85, "cbd": 170})
+    for axis, reference in TAUFACTOR_TAU.items():
+        tau = tortuosity_factor(volume.mask("pore"), axis, comm).tortuosity_factor
+        assert tau == pytest.approx(reference, rel=1e-3)
