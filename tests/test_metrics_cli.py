@@ -133,3 +133,15 @@ def test_pore_tortuosity_matches_taufactor_on_the_shared_volume(comm):
     for axis, reference in TAUFACTOR_TAU.items():
         tau = tortuosity_factor(volume.mask("pore"), axis, comm).tortuosity_factor
         assert tau == pytest.approx(reference, rel=1e-3)
+
+
+@needs_volume
+def test_analyze_on_two_ranks_reports_bad_input_once(tmp_path):
+    exe = Path(sys.executable)
+    proc = subprocess.run(
+        [str(exe.with_name("mpiexec")), "-n", "2", str(exe.with_name("microbat")), "analyze", str(VOLUME),
+         "--voxel-size", "0.390625", "--labels", "pore=0,am=85,cbd=171", "--output", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("cbd=171 not in the volume") == 1, proc.stderr

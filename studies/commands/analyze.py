@@ -54,11 +54,23 @@ def _int_list(text: str, what: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from models.stack import MPI
 
+    from models.errors import InputError
+
+    comm = MPI.COMM_WORLD
+    try:
+        return _run(args, comm)
+    except InputError:
+        # Every rank checks the same input and fails the same way: let rank 0 report it.
+        if comm.rank == 0:
+            raise
+        return 2
+
+
+def _run(args: argparse.Namespace, comm) -> int:
     from meshing.volume_io import parse_phase_map, read_labelled_volume
     from models.errors import InputError
     from postprocess.metrics import applicable_metrics, check_metric_names, compute_metrics
 
-    comm = MPI.COMM_WORLD
     if not (args.voxel_size > 0):
         raise InputError(f"--voxel-size must be a positive length in µm, got {args.voxel_size}")
     phases = parse_phase_map(args.labels)
