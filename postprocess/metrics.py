@@ -213,6 +213,12 @@ def compute_metrics(
     for p in solve_phases:
         if p not in volume.phases:
             raise InputError(f"tortuosity phase {p!r} is not in the phase map {volume.phases}")
+    if not 0.0 < dead_end_threshold < 1.0:
+        raise InputError(f"dead-end threshold must be a share of the maximum flux in (0, 1), got {dead_end_threshold}")
+    if flux_map_phase is not None and flux_map_phase not in solve_phases:
+        raise InputError(f"flux map phase {flux_map_phase!r} is not among the solved phases {solve_phases}")
+    if max_lag is not None and not 1 <= max_lag < min(volume.shape):
+        raise InputError(f"two-point correlation max_lag must be in [1, {min(volume.shape) - 1}] voxels, got {max_lag}")
     if "particles" in metrics and am_phase not in volume.phases and volume.particles is None:
         raise InputError(f"particles need an active-material phase {am_phase!r}; phases: {names}")
 

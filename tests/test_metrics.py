@@ -202,6 +202,10 @@ def test_bad_metric_requests():
         compute_metrics(v, metrics=["porosity_squared"])
     with pytest.raises(InputError, match="axes"):
         compute_metrics(v, metrics=["percolation"], axes=[0, 3])
+    with pytest.raises(InputError, match="dead-end threshold"):
+        compute_metrics(v, metrics=["tortuosity"], dead_end_threshold=2.0)
+    with pytest.raises(InputError, match="max_lag"):
+        compute_metrics(v, metrics=["correlation"], max_lag=0)
     with pytest.raises(InputError, match="not in the phase map"):
         compute_metrics(v, metrics=["tortuosity"], tortuosity_phases=["electrolyte"])
     # the slabs are stacked along axis 0: no phase connects the two faces normal to it
