@@ -80,6 +80,28 @@ def load_mesh(directory: str | Path, comm: Any) -> MeshData:
     return MeshData(mesh, cell_tags, facet_tags, info)
 
 
+def save_mesh(mesh_data: MeshData, directory: str | Path) -> Path:
+    """Write ``mesh.xdmf`` (+ ``mesh.h5``) and ``mesh.json`` in the layout :func:`load_mesh` reads."""
+    from models.files import write_json
+
+    directory = Path(directory)
+    mesh = mesh_data.mesh
+    if mesh.comm.rank == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+    mesh.comm.barrier()
+    mesh.name = "mesh"
+    mesh_data.cell_tags.name = "cell_tags"
+    mesh_data.facet_tags.name = "facet_tags"
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    with dolfinx.io.XDMFFile(mesh.comm, str(directory / "mesh.xdmf"), "w") as f:
+        f.write_mesh(mesh)
+        f.write_meshtags(mesh_data.cell_tags, mesh.geometry)
+        f.write_meshtags(mesh_data.facet_tags, mesh.geometry)
+    write_json(mesh.comm, directory / "mesh.json", mesh_data.info)
+    return directory
+
+
 def check_tags(mesh_data: MeshData, single_particle: bool = False) -> None:
     """Raise :class:`InputError` unless the tags follow the convention of meshing.tags."""
     mesh, ct, ft = mesh_data.mesh, mesh_data.cell_tags, mesh_data.facet_tags
