@@ -267,5 +267,5 @@ def _cell_min_coordinate(mesh: Any, cells: np.ndarray) -> float:
     if cells.size == 0:
         return float("inf")
     axis = mesh.geometry.dim - 1
-    nodes = mesh.geometry.dofmap[cells]
+    nodes = mesh.geometry.dofmaps[0][cells]
     return float(mesh.geometry.x[nodes, axis].min())

@@ -33,7 +33,7 @@ class ParticleStatistics:
         tags = d.cell_marker[am.parent_cells[cells]]
         self.index = np.searchsorted(d.particle_tags, tags)
         self.n_particles = len(d.particle_tags)
-        nodes = am.mesh.geometry.dofmap[cells]
+        nodes = am.mesh.geometry.dofmaps[0][cells]
         coords = am.mesh.geometry.x[nodes][:, :, : d.gdim]  # (cells, tdim+1, gdim)
         edges = coords[:, 1:, :] - coords[:, :1, :]
         if edges.shape[1] == edges.shape[2]:
