@@ -90,13 +90,9 @@ def test_sphere_surface_concentration_matches_crank(comm):
     tau = np.array(times) * D / radius**2
     exact = crank_surface_concentration(tau, c0, flux, radius, D)
     late = tau > 0.02
-    import os
-    if os.environ.get("CRANK_DEBUG"):
-        for k in range(0, len(tau), max(len(tau) // 12, 1)):
-            print(f"tau={tau[k]:.4f} num={c_surface[k]:.2f} exact={exact[k]:.2f} rel_rise={(c_surface[k]-exact[k])/(exact[k]-c0):.4f}")
-    relative = np.abs(np.array(c_surface) - exact) / exact
-    # 0.5 % of the surface concentration, and 1 % of its rise above c0
-    print("max relative error of c_surf", relative[late].max(), "of its rise", (np.abs(np.array(c_surface) - exact) / (exact - c0))[late].max(), "cells", mesh.topology.index_map(3).size_global)
-    assert relative[late].max() < 0.005, relative[late].max()
-    rise = np.abs(np.array(c_surface) - exact) / (exact - c0)
-    assert rise[late].max() < 0.01, rise[late].max()
+    surface_error = np.abs(np.array(c_surface) - exact) / exact
+    rise_error = np.abs(np.array(c_surface) - exact) / (exact - c0)
+    # within 0.5 % of the surface concentration once the boundary layer spans a few cells,
+    # and within 0.5 % of its rise above c0 once diffusion has reached the centre
+    assert surface_error[late].max() < 0.005, surface_error[late].max()
+    assert rise_error[tau > 0.08].max() < 0.005, rise_error[tau > 0.08].max()
