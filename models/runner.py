@@ -79,16 +79,20 @@ class _Manifest:
         self.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.versions = versions()
         self.commit = git_commit()
+        self.resumed = False
 
-    def write(self, status: str, error: str | None = None, resumed: bool = False, wall: float | None = None) -> None:
+    def write(self, status: str, error: str | None = None, resumed: bool | None = None,
+              wall: float | None = None) -> None:
         from studies.schema import to_plain
 
         sim = self.sim
+        if resumed is not None:
+            self.resumed = resumed
         data: dict[str, Any] = {
             "status": status,
             "error": error,
             "created": self.created,
-            "resumed": resumed,
+            "resumed": self.resumed,
             "versions": self.versions,
             "git_commit": self.commit,
             "mpi_ranks": sim.comm.size,

@@ -34,6 +34,7 @@ from meshing.tags import FacetTag
 from models.domains import build_domains
 from models.errors import InputError, SolverError
 from models.halfcell import DEPLETION_FLOOR, build_half_cell
+from models.parameters.components import STOICHIOMETRY_CLAMP
 from models.progress import Progress
 from models.protocol import Capacity, Step, nominal_capacity, resolve_steps
 from models.solver import NewtonResult, NewtonSolver
@@ -95,6 +96,7 @@ class Simulation:
         self.diagnostics: dict[str, float] = {}
         self.min_electrolyte_concentration = math.nan
         self.sol_change = 0.0
+        self.sol_min = self.sol_max = math.nan
 
     # ------------------------------------------------------------------ build
     @property
@@ -190,6 +192,11 @@ class Simulation:
             self.current = 0.0
         else:
             self.current = -self.diagnostics["interface_current"]
+        c_s = self.model.c_s
+        n = c_s.function_space.dofmap.index_map.size_local
+        c_max = self.parameters.active_material.max_concentration
+        self.sol_min = self.comm.allreduce(float(np.min(c_s.x.array[:n], initial=np.inf)), op=MPI.MIN) / c_max
+        self.sol_max = self.comm.allreduce(float(np.max(c_s.x.array[:n], initial=-np.inf)), op=MPI.MAX) / c_max
         if not self.single_particle:
             c_e = self.model.c_e
             n = c_e.function_space.dofmap.index_map.size_local
@@ -240,26 +247,33 @@ class Simulation:
     def _apply(self, step: Step) -> None:
         self.model.applied_current.value = step.current if step.mode == "cc" else 0.0
 
-    def _event(self, step: Step) -> float:
-        """> 0 while the step goes on; crosses 0 at its voltage / current limit."""
+    def _events(self, step: Step) -> dict[str, tuple[float, float]]:
+        """Stop conditions of the step: name -> (g, tolerance); g > 0 while the step goes on
+        and crosses 0 at the limit. Besides the step's own limit (voltage for CC, current for
+        CV), a discharge stops when the AM saturates somewhere (x reaches the clamp
+        1 - 1e-6, beyond which U and i0 are frozen and the model no longer limits the
+        lithiation) and a charge when it empties (x reaches 1e-6)."""
+        events: dict[str, tuple[float, float]] = {}
         if step.mode == "cc" and step.voltage > 0:
-            return (self.voltage - step.voltage) if step.current > 0 else (step.voltage - self.voltage)
+            g = (self.voltage - step.voltage) if step.current > 0 else (step.voltage - self.voltage)
+            events["voltage limit"] = (g, self.settings.voltage_tolerance_V)
         if step.mode == "cv" and step.current_limit > 0:
-            return abs(self.current) - step.current_limit
-        return math.inf
-
-    def _event_tolerance(self, step: Step) -> float:
-        if step.mode == "cv":
-            return 1e-3 * step.current_limit
-        return self.settings.voltage_tolerance_V
+            events["current limit"] = (abs(self.current) - step.current_limit, 1e-3 * step.current_limit)
+        if self.current > 0:
+            events["AM saturated (x = 1)"] = (1.0 - STOICHIOMETRY_CLAMP - self.sol_max, 0.1 * STOICHIOMETRY_CLAMP)
+        elif self.current < 0:
+            events["AM emptied (x = 0)"] = (self.sol_min - STOICHIOMETRY_CLAMP, 0.1 * STOICHIOMETRY_CLAMP)
+        return events
 
     def _run_step(self, step: Step) -> None:
         solver = self._solver_for(step)
         self._apply(step)
         self._measure(step)
-        if self._event(step) <= self._event_tolerance(step) and self.state.step_time == 0.0:
-            self._stop(step, "limit reached at the start of the step")
-            return
+        if self.state.step_time == 0.0:
+            for name, (g, tol) in self._events(step).items():
+                if g <= tol:
+                    self._stop(step, f"{name} at the start of the step")
+                    return
         st = self.state
         while True:
             remaining = step.duration - self.state.step_time if step.duration > 0 else math.inf
@@ -270,8 +284,8 @@ class Simulation:
             if st.landing is not None:
                 dt = min(dt, st.landing)
             saved = self.model.state()
-            g_old = self._event(step)
-            measured = (self.voltage, self.current, dict(self.diagnostics), self.min_electrolyte_concentration)
+            before = self._events(step)
+            measured = self._measured()
             self.model.inverse_dt.value = 1.0 / dt
             result = solver.solve()
             self.newton = result
@@ -289,25 +303,36 @@ class Simulation:
                 self.controller.reject(dt, "SoL change too large", factor=0.9 * self.controller.max_sol_change / sol_change)
                 continue
             self._measure(step)
-            g = self._event(step)
-            tol = self._event_tolerance(step)
-            if g < -tol and st.landing_attempts < MAX_LANDING_ATTEMPTS and dt > self.controller.dt_min:
-                # crossed the limit: shorten the step to land on it (secant in dt)
+            after = self._events(step)
+            crossed = {k: (before[k][0], g) for k, (g, tol) in after.items() if g < -tol and k in before}
+            if crossed and st.landing_attempts < MAX_LANDING_ATTEMPTS and dt > self.controller.dt_min:
+                # crossed a limit: shorten the step to land on it (secant in dt)
                 st.landing_attempts += 1
-                fraction = g_old / (g_old - g) if math.isfinite(g_old) and g_old > 0 else 0.5
+                fraction = min(g0 / (g0 - g) if g0 > 0 else 0.5 for g0, g in crossed.values())
                 st.landing = max(dt * min(max(fraction, 0.05), 0.95), self.controller.dt_min)
                 self.model.restore(saved)
-                self.voltage, self.current, self.diagnostics, self.min_electrolyte_concentration = measured
+                self._restore_measured(measured)
                 continue
-            if g <= tol:
+            reached = [k for k, (g, tol) in after.items() if g <= tol]
+            if reached:
                 st.landing, st.landing_attempts = None, 0
                 self._accept(step, dt, result, sol_change)
-                self._stop(step, "voltage limit" if step.mode == "cc" else "current limit")
+                self._stop(step, reached[0])
                 return
-            if st.landing is not None and math.isfinite(g_old) and g_old > g:
-                # not there yet: extrapolate the secant for the next step
-                st.landing = max(dt * g / (g_old - g) * 1.02, self.controller.dt_min)
+            if st.landing is not None:
+                # not there yet: extrapolate the secant of the nearest limit for the next step
+                ahead = [dt * g / (before[k][0] - g) for k, (g, _) in after.items()
+                         if k in before and before[k][0] > g]
+                st.landing = max(min(ahead, default=dt) * 1.02, self.controller.dt_min)
             self._accept(step, dt, result, sol_change)
+
+    def _measured(self) -> tuple:
+        return (self.voltage, self.current, dict(self.diagnostics), self.min_electrolyte_concentration,
+                self.sol_min, self.sol_max)
+
+    def _restore_measured(self, measured: tuple) -> None:
+        (self.voltage, self.current, self.diagnostics, self.min_electrolyte_concentration,
+         self.sol_min, self.sol_max) = measured
 
     def _dt_to_target(self, step: Step) -> float:
         """Time to the next requested depth of discharge during a discharging CC step."""
