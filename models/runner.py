@@ -164,7 +164,9 @@ def run_single_particle(
     ``until_voltage`` 0 means the set's cut-off; ``mesh_size`` is the element size relative
     to the radius; ``solver`` overrides :class:`studies.case.SolverSettings` fields. Returns
     the :class:`models.outputs.TimeSeries` (``.column("voltage_V")``, ``"capacity_mAh_g"``,
-    ``"mean_sol"``, ...); with ``output_dir`` it is also written there as CSV.
+    ``"mean_sol"``, ...) with ``.summary`` (stop reason, capacity, timers) and
+    ``.phi_s_range`` (max - min of phi_s in the particle at the end, serial); with
+    ``output_dir`` it is also written there as CSV.
     """
     from models.meshes import sphere
     from models.parameters import parameter_set
@@ -181,4 +183,6 @@ def run_single_particle(
     sim = Simulation(sphere(comm, radius, mesh_size), pset, protocol, settings, [series], show_progress=False)
     sim.build().run()
     sim.close()
+    series.summary = sim.summary()
+    series.phi_s_range = float(sim.model.phi_s.x.array.max() - sim.model.phi_s.x.array.min())
     return series

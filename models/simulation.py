@@ -43,6 +43,8 @@ from models.timestepping import TimeStepController
 DEPLETION_REPORT = 0.01
 """c_e below this fraction of c_e0 anywhere is reported as electrolyte depletion."""
 MAX_LANDING_ATTEMPTS = 12
+SINGLE_PARTICLE_ATOL = 1e-8
+"""Smallest Newton absolute tolerance (relative to the 1C current) in single-particle mode."""
 
 
 @dataclass
@@ -130,9 +132,13 @@ class Simulation:
     def _make_solver(self, bcs: list) -> NewtonSolver:
         s = self.settings
         scale = max(self.capacity.one_c_current, max((abs(st.current) for st in self.steps), default=0.0))
+        atol = s.newton_atol * scale
+        if self.single_particle:
+            # one particle's current is tiny: stay above the conduction rows' round-off
+            atol = max(atol, SINGLE_PARTICLE_ATOL * scale)
         return NewtonSolver(
             self.model, preset=s.preset, petsc_options=s.petsc_options,
-            residual_tolerance=s.newton_atol * scale, relative_tolerance=s.newton_rtol,
+            residual_tolerance=atol, relative_tolerance=s.newton_rtol,
             max_iterations=s.newton_max_it, bcs=bcs)
 
     def _solver_for(self, step: Step) -> NewtonSolver:
