@@ -158,8 +158,6 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
     ).astype(np.int32)
     regions = dolfinx.mesh.meshtags(mesh, tdim, np.arange(n_cells, dtype=np.int32), region_values)
     if single_particle:
-        if electrolyte_cells.size and comm.allreduce(electrolyte_cells.size, op=MPI.SUM):
-            pass
         if comm.allreduce(int(electrolyte_cells.size), op=MPI.SUM) > 0:
             raise InputError(
                 "single-particle mode: the mesh has non-AM cells (tags < 100); accepted: a mesh of "

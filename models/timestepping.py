@@ -36,11 +36,14 @@ class TimeStepController:
             factor = 1.0
         else:
             factor = 0.7
+        if dt_used < self.dt:
+            # a step cut short (to land on an event or an output time) says little about
+            # the step size: keep the proposal unless Newton struggled
+            proposed = self.dt * min(factor, 1.0)
+        else:
+            proposed = dt_used * factor
         if sol_change > 0:
-            factor = min(factor, 0.9 * self.max_sol_change / sol_change)
-        proposed = dt_used * factor
-        if dt_used < self.dt and proposed > self.dt:
-            proposed = self.dt  # a step shortened to land on an event says nothing new
+            proposed = min(proposed, 0.9 * dt_used * self.max_sol_change / sol_change)
         self.dt = min(max(proposed, self.dt_min), self.dt_max)
 
     def too_large(self, sol_change: float) -> bool:
