@@ -171,3 +171,31 @@ def test_cli_run_writes_the_results_directory(tmp_path):
     assert np.isclose(sum(histograms["records"][0]["volume_fraction"]), 1.0)
     status, _, stderr = run_cli("run", str(case), "--output", str(tmp_path / "none"))
     assert status == 2 and "--mesh" in stderr
+
+
+def _records(comm):
+    from models.records import ParticleStatistics
+
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=240.0),
+                     settings(), [], show_progress=False).build()
+    sim.run()
+    stats = ParticleStatistics(sim.model)
+    return sim, stats.particles(), stats.histogram(20)
+
+
+@pytest.mark.mpi
+def test_particle_records_and_histograms_are_the_same_on_any_number_of_ranks(comm):
+    sim, par, (edges, hist_par) = _records(comm)
+    _, ser, (_, hist_ser) = _records(MPI.COMM_SELF)
+    for key in ("volume", "surface_area", "sol_mean", "sol_std", "sol_min", "sol_max", "current_integral"):
+        assert np.allclose(par[key], ser[key], rtol=1e-8, atol=1e-14), key
+    assert np.allclose(hist_par, hist_ser, rtol=1e-10, atol=1e-14)
+    geometry = sim.domains.geometry
+    assert np.isclose(par["volume"].sum(), geometry["am_volume"], rtol=1e-12)
+    assert np.isclose(par["surface_area"].sum(), geometry["interface_area"], rtol=1e-12)
+    assert np.isclose(par["current_integral"].sum(), -sim.current, rtol=1e-8)
+    mean_sol = (par["sol_mean"] * par["volume"]).sum() / par["volume"].sum()
+    assert np.isclose(mean_sol, sim.mean_sol(), rtol=1e-12)
+    assert np.all(par["sol_min"] <= par["sol_mean"]) and np.all(par["sol_mean"] <= par["sol_max"])
+    assert np.all(par["sol_std"] > 0), "a 3C discharge leaves a gradient in every particle"
+    assert np.isclose(hist_par.sum(), 1.0) and len(edges) == 21
