@@ -131,6 +131,29 @@ class Domains:
         return f
 
 
+def particle_tensor(domains: Domains, tensors: dict[int, np.ndarray]) -> dolfinx.fem.Function:
+    """A per-cell anisotropy tensor A (DG0, gdim x gdim, on the parent mesh) for the solid
+    diffusion flux -D_s A grad c_s: ``tensors[particle_tag]`` in that particle's cells and
+    the identity in every other cell (e.g. A = R diag(1, 1, a) R^T for a grain whose fast
+    axis is R e_z)."""
+    gdim = domains.gdim
+    V = dolfinx.fem.functionspace(domains.mesh, ("DG", 0, (gdim, gdim)))
+    A = dolfinx.fem.Function(V, name="anisotropy")
+    values = A.x.array.reshape(-1, gdim * gdim)
+    blocks = V.dofmap.list[:, 0]
+    values[blocks] = np.eye(gdim).ravel()
+    for tag, tensor in tensors.items():
+        tensor = np.asarray(tensor, float)
+        if tensor.shape != (gdim, gdim) or not np.allclose(tensor, tensor.T):
+            raise InputError(f"anisotropy of particle {tag}: expected a symmetric {gdim}x{gdim} tensor, got {tensor.tolist()}")
+        if np.linalg.eigvalsh(tensor).min() <= 0:
+            raise InputError(f"anisotropy of particle {tag}: the tensor must be positive definite")
+        cells = np.flatnonzero(domains.cell_marker == tag)
+        values[blocks[cells]] = tensor.ravel()
+    A.x.scatter_forward()
+    return A
+
+
 def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains:
     """Submeshes, maps, measures and the AM-first interface data of a tagged mesh."""
     check_tags(mesh_data, single_particle=single_particle)

@@ -125,3 +125,27 @@ def test_initial_potentials_balance_the_applied_current(comm):
     assert np.allclose(model.c_s.x.array, p.initial_stoichiometry * p.active_material.max_concentration)
     assert diag["voltage"] < float(p.active_material.open_circuit_potential(p.initial_stoichiometry))
     assert CellTag.PARTICLE_BASE in d.particle_tags
+
+
+@pytest.mark.mpi
+def test_anisotropic_particles_conserve_lithium_and_change_the_gradient(comm):
+    from models.domains import particle_tensor
+    from models.solver import NewtonSolver
+
+    d = build_domains(small_electrode(comm))
+    p = parameter_set("baseline")
+    results = {}
+    for name, tensors in {"isotropic": {}, "anisotropic": {100: np.diag([1.0, 1.0, 0.05]), 101: np.eye(3)}}.items():
+        model = build_half_cell(d, p, anisotropy=particle_tensor(d, tensors))
+        lithium0 = model.diagnostics()["lithium_solid"]
+        current, dt = 2e-9, 60.0
+        solver = NewtonSolver(model, preset="direct", residual_tolerance=1e-12 * current)
+        model.applied_current.value = current
+        model.inverse_dt.value = 1.0 / dt
+        assert solver.solve().converged
+        gained = model.diagnostics()["lithium_solid"] - lithium0
+        assert np.isclose(gained, current * dt / FARADAY, rtol=1e-9)
+        results[name] = model.c_s.x.array.copy()
+    assert not np.allclose(results["isotropic"], results["anisotropic"], rtol=1e-6)
+    with pytest.raises(InputError, match="positive definite"):
+        particle_tensor(d, {100: -np.eye(3)})
