@@ -199,3 +199,29 @@ def test_particle_records_and_histograms_are_the_same_on_any_number_of_ranks(com
     assert np.all(par["sol_min"] <= par["sol_mean"]) and np.all(par["sol_mean"] <= par["sol_max"])
     assert np.all(par["sol_std"] > 0), "a 3C discharge leaves a gradient in every particle"
     assert np.isclose(hist_par.sum(), 1.0) and len(edges) == 21
+
+
+@pytest.mark.mpi
+def test_constant_voltage_step_holds_the_voltage_and_the_current_decays(comm):
+    from studies.case import CCStep, CVStep, Protocol, RestStep
+
+    protocol = Protocol(steps=(CCStep(c_rate=2.0, max_duration_s=300.0, until_voltage_V=3.0),
+                               RestStep(duration_s=30.0),
+                               CVStep(voltage_V=3.95, until_c_rate=0.5, max_duration_s=600.0)))
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), protocol, settings(), [series],
+                     show_progress=False).build()
+    sim.run()
+    mode = np.array([r["step_mode"] for r in series.rows])
+    V, I = series.column("voltage_V"), series.column("current_A")
+    cv = mode == "cv"
+    rest = mode == "rest"
+    assert cv.sum() > 3 and rest.sum() >= 1
+    assert np.allclose(V[cv], 3.95, atol=1e-9), "the collector is held at the CV voltage"
+    assert np.all(I[rest] == 0.0)
+    assert np.all(np.diff(np.abs(I[cv])) < 0), "the current relaxes under constant voltage"
+    one_c = sim.capacity.one_c_current
+    assert abs(I[cv][-1]) <= 0.5 * one_c * (1 + 1e-3) and abs(I[cv][-2]) > 0.5 * one_c
+    # lithium balance holds through rest and CV (charge counted from the interface current)
+    assert series.column("lithium_balance_error")[1:].max() < 1e-8
