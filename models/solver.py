@@ -58,7 +58,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ksp_rtol": 1e-6,
         "ksp_atol": 0.0,
         "ksp_max_it": 500,
-        "ksp_norm_type": "unpreconditioned",
         "pc_type": "fieldsplit",
         "pc_fieldsplit_type": "multiplicative",
         "fieldsplit_cs_ksp_type": "preonly",
@@ -69,8 +68,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fieldsplit_pot_ksp_type": "preonly",
         "fieldsplit_pot_pc_type": "gamg",
         "fieldsplit_pot_pc_gamg_threshold": 0.02,
-        "fieldsplit_pot_mg_levels_ksp_type": "chebyshev",
-        "fieldsplit_pot_mg_levels_pc_type": "sor",
+        "snes_ksp_ew": True,  # Eisenstat-Walker: loose linear solves far from the root
     },
 }
 

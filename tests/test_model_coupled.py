@@ -149,3 +149,16 @@ def test_anisotropic_particles_conserve_lithium_and_change_the_gradient(comm):
     assert not np.allclose(results["isotropic"], results["anisotropic"], rtol=1e-6)
     with pytest.raises(InputError, match="positive definite"):
         particle_tensor(d, {100: -np.eye(3)})
+
+
+@pytest.mark.mpi
+def test_mesh_directory_round_trip_keeps_tags_on_ghost_cells(comm, shared_tmp_path):
+    from models.mesh_input import load_mesh, save_mesh
+
+    original = small_electrode(comm)
+    save_mesh(original, shared_tmp_path / "mesh")
+    loaded = load_mesh(shared_tmp_path / "mesh", comm)
+    a, b = build_domains(original).geometry, build_domains(loaded).geometry
+    for key in ("am_volume", "interface_area", "collector_area", "counter_area", "separator_volume"):
+        assert np.isclose(a[key], b[key], rtol=1e-12), key
+    assert loaded.info["builder"] == "structured_electrode"
