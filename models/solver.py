@@ -68,7 +68,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fieldsplit_pot_ksp_type": "preonly",
         "fieldsplit_pot_pc_type": "gamg",
         "fieldsplit_pot_pc_gamg_threshold": 0.02,
-        "snes_ksp_ew": "true",  # Eisenstat-Walker: loose linear solves far from the root
     },
 }
 

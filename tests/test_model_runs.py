@@ -225,3 +225,22 @@ def test_constant_voltage_step_holds_the_voltage_and_the_current_decays(comm):
     assert abs(I[cv][-1]) <= 0.5 * one_c * (1 + 1e-3) and abs(I[cv][-2]) > 0.5 * one_c
     # lithium balance holds through rest and CV (charge counted from the interface current)
     assert series.column("lithium_balance_error")[1:].max() < 1e-8
+
+
+@pytest.mark.mpi
+def test_iterative_preset_gives_the_direct_solution(comm):
+    """GMRES + fieldsplit (c_s | c_e | phi_s + phi_e, GAMG) against MUMPS, fixed steps."""
+    curves = {}
+    for preset in ("direct", "iterative"):
+        series = TimeSeries("unused")
+        series.write = lambda comm: None
+        fixed = settings(preset=preset, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5)
+        sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=200.0),
+                         fixed, [series], show_progress=False).build()
+        sim.run()
+        assert sim.galvanostatic.preset == preset
+        curves[preset] = series.column("voltage_V")
+        if preset == "iterative":
+            assert sim.state.linear_iterations > sim.state.newton_iterations, "GMRES iterated"
+    assert len(curves["direct"]) == len(curves["iterative"]) == 11
+    assert np.allclose(curves["iterative"], curves["direct"], rtol=1e-8, atol=0)
