@@ -47,6 +47,7 @@ from models.stack import PETSc, dolfinx, ufl
 
 from meshing.tags import FacetTag
 from models.domains import Domains, Region
+from models.errors import InputError
 from models.physics import electrolyte as electrolyte_block
 from models.physics import electronic, kinetics, solid_diffusion
 
@@ -190,8 +191,11 @@ def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -
         porosity = transport = None
     else:
         am_fraction = domains.geometry["am_fraction"]
-        eps_nsd = p.nsd.electrolyte_volume_fraction(am_fraction)
-        tau_nsd = p.nsd.tortuosity(am_fraction)
+        try:
+            eps_nsd = p.nsd.electrolyte_volume_fraction(am_fraction)
+            tau_nsd = p.nsd.tortuosity(am_fraction)
+        except ValueError as err:  # the porosity does not fit this mesh's NSD
+            raise InputError(f"parameters (nsd) for this mesh (AM fraction {am_fraction:.3f}): {err}") from None
         sigma = domains.region_function(
             {Region.ACTIVE_MATERIAL: material.conductivity, Region.NSD: p.nsd.conductivity}, "sigma")
         porosity = domains.region_function(
