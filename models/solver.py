@@ -65,6 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fieldsplit_ce_ksp_type": "preonly",
         "fieldsplit_ce_pc_type": "gamg",
         "fieldsplit_ce_pc_gamg_threshold": 0.02,
+        "fieldsplit_ce_pc_gamg_agg_nsmooths": 0,  # unsmoothed aggregation: c_e is non-symmetric
         "fieldsplit_pot_ksp_type": "preonly",
         "fieldsplit_pot_pc_type": "gamg",
         "fieldsplit_pot_pc_gamg_threshold": 0.02,
