@@ -279,9 +279,13 @@ class SolverSettings:
     dt_initial_s: float = spec(1.0, gt=0, unit="s")
     dt_min_s: float = spec(1e-4, gt=0, unit="s")
     dt_max_s: float = spec(120.0, gt=0, unit="s")
-    max_sol_change: float = spec(0.02, gt=0, max=0.5, help="largest change of mean SoL per step")
-    newton_rtol: float = spec(1e-9, gt=0, lt=1)
+    max_sol_change: float = spec(0.02, gt=0, max=0.5, help="largest change of the SoL at any point in one step")
+    newton_rtol: float = spec(1e-9, gt=0, lt=1, help="Newton tolerance relative to the first residual of a step")
+    newton_atol: float = spec(
+        1e-10, gt=0, lt=1e-3, help="Newton absolute tolerance on the residual (a current), relative to the 1C current"
+    )
     newton_max_it: int = spec(25, min=1)
+    voltage_tolerance_V: float = spec(1e-5, gt=0, max=0.01, unit="V", help="how closely a voltage cut-off is landed")
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -10,11 +10,8 @@ a CT volume (read, segmented, particles separated) or a saved ``.npz`` record.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
-
-from models.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,31 +29,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshing.build import build_mesh
-    from meshing.mesh_io import write_mesh
-    from meshing.options import MeshingError
+    import dataclasses
+
     from models.stack import MPI
     from studies.case import load_case
+    from studies.mesh_stage import mesh_for_case
 
     comm = MPI.COMM_WORLD
     case = load_case(args.case)
-    options = case.mesh.options()
-    separator_thickness = case.parameters.resolve().separator.thickness
-    method = args.method or case.mesh.method
+    if args.method:
+        case = dataclasses.replace(case, mesh=dataclasses.replace(case.mesh, method=args.method))
 
     def log(message: str) -> None:
-        if not args.quiet:
+        if not args.quiet and comm.rank == 0:
             print(f"microbat mesh: {message}", flush=True)
 
-    md = build_mesh(lambda: case_geometry(case), separator_thickness, comm, options, method, log)
-    md.info["case"] = {"name": case.name, "file": str(Path(args.case).resolve())}
-    conformity = md.info["report"]["conformity"]
-    if not conformity["ok"]:  # nothing is written: a non-conforming mesh must not look usable
-        raise MeshingError(f"the mesh of case {case.name} is not conforming: {json.dumps(conformity)}")
-    path = write_mesh(args.output, md.mesh, md.cell_tags, md.facet_tags, md.info)
+    md = mesh_for_case(case, comm, args.output, log, rebuild=True)
     if comm.rank == 0:
         print(summary(md.info))
-        print(f"microbat mesh: wrote {path.resolve()} and {path.with_suffix('.json').name}")
+        print(f"microbat mesh: wrote {(Path(args.output) / 'mesh.xdmf').resolve()} and mesh.json")
     return 0
 
 
@@ -75,8 +66,3 @@ def summary(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def case_geometry(case):
-    """The case's Packing or LabelledVolume, from the geometry stage."""
-    from studies.geometry_stage import build_geometry
-
-    return build_geometry(case)

@@ -1,0 +1,115 @@
+"""Restart checkpoints: the fields and the run state, readable on any number of ranks.
+
+``checkpoint/state.json`` holds the run state (time, charge, protocol position, step-size
+controller, the outputs' own state) and names the field file ``checkpoint/fields_<n>.npz``,
+which holds, per field, the coordinates and values of every P1 degree of freedom (gathered
+on rank 0). Reading matches degrees of freedom by coordinate, so a run may be resumed on a
+different number of ranks. Both files are written atomically, the field file first, so
+``state.json`` always names a complete field file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from models.errors import InputError
+from models.files import atomic_path, is_writer, write_json
+
+FORMAT = 1
+
+
+class Checkpoints:
+    """An output that writes a checkpoint every ``every`` accepted steps."""
+
+    dod_targets: tuple[float, ...] = ()
+
+    def __init__(self, directory: str | Path, every: int) -> None:
+        self.directory = Path(directory) / "checkpoint"
+        self.every = every
+
+    def update(self, sim: Any, t: float) -> None:
+        n = sim.state.steps_taken
+        if self.every and n > 0 and n % self.every == 0:
+            save(sim, self.directory)
+
+    def close(self) -> None:
+        pass
+
+
+def save(sim: Any, directory: str | Path) -> Path:
+    directory = Path(directory)
+    comm = sim.comm
+    n = sim.state.steps_taken
+    arrays: dict[str, np.ndarray] = {}
+    for u in sim.model.fields:
+        V = u.function_space
+        owned = V.dofmap.index_map.size_local
+        coords = V.tabulate_dof_coordinates()[:owned, : sim.domains.gdim]
+        gathered = comm.gather((coords, u.x.array[:owned].copy()), root=0)
+        if is_writer(comm):
+            arrays[f"{u.name}_coordinates"] = np.concatenate([g[0] for g in gathered])
+            arrays[f"{u.name}_values"] = np.concatenate([g[1] for g in gathered])
+    field_name = f"fields_{n:06d}.npz"
+    if is_writer(comm):
+        with atomic_path(directory / field_name) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+    outputs = {type(o).__name__: o.state() for o in sim.outputs if hasattr(o, "state")}
+    state = {
+        "format": FORMAT,
+        "fields": field_name,
+        "run_state": sim.state.__dict__ | {"controller": sim.controller.state()},
+        "lithium_initial": sim.lithium_initial,
+        "outputs": outputs,
+        "unknowns": {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields},
+    }
+    write_json(comm, directory / "state.json", state)
+    if is_writer(comm):
+        for old in directory.glob("fields_*.npz"):
+            if old.name != field_name:
+                old.unlink()
+    comm.barrier()
+    return directory / "state.json"
+
+
+def exists(directory: str | Path) -> bool:
+    return (Path(directory) / "state.json").is_file()
+
+
+def load(sim: Any, directory: str | Path) -> None:
+    """Restore fields, run state and outputs of a built simulation from a checkpoint."""
+    directory = Path(directory)
+    state = json.loads((directory / "state.json").read_text())
+    if state.get("format") != FORMAT:
+        raise InputError(f"checkpoint {directory}: format {state.get('format')} is not {FORMAT}")
+    unknowns = {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields}
+    if unknowns != state["unknowns"]:
+        raise InputError(
+            f"checkpoint {directory}: written for unknowns {state['unknowns']}, this mesh has {unknowns}; "
+            "resume with the same mesh and model")
+    data = np.load(directory / state["fields"])
+    for u in sim.model.fields:
+        coords = data[f"{u.name}_coordinates"]
+        values = data[f"{u.name}_values"]
+        here = u.function_space.tabulate_dof_coordinates()[:, : sim.domains.gdim]
+        distance, index = cKDTree(coords).query(here)
+        scale = np.ptp(coords, axis=0).max()
+        if distance.size and distance.max() > 1e-9 * scale:
+            raise InputError(f"checkpoint {directory}: field {u.name} does not match this mesh "
+                             f"(a degree of freedom is {distance.max():.3g} m from any saved one)")
+        u.x.array[:] = values[index]
+    sim.model.accept_step()
+    run_state = dict(state["run_state"])
+    sim.controller.load(run_state.pop("controller"))
+    for key, value in run_state.items():
+        setattr(sim.state, key, value)
+    sim.lithium_initial = state["lithium_initial"]
+    for output in sim.outputs:
+        saved = state["outputs"].get(type(output).__name__)
+        if saved is not None and hasattr(output, "load"):
+            output.load(saved)

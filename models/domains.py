@@ -1,0 +1,292 @@
+"""Where each field lives: submeshes, entity maps and measures of a tagged half-cell mesh.
+
+DESIGN.md section 3: c_s lives on the active material (AM), phi_s on the electronic phase
+AM u NSD, c_e and phi_e on the electrolyte NSD u separator; all P1 on submeshes of the one
+parent mesh. Every measure is on the parent mesh (a form has one integration domain) and the
+coupled forms pass the submeshes' cell maps as ``entity_maps``.
+
+The AM | electrolyte interface Gamma is integrated with an interior-facet measure whose
+integration data is built here so that the "+" side of every facet is the AM cell: AM
+quantities are restricted ``("+")``, electrolyte quantities ``("-")``, and
+``FacetNormal(mesh)("+")`` points out of the particle. (The default ordering puts the AM
+on the "-" side for part of the facets, and a submesh function read on the wrong side is
+silently zero.) Both the interface and the boundary measures use a fixed quadrature degree,
+so that diagnostics integrate exactly what the residual applies.
+
+Single-particle mode (DESIGN.md section 3, limiting cases): the mesh holds AM cells only,
+Gamma is the particle surface (exterior facets) and there is no electrolyte submesh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.stack import MPI, PETSc, dolfinx, ufl
+
+from meshing.tags import CellTag, FacetTag, is_active_material
+from models.errors import InputError
+from models.mesh_input import MeshData, check_tags
+
+FACET_QUADRATURE_DEGREE = 4
+"""Quadrature degree on Gamma and the boundaries (residual and diagnostics alike)."""
+CELL_QUADRATURE_DEGREE = 2
+"""Quadrature degree in the cells: exact for the P1 mass terms, so the discrete lithium
+balance is exact; nonlinear coefficients are sampled at the same points everywhere."""
+
+
+class Region:
+    """Values of the region marker used by the measures (a coarsening of the cell tags)."""
+
+    ACTIVE_MATERIAL = int(CellTag.PARTICLE_BASE)
+    NSD = int(CellTag.NSD)
+    SEPARATOR = int(CellTag.SEPARATOR)
+
+
+@dataclass
+class Submesh:
+    """A submesh of the parent mesh and its maps back to the parent."""
+
+    mesh: Any
+    cell_map: Any
+    vertex_map: Any
+    parent_cells: np.ndarray
+    """Parent cell index of every local submesh cell (owned and ghost)."""
+
+
+@dataclass
+class Domains:
+    """Parent mesh, submeshes, entity maps, measures and region-wise geometry data."""
+
+    mesh: Any
+    cell_tags: Any
+    facet_tags: Any
+    regions: Any
+    """MeshTags of the parent cells with :class:`Region` values."""
+    single_particle: bool
+    active_material: Submesh
+    electronic: Submesh
+    electrolyte: Submesh | None
+    dx: Any
+    ds: Any
+    dGamma: Any
+    """Interface measure: interior facets ("+" = AM) or, single particle, exterior facets."""
+    interface_facets: np.ndarray
+    """Owned interface facets of the parent mesh (local indices)."""
+    interface_data: np.ndarray
+    """(cell, local facet[, cell, local facet]) per owned interface facet, AM cell first."""
+    cell_marker: np.ndarray
+    """Cell tag of every local parent cell, ghosts included (-1 if untagged)."""
+    geometry: dict[str, float] = field(default_factory=dict)
+    """Volumes and areas [m^3, m^2] (global): am_volume, nsd_volume, separator_volume,
+    interface_area, collector_area, counter_area, electrode_thickness, separator_thickness."""
+    particle_tags: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    """Sorted global list of the particle cell tags present in the mesh."""
+
+    @property
+    def comm(self) -> MPI.Comm:
+        return self.mesh.comm
+
+    @property
+    def entity_maps(self) -> list:
+        maps = [self.active_material.cell_map]
+        if not self.single_particle:
+            maps += [self.electronic.cell_map, self.electrolyte.cell_map]
+        return maps
+
+    @property
+    def gdim(self) -> int:
+        return self.mesh.geometry.dim
+
+    def am(self, u: Any) -> Any:
+        """Trace on Gamma of an AM / electronic-phase quantity (the "+" side)."""
+        return u if self.single_particle else u("+")
+
+    def elyte(self, u: Any) -> Any:
+        """Trace on Gamma of an electrolyte quantity (the "-" side)."""
+        return u if self.single_particle else u("-")
+
+    def normal(self) -> Any:
+        """Unit normal on Gamma pointing out of the particle."""
+        n = ufl.FacetNormal(self.mesh)
+        return n if self.single_particle else n("+")
+
+    def integrate(self, form_or_expr: Any) -> float:
+        """Global value of a scalar integral (a UFL form or a compiled form)."""
+        form = form_or_expr
+        if not isinstance(form, dolfinx.fem.Form):
+            form = dolfinx.fem.form(form, entity_maps=self.entity_maps)
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+
+    def region_function(self, values: dict[int, float], name: str) -> dolfinx.fem.Function:
+        """A DG0 function on the parent mesh with one value per :class:`Region`."""
+        V = dolfinx.fem.functionspace(self.mesh, ("DG", 0))
+        f = dolfinx.fem.Function(V, name=name)
+        for region, value in values.items():
+            cells = self.regions.find(region)
+            f.x.array[V.dofmap.list[cells, 0]] = value
+        f.x.scatter_forward()
+        return f
+
+
+def particle_tensor(domains: Domains, tensors: dict[int, np.ndarray]) -> dolfinx.fem.Function:
+    """A per-cell anisotropy tensor A (DG0, gdim x gdim, on the parent mesh) for the solid
+    diffusion flux -D_s A grad c_s: ``tensors[particle_tag]`` in that particle's cells and
+    the identity in every other cell (e.g. A = R diag(1, 1, a) R^T for a grain whose fast
+    axis is R e_z)."""
+    gdim = domains.gdim
+    V = dolfinx.fem.functionspace(domains.mesh, ("DG", 0, (gdim, gdim)))
+    A = dolfinx.fem.Function(V, name="anisotropy")
+    values = A.x.array.reshape(-1, gdim * gdim)
+    blocks = V.dofmap.list[:, 0]
+    values[blocks] = np.eye(gdim).ravel()
+    for tag, tensor in tensors.items():
+        tensor = np.asarray(tensor, float)
+        if tensor.shape != (gdim, gdim) or not np.allclose(tensor, tensor.T):
+            raise InputError(f"anisotropy of particle {tag}: expected a symmetric {gdim}x{gdim} tensor, got {tensor.tolist()}")
+        if np.linalg.eigvalsh(tensor).min() <= 0:
+            raise InputError(f"anisotropy of particle {tag}: the tensor must be positive definite")
+        cells = np.flatnonzero(domains.cell_marker == tag)
+        values[blocks[cells]] = tensor.ravel()
+    A.x.scatter_forward()
+    return A
+
+
+def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains:
+    """Submeshes, maps, measures and the AM-first interface data of a tagged mesh."""
+    check_tags(mesh_data, single_particle=single_particle)
+    mesh, ct, ft = mesh_data.mesh, mesh_data.cell_tags, mesh_data.facet_tags
+    comm = mesh.comm
+    tdim = mesh.topology.dim
+    fdim = tdim - 1
+    mesh.topology.create_connectivity(tdim, fdim)
+    mesh.topology.create_connectivity(fdim, tdim)
+    imap = mesh.topology.index_map(tdim)
+    n_cells = imap.size_local + imap.num_ghosts
+    marker = np.full(n_cells, -1, np.int32)
+    marker[ct.indices] = ct.values
+    if np.any(marker < 0):
+        raise InputError(
+            f"cell_tags: {int(np.count_nonzero(marker < 0))} local cells (owned or ghost) have no tag; "
+            "tags must cover ghost cells (read or build the mesh with shared-facet ghosts)"
+        )
+    am_cells = np.flatnonzero(is_active_material(marker)).astype(np.int32)
+    electrolyte_cells = np.flatnonzero(~is_active_material(marker)).astype(np.int32)
+    nsd_cells = np.flatnonzero((marker == CellTag.NSD) | (marker == CellTag.CBD)).astype(np.int32)
+    region_values = np.where(
+        is_active_material(marker), Region.ACTIVE_MATERIAL,
+        np.where(marker == CellTag.SEPARATOR, Region.SEPARATOR, Region.NSD),
+    ).astype(np.int32)
+    regions = dolfinx.mesh.meshtags(mesh, tdim, np.arange(n_cells, dtype=np.int32), region_values)
+    if single_particle:
+        if comm.allreduce(int(electrolyte_cells.size), op=MPI.SUM) > 0:
+            raise InputError(
+                "single-particle mode: the mesh has non-AM cells (tags < 100); accepted: a mesh of "
+                "active-material cells only, e.g. models.meshes.sphere(...)"
+            )
+
+    def submesh(cells: np.ndarray) -> Submesh:
+        sub, cmap, vmap, _ = dolfinx.mesh.create_submesh(mesh, tdim, cells)
+        sub_imap = sub.topology.index_map(tdim)
+        local = np.arange(sub_imap.size_local + sub_imap.num_ghosts, dtype=np.int32)
+        return Submesh(sub, cmap, vmap, cmap.sub_topology_to_topology(local, inverse=False))
+
+    am = submesh(am_cells)
+    if single_particle:
+        electronic, electrolyte = am, None
+    else:
+        electronic = submesh(np.union1d(am_cells, nsd_cells).astype(np.int32))
+        electrolyte = submesh(electrolyte_cells)
+
+    interface_facets, interface_data = _interface(mesh, ft, marker, single_particle)
+    dx = ufl.Measure("dx", domain=mesh, subdomain_data=regions,
+                     metadata={"quadrature_degree": CELL_QUADRATURE_DEGREE})
+    ds = ufl.Measure("ds", domain=mesh, subdomain_data=ft,
+                     metadata={"quadrature_degree": FACET_QUADRATURE_DEGREE})
+    gamma = int(FacetTag.INTERFACE)
+    kind = "ds" if single_particle else "dS"
+    dGamma = ufl.Measure(kind, domain=mesh, subdomain_data=[(gamma, interface_data.ravel())],
+                         metadata={"quadrature_degree": FACET_QUADRATURE_DEGREE})(gamma)
+    tags = np.unique(marker[am_cells])
+    particle_tags = np.unique(np.concatenate(comm.allgather(tags))).astype(np.int32)
+    domains = Domains(
+        mesh=mesh, cell_tags=ct, facet_tags=ft, regions=regions, single_particle=single_particle,
+        active_material=am, electronic=electronic, electrolyte=electrolyte, dx=dx, ds=ds,
+        dGamma=dGamma, interface_facets=interface_facets, interface_data=interface_data,
+        cell_marker=marker, particle_tags=particle_tags,
+    )
+    domains.geometry = _measure_geometry(domains)
+    if domains.geometry["interface_area"] <= 0:
+        raise InputError("mesh: the AM | electrolyte interface is empty (no facet between AM and electrolyte cells)")
+    return domains
+
+
+def _interface(mesh: Any, ft: Any, marker: np.ndarray, single_particle: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Owned interface facets and their integration data with the AM cell first."""
+    tdim = mesh.topology.dim
+    fdim = tdim - 1
+    top = mesh.topology
+    tagged = ft.indices[ft.values == FacetTag.INTERFACE] if ft is not None else np.empty(0, np.int32)
+    has_tag = mesh.comm.allreduce(int(tagged.size), op=MPI.SUM) > 0
+    if single_particle:
+        facets = tagged if has_tag else dolfinx.mesh.exterior_facet_indices(top)
+        facets = np.sort(facets).astype(np.int32)
+        data = dolfinx.fem.compute_integration_domains(dolfinx.fem.IntegralType.exterior_facet, top, facets)
+        return facets, np.asarray(data, np.int32).reshape(-1, 2).copy()
+    if has_tag:
+        facets = np.sort(tagged).astype(np.int32)
+    else:
+        am = is_active_material(marker)
+        touches_am = dolfinx.mesh.compute_incident_entities(top, np.flatnonzero(am).astype(np.int32), tdim, fdim)
+        touches_el = dolfinx.mesh.compute_incident_entities(top, np.flatnonzero(~am).astype(np.int32), tdim, fdim)
+        facets = np.intersect1d(touches_am, touches_el).astype(np.int32)
+    data = dolfinx.fem.compute_integration_domains(dolfinx.fem.IntegralType.interior_facet, top, facets)
+    data = np.asarray(data, np.int32).reshape(-1, 4).copy()
+    swap = ~is_active_material(marker[data[:, 0]])
+    data[swap] = data[swap][:, [2, 3, 0, 1]]
+    plus_am = is_active_material(marker[data[:, 0]])
+    minus_el = ~is_active_material(marker[data[:, 2]])
+    if not (np.all(plus_am) and np.all(minus_el)):
+        bad = int(np.count_nonzero(~(plus_am & minus_el)))
+        raise InputError(
+            f"facet_tags: {bad} facets tagged {int(FacetTag.INTERFACE)} (interface) do not separate an "
+            "AM cell from an electrolyte cell; accepted: facets between a cell tagged >= 100 and one "
+            "tagged 1, 2 or 3"
+        )
+    c2f = top.connectivity(tdim, fdim)
+    owned_facets = np.array([c2f.links(c)[lf] for c, lf in data[:, :2]], dtype=np.int32)
+    return owned_facets, data
+
+
+def _measure_geometry(d: Domains) -> dict[str, float]:
+    one = dolfinx.fem.Constant(d.mesh, PETSc.ScalarType(1.0))
+    dx, ds = d.dx, d.ds
+    geo = {
+        "am_volume": d.integrate(one * dx(Region.ACTIVE_MATERIAL)),
+        "interface_area": d.integrate(one * d.dGamma),
+    }
+    if not d.single_particle:
+        geo["nsd_volume"] = d.integrate(one * dx(Region.NSD))
+        geo["separator_volume"] = d.integrate(one * dx(Region.SEPARATOR))
+        geo["collector_area"] = d.integrate(one * ds(int(FacetTag.CURRENT_COLLECTOR)))
+        geo["counter_area"] = d.integrate(one * ds(int(FacetTag.COUNTER_ELECTRODE)))
+        x = d.mesh.geometry.x[:, d.gdim - 1]
+        top = d.comm.allreduce(float(np.max(x, initial=-np.inf)), op=MPI.MAX)
+        sep_cells = d.regions.find(Region.SEPARATOR)
+        z_sep = _cell_min_coordinate(d.mesh, sep_cells)
+        z_sep = d.comm.allreduce(z_sep, op=MPI.MIN)
+        geo["electrode_thickness"] = z_sep if np.isfinite(z_sep) else top
+        geo["separator_thickness"] = top - geo["electrode_thickness"]
+        geo["electrode_volume"] = geo["am_volume"] + geo["nsd_volume"]
+        geo["am_fraction"] = geo["am_volume"] / geo["electrode_volume"]
+    return geo
+
+
+def _cell_min_coordinate(mesh: Any, cells: np.ndarray) -> float:
+    if cells.size == 0:
+        return float("inf")
+    axis = mesh.geometry.dim - 1
+    nodes = mesh.geometry.dofmaps[0][cells]
+    return float(mesh.geometry.x[nodes, axis].min())

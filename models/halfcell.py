@@ -1,0 +1,271 @@
+"""The coupled half-cell model in one place: NMC | separator | Li metal (DESIGN.md section 3).
+
+Strong form (j > 0 anodic, A/m^2; n on Gamma points out of the particle; i_app > 0 discharge)
+
+    active material (AM):          dc_s/dt = div( D_s(x) A grad c_s ),      x = c_s / c_s,max
+    electronic phase (AM u NSD):   div( sigma grad phi_s ) = 0
+    electrolyte (NSD u separator): eps dc_e/dt = -div N,   N = -D_eff grad c_e + t+ i_e / F
+                                   div i_e = 0,  i_e = -kappa_eff grad phi_e
+                                                     + kappa_eff (2RT/F)(1 - t+) TDF grad ln c_e
+    interface Gamma (AM | electrolyte), Butler-Volmer:
+        j = i0 [exp(a_a F eta/RT) - exp(-a_c F eta/RT)],  eta = phi_s - phi_e - U(x)
+        -D_s A grad c_s . n = j/F,   N . n = j/F,   i_e . n = j,   phi_s loses j
+    current collector (z = 0):       sigma grad phi_s . e_z = i_app;  no flux of c_e, phi_e
+    Li metal (z = L + L_sep):        i_e . n = -i_Li,  N . n = -i_Li/F,
+                                     i_Li = i0_Li [exp(a_a F (-phi_e)/RT) - exp(-a_c F (-phi_e)/RT)]
+    lateral walls:                   no flux
+    cell voltage:                    V = mean of phi_s over the collector
+
+Weak form, in equation order, backward Euler (unknowns c_s, phi_s, c_e, phi_e; every row a
+current, species rows multiplied by F; theta = 1 in time steps and 0 in the consistent
+initialisation, where it freezes the concentrations while the potentials balance):
+
+    F_cs = F((c_s - c_s^n)/dt, v)_AM + theta [ -F(N_s, grad v)_AM + <j, v>_Gamma ]
+    F_ps = (sigma grad phi_s, grad v)_AM+NSD + <j, v>_Gamma + <i_app, v>_collector
+    F_ce = F(eps (c_e - c_e^n)/dt, v)_el + theta [ -F(N, grad v)_el - <j, v>_Gamma - <i_Li, v>_Li ]
+    F_pe = -(i_e, grad v)_el - <j, v>_Gamma - <i_Li, v>_Li
+
+Testing with v = 1 gives the discrete balances the tests check: the lithium gained by the AM
+equals the charge passed / F, the salt is conserved, and the interface current equals the
+applied current.
+
+Single-particle limit (the SST-only reference): the mesh is the particle, Gamma its
+surface, c_e = c_e0 and phi_e = 0 are fixed, and the particle is an equipotential electronic
+body fed uniformly: sigma = ``SINGLE_PARTICLE_CONDUCTIVITY`` and the applied current enters
+as a uniform volume source, so phi_s varies inside the particle by about j R / (2 sigma)
+(< 1e-5 V for R <= 10 um at 5C; checked in the tests) and V is its mean over the surface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.stack import PETSc, dolfinx, ufl
+
+from meshing.tags import FacetTag
+from models.domains import Domains, Region
+from models.errors import InputError
+from models.physics import electrolyte as electrolyte_block
+from models.physics import electronic, kinetics, solid_diffusion
+
+SINGLE_PARTICLE_CONDUCTIVITY = 10.0
+"""sigma [S/m] that makes a single particle (nearly) equipotential. Much larger values make
+the round-off of the conduction rows (sigma h phi_s eps_machine) exceed the Newton
+tolerance on the tiny currents of one particle."""
+DEPLETION_FLOOR = 1.0e-3
+"""Concentration floor inside ln and the electrolyte properties, relative to c_e0."""
+
+
+@dataclass
+class HalfCell:
+    """Fields, parameters-as-UFL and residual forms of the half-cell model."""
+
+    domains: Domains
+    parameters: Any
+    fields: list
+    """[c_s, phi_s, c_e, phi_e] (single particle: [c_s, phi_s])."""
+    previous: list
+    """[c_s^n, c_e^n] (single particle: [c_s^n])."""
+    residuals: list
+    inverse_dt: Any
+    applied_current: Any
+    """Total applied current I [A], > 0 on discharge (a dolfinx Constant)."""
+    theta: Any
+    interface_current_density: Any
+    """UFL j on Gamma [A/m^2]."""
+    counter_current_density: Any | None
+    conductivity: Any
+    porosity: Any | None
+    transport_factor: Any | None
+    initial_stoichiometry: float
+    forms: dict = field(default_factory=dict)
+    """Compiled scalar forms for diagnostics (see :meth:`diagnostics`)."""
+
+    @property
+    def single_particle(self) -> bool:
+        return self.domains.single_particle
+
+    @property
+    def c_s(self):
+        return self.fields[0]
+
+    @property
+    def phi_s(self):
+        return self.fields[1]
+
+    @property
+    def c_e(self):
+        return None if self.single_particle else self.fields[2]
+
+    @property
+    def phi_e(self):
+        return None if self.single_particle else self.fields[3]
+
+    def set_initial_state(self) -> None:
+        """c_s = x0 c_s,max, c_e = c_e0, phi_e = 0 and phi_s = U(x0): rest at V_start."""
+        p = self.parameters
+        c_max = p.active_material.max_concentration
+        x0 = self.initial_stoichiometry
+        self.c_s.x.array[:] = x0 * c_max
+        self.phi_s.x.array[:] = float(p.active_material.open_circuit_potential(x0))
+        if not self.single_particle:
+            self.c_e.x.array[:] = p.cell.initial_electrolyte_concentration
+            self.phi_e.x.array[:] = 0.0
+        self.accept_step()
+
+    def accept_step(self) -> None:
+        """c^n <- c after a converged time step."""
+        self.previous[0].x.array[:] = self.c_s.x.array
+        if not self.single_particle:
+            self.previous[1].x.array[:] = self.c_e.x.array
+
+    def state(self) -> list[np.ndarray]:
+        """Copies of every field's local values (owned and ghost), current and previous."""
+        return [u.x.array.copy() for u in (*self.fields, *self.previous)]
+
+    def restore(self, saved: list[np.ndarray]) -> None:
+        for u, values in zip((*self.fields, *self.previous), saved, strict=True):
+            u.x.array[:] = values
+
+    def diagnostics(self) -> dict[str, float]:
+        """Global integrals: lithium and salt inventories [mol], currents [A], voltage [V]."""
+        d = self.domains
+        out = {name: d.integrate(form) for name, form in self.forms.items()}
+        out["voltage"] = out.pop("phi_s_integral") / out.pop("voltage_weight")
+        return out
+
+
+def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -> HalfCell:
+    """Declare the fields and state the coupled weak form (see the module docstring)."""
+    p = parameters
+    material, cell = p.active_material, p.cell
+    T = cell.temperature
+    mesh = domains.mesh
+    sp = domains.single_particle
+    dx, ds, dG = domains.dx, domains.ds, domains.dGamma
+    dx_am = dx(Region.ACTIVE_MATERIAL)
+    dx_solid = dx_am if sp else dx((Region.ACTIVE_MATERIAL, Region.NSD))
+    dx_el = None if sp else dx((Region.NSD, Region.SEPARATOR))
+    ds_cc = ds(int(FacetTag.CURRENT_COLLECTOR))
+    ds_li = ds(int(FacetTag.COUNTER_ELECTRODE))
+
+    def constant(value: float) -> Any:
+        return dolfinx.fem.Constant(mesh, PETSc.ScalarType(value))
+
+    inverse_dt, applied, theta = constant(1.0), constant(0.0), constant(1.0)
+
+    # ---- spaces and unknowns (P1 on the submeshes)
+    element = ("Lagrange", 1)
+    V_cs = dolfinx.fem.functionspace(domains.active_material.mesh, element)
+    V_ps = dolfinx.fem.functionspace(domains.electronic.mesh, element)
+    c_s = dolfinx.fem.Function(V_cs, name="c_s")
+    phi_s = dolfinx.fem.Function(V_ps, name="phi_s")
+    c_s_old = dolfinx.fem.Function(V_cs, name="c_s_old")
+    spaces = [V_cs, V_ps]
+    fields, previous = [c_s, phi_s], [c_s_old]
+    c_e0 = cell.initial_electrolyte_concentration
+    floor = DEPLETION_FLOOR * c_e0
+    if sp:
+        c_e = c_e_trace = constant(c_e0)
+        phi_e_trace = constant(0.0)
+    else:
+        V_ce = dolfinx.fem.functionspace(domains.electrolyte.mesh, element)
+        V_pe = dolfinx.fem.functionspace(domains.electrolyte.mesh, element)
+        c_e = dolfinx.fem.Function(V_ce, name="c_e")
+        phi_e = dolfinx.fem.Function(V_pe, name="phi_e")
+        c_e_old = dolfinx.fem.Function(V_ce, name="c_e_old")
+        spaces += [V_ce, V_pe]
+        fields += [c_e, phi_e]
+        previous += [c_e_old]
+        c_e_trace = electrolyte_block.floored(domains.elyte(c_e), floor)
+        phi_e_trace = domains.elyte(phi_e)
+    tests = ufl.TestFunctions(ufl.MixedFunctionSpace(*spaces))
+    v_cs, v_ps = tests[0], tests[1]
+
+    # ---- region-wise coefficients (DG0 on the parent mesh)
+    if sp:
+        sigma = constant(SINGLE_PARTICLE_CONDUCTIVITY)
+        porosity = transport = None
+    else:
+        am_fraction = domains.geometry["am_fraction"]
+        try:
+            eps_nsd = p.nsd.electrolyte_volume_fraction(am_fraction)
+            tau_nsd = p.nsd.tortuosity(am_fraction)
+        except ValueError as err:  # the porosity does not fit this mesh's NSD
+            raise InputError(f"parameters (nsd) for this mesh (AM fraction {am_fraction:.3f}): {err}") from None
+        sigma = domains.region_function(
+            {Region.ACTIVE_MATERIAL: material.conductivity, Region.NSD: p.nsd.conductivity}, "sigma")
+        porosity = domains.region_function(
+            {Region.NSD: eps_nsd, Region.SEPARATOR: p.separator.porosity}, "eps")
+        transport = domains.region_function(
+            {Region.NSD: eps_nsd / tau_nsd, Region.SEPARATOR: p.separator.transport_factor}, "eps_over_tau")
+
+    # ---- Butler-Volmer current on Gamma (AM traces "+", electrolyte traces "-")
+    j = kinetics.butler_volmer(
+        domains.am(phi_s), phi_e_trace, domains.am(c_s), c_e_trace, material, T)
+
+    # ---- F_cs: lithium in the active material
+    F_cs = solid_diffusion.storage(c_s, c_s_old, v_cs, inverse_dt, dx_am) + theta * (
+        solid_diffusion.transport(c_s, v_cs, material, dx_am, anisotropy)
+        + j * domains.am(v_cs) * dG)
+
+    # ---- F_ps: charge in the electronic phase, fed at the collector
+    F_ps = electronic.conduction(phi_s, v_ps, sigma, dx_solid) + j * domains.am(v_ps) * dG
+    if sp:
+        F_ps += applied / domains.geometry["am_volume"] * v_ps * dx_am
+    else:
+        i_app = applied / domains.geometry["collector_area"]
+        F_ps += electronic.galvanostatic_collector(i_app, v_ps, ds_cc)
+
+    residuals = [F_cs, F_ps]
+    i_li = None
+    if not sp:
+        v_ce, v_pe = tests[2], tests[3]
+        # ---- F_ce: salt in the electrolyte
+        i_e = electrolyte_block.ionic_current(c_e, phi_e, p.electrolyte, T, transport, floor)
+        N = electrolyte_block.salt_flux(c_e, i_e, p.electrolyte, T, transport, floor)
+        i_li = kinetics.lithium_metal(phi_e, electrolyte_block.floored(c_e, floor), p.counter_electrode, T)
+        F_ce = electrolyte_block.storage(c_e, c_e_old, v_ce, porosity, inverse_dt, dx_el) + theta * (
+            electrolyte_block.salt_transport(N, v_ce, dx_el)
+            - j * domains.elyte(v_ce) * dG - i_li * v_ce * ds_li)
+        # ---- F_pe: charge in the electrolyte
+        F_pe = (electrolyte_block.charge_conservation(i_e, v_pe, dx_el)
+                - j * domains.elyte(v_pe) * dG - i_li * v_pe * ds_li)
+        residuals += [F_ce, F_pe]
+
+    model = HalfCell(
+        domains=domains, parameters=p, fields=fields, previous=previous,
+        residuals=residuals, inverse_dt=inverse_dt, applied_current=applied, theta=theta,
+        interface_current_density=j, counter_current_density=i_li, conductivity=sigma,
+        porosity=porosity, transport_factor=transport,
+        initial_stoichiometry=p.initial_stoichiometry,
+    )
+    model.forms = _diagnostic_forms(model)
+    model.set_initial_state()
+    return model
+
+
+def _diagnostic_forms(model: HalfCell) -> dict[str, Any]:
+    d = model.domains
+    one = dolfinx.fem.Constant(d.mesh, PETSc.ScalarType(1.0))
+    dx_am = d.dx(Region.ACTIVE_MATERIAL)
+    c_max = model.parameters.active_material.max_concentration
+    forms = {
+        "lithium_solid": model.c_s * dx_am,
+        "sol_integral": model.c_s / c_max * dx_am,
+        "interface_current": model.interface_current_density * d.dGamma,
+    }
+    if d.single_particle:
+        forms["phi_s_integral"] = model.phi_s * d.dGamma
+        forms["voltage_weight"] = one * d.dGamma
+    else:
+        ds_cc = d.ds(int(FacetTag.CURRENT_COLLECTOR))
+        dx_el = d.dx((Region.NSD, Region.SEPARATOR))
+        forms["phi_s_integral"] = model.phi_s * ds_cc
+        forms["voltage_weight"] = one * ds_cc
+        forms["salt_electrolyte"] = model.porosity * model.c_e * dx_el
+        forms["counter_current"] = model.counter_current_density * d.ds(int(FacetTag.COUNTER_ELECTRODE))
+    return {k: dolfinx.fem.form(f, entity_maps=d.entity_maps) for k, f in forms.items()}

@@ -1,0 +1,143 @@
+"""Small tagged half-cell meshes built in code: for tests, benchmarks and single particles.
+
+The production meshes come from the meshing stage (:func:`models.mesh_input.load_mesh`);
+these builders make meshes with the same tags (:mod:`meshing.tags`) without it:
+
+* :func:`structured_electrode` - a box (3D) or rectangle (2D) of simplices whose cells are
+  tagged by centroid: spherical "staircase" particles, the NSD around them and a separator
+  slab on top. Cheap, any size, exact cell-centroid tags.
+* :func:`sphere` - one smooth gmsh/OpenCASCADE sphere (a single particle, tag 100, surface
+  facets tagged as the interface).
+
+Smooth packing electrodes come from the meshing stage (:func:`meshing.build.build_mesh`).
+
+All lengths are in metres; the through-plane axis is the last coordinate. Meshes are built
+on rank 0 (gmsh) and distributed with shared-facet ghosts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from models.stack import MPI, dolfinx
+
+from meshing.tags import CellTag, FacetTag
+from models.mesh_input import MeshData, ghosted_partitioner
+
+Particle = tuple[Sequence[float], float]
+"""(centre, radius) of a spherical (3D) or circular (2D) particle, in metres."""
+
+
+def structured_electrode(
+    comm: MPI.Comm,
+    lateral: Sequence[float],
+    thickness: float,
+    separator_thickness: float,
+    cells: Sequence[int],
+    particles: Sequence[Particle],
+) -> MeshData:
+    """A simplex box [0, lateral] x [0, thickness + separator_thickness] tagged by centroid.
+
+    ``lateral`` has one entry in 2D (width) and two in 3D; ``cells`` has one entry per axis.
+    Cells with their centroid inside particle ``i`` get tag 100 + i (the first particle that
+    contains them), other cells below ``thickness`` are NSD and those above are separator.
+    """
+    gdim = len(lateral) + 1
+    if len(cells) != gdim:
+        raise ValueError(f"cells: expected {gdim} numbers, got {cells}")
+    top = thickness + separator_thickness
+    upper = [*lateral, top]
+    ghost = dolfinx.mesh.GhostMode.shared_facet
+    if gdim == 2:
+        mesh = dolfinx.mesh.create_rectangle(
+            comm, [[0.0, 0.0], upper], list(cells), dolfinx.mesh.CellType.triangle, ghost_mode=ghost
+        )
+    else:
+        mesh = dolfinx.mesh.create_box(
+            comm, [[0.0] * 3, upper], list(cells), dolfinx.mesh.CellType.tetrahedron, ghost_mode=ghost
+        )
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    n_cells = imap.size_local + imap.num_ghosts
+    centroids = dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n_cells, dtype=np.int32))[:, :gdim]
+    values = np.where(centroids[:, -1] > thickness, int(CellTag.SEPARATOR), int(CellTag.NSD))
+    for i in reversed(range(len(particles))):  # reversed: the first containing particle wins
+        centre, radius = particles[i]
+        inside = np.linalg.norm(centroids - np.asarray(centre, float), axis=1) < radius
+        values[inside & (centroids[:, -1] <= thickness)] = CellTag.PARTICLE_BASE + i
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, np.arange(n_cells, dtype=np.int32), values.astype(np.int32))
+    facet_tags = boundary_facet_tags(mesh, top)
+    info = {
+        "builder": "structured_electrode",
+        "lateral_m": list(lateral),
+        "thickness_m": thickness,
+        "separator_thickness_m": separator_thickness,
+        "cells": list(cells),
+        "particles": len(particles),
+    }
+    return MeshData(mesh, cell_tags, facet_tags, info)
+
+
+def boundary_facet_tags(mesh: dolfinx.mesh.Mesh, top: float) -> dolfinx.mesh.MeshTags:
+    """Tag the exterior facets: collector (through-plane coordinate 0), counter electrode
+    (``top``) and lateral walls (all other exterior facets)."""
+    tdim = mesh.topology.dim
+    fdim = tdim - 1
+    mesh.topology.create_connectivity(fdim, tdim)
+    exterior = dolfinx.mesh.exterior_facet_indices(mesh.topology)
+    tol = 1e-9 * top
+    bottom = dolfinx.mesh.locate_entities_boundary(mesh, fdim, lambda x: np.abs(x[tdim - 1]) < tol)
+    upper = dolfinx.mesh.locate_entities_boundary(mesh, fdim, lambda x: np.abs(x[tdim - 1] - top) < tol)
+    values = np.full(exterior.size, int(FacetTag.LATERAL), np.int32)
+    values[np.isin(exterior, bottom)] = FacetTag.CURRENT_COLLECTOR
+    values[np.isin(exterior, upper)] = FacetTag.COUNTER_ELECTRODE
+    return dolfinx.mesh.meshtags(mesh, fdim, exterior.astype(np.int32), values)
+
+
+def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1) -> MeshData:
+    """One smooth spherical particle of ``radius`` [m] (gmsh OCC), tag 100.
+
+    ``size`` is the element size relative to the radius. The whole surface is tagged as the
+    AM | electrolyte interface (20). Built at unit radius (OpenCASCADE tolerances are
+    absolute) and scaled afterwards.
+    """
+    import gmsh
+
+    model = None
+    if comm.rank == 0:
+        gmsh.initialize(readConfigFiles=False)
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("sphere")
+        vol = gmsh.model.occ.addSphere(0, 0, 0, 1.0)
+        gmsh.model.occ.synchronize()
+        surfaces = [s for _, s in gmsh.model.getBoundary([(3, vol)], oriented=False)]
+        gmsh.model.addPhysicalGroup(3, [vol], int(CellTag.PARTICLE_BASE))
+        gmsh.model.addPhysicalGroup(2, surfaces, int(FacetTag.INTERFACE))
+        gmsh.option.setNumber("Mesh.MeshSizeMax", size)
+        gmsh.option.setNumber("Mesh.MeshSizeMin", size)
+        gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
+        gmsh.option.setNumber("Mesh.Algorithm3D", 10)
+        gmsh.model.mesh.generate(3)
+        if order > 1:
+            gmsh.model.mesh.setOrder(order)
+        model = gmsh.model
+    mesh_data = _distribute(comm, model, gdim=3, scale=radius)
+    return dataclasses.replace(mesh_data, info={"builder": "sphere", "radius_m": radius, "relative_size": size})
+
+
+def _distribute(comm: MPI.Comm, model, gdim: int, scale: float) -> MeshData:
+    import gmsh
+
+    data = dolfinx.io.gmsh.model_to_mesh(model, comm, 0, gdim=gdim, partitioner=ghosted_partitioner())
+    if comm.rank == 0:
+        gmsh.finalize()
+    data.mesh.geometry.x[:] *= scale
+    facet_tags = data.facet_tags
+    if facet_tags is None:
+        facet_tags = dolfinx.mesh.meshtags(
+            data.mesh, data.mesh.topology.dim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
+        )
+    return MeshData(data.mesh, data.cell_tags, facet_tags, {})

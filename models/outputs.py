@@ -1,0 +1,269 @@
+"""Run outputs as objects with ``update(sim, t)`` and ``close()`` (STYLE.md point 9).
+
+* :class:`TimeSeries` - ``timeseries.csv``, one row per accepted step (and t = 0).
+* :class:`ParticleRecords` - ``particles/particles_dod0.600.csv`` at requested depths of
+  discharge and at the end of every discharge step (DESIGN.md section 6).
+* :class:`SolHistograms` - ``sol_histograms.json``: volume-weighted SoL histograms at the
+  same depths of discharge.
+* :class:`FieldSnapshots` - ``fields/dod0.600_<submesh>.bp`` (VTX/ADIOS2, opens in ParaView):
+  one file per submesh (AM: c_s and x; electronic phase: phi_s; electrolyte: c_e, phi_e).
+
+CSV/JSON files are written by rank 0 through :mod:`models.files` (temporary name, then
+rename); the VTX files are written collectively to ``*.part`` and renamed when complete.
+Each output exposes ``state()``/``load(state)`` for checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.stack import dolfinx
+
+from models.files import is_writer, write_csv, write_json
+from models.parameters import FARADAY
+from models.records import ParticleStatistics
+
+TIMESERIES_COLUMNS = [
+    "time_s", "step", "step_mode", "voltage_V", "current_A", "current_A_m2", "current_mA_cm2", "c_rate",
+    "charge_C", "capacity_mAh_cm2", "capacity_mAh_g", "depth_of_discharge", "mean_sol",
+    "lithium_solid_mol", "lithium_change_mol", "lithium_balance_error", "salt_electrolyte_mol",
+    "interface_current_A", "min_c_e_mol_m3", "max_sol_change", "newton_iterations",
+    "linear_iterations", "dt_s",
+]
+
+
+class TimeSeries:
+    """``timeseries.csv``: voltage, current, capacity, SoL, inventories, solver effort."""
+
+    def __init__(self, directory: str | Path, every: int = 1) -> None:
+        self.path = Path(directory) / "timeseries.csv"
+        self.rows: list[dict[str, Any]] = []
+        self.every = every
+        self._pending = 0
+
+    def update(self, sim: Any, t: float) -> None:
+        cap = sim.capacity
+        d = sim.diagnostics
+        described = cap.describe_current(sim.current)
+        charge = sim.charge
+        change = d["lithium_solid"] - sim.lithium_initial
+        expected = charge / FARADAY
+        row = {
+            "time_s": t,
+            "step": sim.state.step_index,
+            "step_mode": sim.step.mode if sim.step else "end",
+            "voltage_V": sim.voltage,
+            "current_A": sim.current,
+            "current_A_m2": described["current_A_m2"],
+            "current_mA_cm2": described["current_mA_cm2"],
+            "c_rate": described["c_rate"],
+            "charge_C": charge,
+            "capacity_mAh_cm2": charge / 3.6 / (cap.area * 1e4),
+            "capacity_mAh_g": charge / 3.6 / (cap.am_mass * 1e3),
+            "depth_of_discharge": sim.depth_of_discharge,
+            "mean_sol": sim.mean_sol(),
+            "lithium_solid_mol": d["lithium_solid"],
+            "lithium_change_mol": change,
+            "lithium_balance_error": abs(change - expected) / abs(expected) if expected else 0.0,
+            "salt_electrolyte_mol": d.get("salt_electrolyte", math.nan),
+            "interface_current_A": d["interface_current"],
+            "min_c_e_mol_m3": sim.min_electrolyte_concentration,
+            "max_sol_change": sim.sol_change,
+            "newton_iterations": sim.newton.iterations if sim.newton else 0,
+            "linear_iterations": sim.newton.linear_iterations if sim.newton else 0,
+            "dt_s": sim.dt,
+        }
+        self.rows.append(row)
+        self._pending += 1
+        if self._pending >= self.every:
+            self.write(sim.comm)
+
+    def write(self, comm: Any) -> None:
+        columns = {name: [r[name] for r in self.rows] for name in TIMESERIES_COLUMNS}
+        write_csv(comm, self.path, columns)
+        self._pending = 0
+        self._comm = comm
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([r[name] for r in self.rows])
+
+    def close(self) -> None:
+        if self._pending and hasattr(self, "_comm"):
+            self.write(self._comm)
+
+    def state(self) -> dict:
+        return {"rows": self.rows}
+
+    def load(self, state: dict) -> None:
+        self.rows = list(state["rows"])
+
+
+class _DepthTriggered:
+    """Writes something when the depth of discharge passes one of ``dod_targets``, and at
+    the end of each discharging step."""
+
+    def __init__(self, dod_targets: tuple[float, ...]) -> None:
+        self.dod_targets = tuple(sorted(dod_targets))
+        self.done: list[str] = []
+
+    def due(self, sim: Any) -> str | None:
+        dod = sim.depth_of_discharge
+        for target in self.dod_targets:
+            label = f"dod{target:.3f}"
+            if dod >= target - 1e-9 and label not in self.done and sim.step and sim.step.mode == "cc":
+                self.done.append(label)
+                return label
+        return None
+
+    def state(self) -> dict:
+        return {"done": self.done}
+
+    def load(self, state: dict) -> None:
+        self.done = list(state["done"])
+
+
+class ParticleRecords(_DepthTriggered):
+    """``particles/particles_<label>.csv``: one row per particle (DESIGN.md section 6)."""
+
+    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...]) -> None:
+        super().__init__(dod_targets)
+        self.directory = Path(directory) / "particles"
+        self._stats: ParticleStatistics | None = None
+
+    def stats(self, sim: Any) -> ParticleStatistics:
+        if self._stats is None:
+            self._stats = ParticleStatistics(sim.model)
+        return self._stats
+
+    def update(self, sim: Any, t: float) -> None:
+        label = self.due(sim)
+        if label is not None:
+            self.write(sim, label)
+
+    def write(self, sim: Any, label: str) -> Path:
+        rec = self.stats(sim).particles()
+        n = len(rec["particle_id"])
+        columns: dict[str, Any] = {
+            "particle_id": rec["particle_id"],
+            "time_s": [sim.time] * n,
+            "depth_of_discharge": [sim.depth_of_discharge] * n,
+        }
+        for k, axis in enumerate("xyz"[: rec["centroid"].shape[1]]):
+            columns[f"centroid_{axis}_m"] = rec["centroid"][:, k]
+        columns |= {
+            "volume_m3": rec["volume"],
+            "equivalent_diameter_m": rec["equivalent_diameter"],
+            "surface_area_m2": rec["surface_area"],
+            "sol_mean": rec["sol_mean"],
+            "sol_std": rec["sol_std"],
+            "sol_min": rec["sol_min"],
+            "sol_max": rec["sol_max"],
+            "current_density_mean_A_m2": rec["current_density_mean"],
+            "current_integral_A": rec["current_integral"],
+        }
+        return write_csv(sim.comm, self.directory / f"particles_{label}.csv", columns)
+
+    def close(self) -> None:
+        pass
+
+
+class SolHistograms(_DepthTriggered):
+    """``sol_histograms.json``: volume fraction of AM per SoL bin at each record depth."""
+
+    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...], bins: int = 50) -> None:
+        super().__init__(dod_targets)
+        self.path = Path(directory) / "sol_histograms.json"
+        self.bins = bins
+        self.records: list[dict] = []
+        self._stats: ParticleStatistics | None = None
+
+    def update(self, sim: Any, t: float) -> None:
+        label = self.due(sim)
+        if label is None:
+            return
+        if self._stats is None:
+            self._stats = ParticleStatistics(sim.model)
+        edges, fractions = self._stats.histogram(self.bins)
+        self.records.append({"label": label, "time_s": sim.time, "depth_of_discharge": sim.depth_of_discharge,
+                             "mean_sol": sim.mean_sol(), "volume_fraction": fractions})
+        write_json(sim.comm, self.path, {"bin_edges": edges, "weighting": "AM volume", "records": self.records})
+
+    def close(self) -> None:
+        pass
+
+    def state(self) -> dict:
+        return super().state() | {"records": self.records}
+
+    def load(self, state: dict) -> None:
+        super().load(state)
+        self.records = list(state["records"])
+
+
+class FieldSnapshots(_DepthTriggered):
+    """VTX (ADIOS2) field files at requested depths of discharge, one per submesh."""
+
+    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...]) -> None:
+        super().__init__(dod_targets)
+        self.directory = Path(directory) / "fields"
+        self.written: list[str] = []
+
+    def update(self, sim: Any, t: float) -> None:
+        if sim.state.steps_taken == 0 and "initial" not in self.done:
+            self.done.append("initial")
+            self.write(sim, "initial")
+            return
+        label = self.due(sim)
+        if label is not None:
+            self.write(sim, label)
+
+    def write(self, sim: Any, label: str) -> None:
+        model = sim.model
+        c_max = sim.parameters.active_material.max_concentration
+        sol = dolfinx.fem.Function(model.c_s.function_space, name="sol")
+        sol.x.array[:] = model.c_s.x.array / c_max
+        groups = {"active_material": [model.c_s, sol], "electronic": [model.phi_s]}
+        if not model.single_particle:
+            groups["electrolyte"] = [model.c_e, model.phi_e]
+        comm = sim.comm
+        for name, functions in groups.items():
+            final = self.directory / f"{label}_{name}.bp"
+            part = final.with_name(final.name + ".part")
+            if is_writer(comm):
+                self.directory.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(part, ignore_errors=True)
+            comm.barrier()
+            with dolfinx.io.VTXWriter(comm, str(part), functions, engine="BP4") as writer:
+                writer.write(sim.time)
+            comm.barrier()
+            if is_writer(comm):
+                shutil.rmtree(final, ignore_errors=True)
+                part.rename(final)
+            comm.barrier()
+            self.written.append(final.name)
+
+    def close(self) -> None:
+        pass
+
+    def state(self) -> dict:
+        return super().state() | {"written": self.written}
+
+    def load(self, state: dict) -> None:
+        super().load(state)
+        self.written = list(state.get("written", []))
+
+
+def standard_outputs(directory: str | Path, settings: Any) -> list:
+    """The outputs of ``microbat run`` from the case's ``[outputs]`` table."""
+    outputs: list = [
+        TimeSeries(directory),
+        ParticleRecords(directory, settings.record_dod),
+        SolHistograms(directory, settings.record_dod, settings.histogram_bins),
+    ]
+    if settings.fields:
+        outputs.append(FieldSnapshots(directory, settings.snapshot_dod))
+    return outputs

@@ -1,0 +1,434 @@
+"""A half-cell simulation: declare, then build and run (STYLE.md point 4).
+
+``Simulation(mesh_data, parameters, protocol, settings, outputs)`` declares a run from
+plain objects; :meth:`Simulation.build` creates, in named stages, the domains (submeshes and
+measures), the coupled forms, the Newton solver(s) and the protocol in amperes;
+:meth:`Simulation.run` integrates the protocol with backward Euler:
+
+* a consistent start: the potentials are solved with the concentrations frozen (t = 0),
+* adaptive steps (:class:`models.timestepping.TimeStepController`), failed Newton solves
+  retried with smaller steps, :class:`SolverError` when even ``dt_min`` fails,
+* voltage cut-offs (CC) and current limits (CV) landed to ``voltage_tolerance_V`` by
+  secant shortening of the last step, step durations and requested depths of discharge
+  landed exactly,
+* electrolyte depletion (c_e -> 0) is detected and reported (the forms floor c_e inside ln
+  and the transport properties, so the solve stays finite).
+
+Outputs are objects with ``update(sim, t)`` and ``close()``; the loop does not know what
+they write. :func:`run_simulation` is the library entry point used by ``microbat run``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.stack import MPI, PETSc, dolfinx
+
+from meshing.tags import FacetTag
+from models.domains import build_domains
+from models.errors import InputError, SolverError
+from models.halfcell import DEPLETION_FLOOR, build_half_cell
+from models.parameters.components import STOICHIOMETRY_CLAMP
+from models.progress import Progress
+from models.protocol import Capacity, Step, nominal_capacity, resolve_steps
+from models.solver import NewtonResult, NewtonSolver
+from models.timestepping import TimeStepController
+
+DEPLETION_REPORT = 0.01
+"""c_e below this fraction of c_e0 anywhere is reported as electrolyte depletion."""
+MAX_LANDING_ATTEMPTS = 12
+SINGLE_PARTICLE_ATOL = 1e-8
+"""Smallest Newton absolute tolerance (relative to the 1C current) in single-particle mode."""
+
+
+@dataclass
+class RunState:
+    """Everything besides the fields that a restart needs."""
+
+    time: float = 0.0
+    charge: float = 0.0
+    """Net charge passed on discharge since the start [C] (charge steps subtract)."""
+    step_index: int = 0
+    step_time: float = 0.0
+    steps_taken: int = 0
+    newton_iterations: int = 0
+    linear_iterations: int = 0
+    rejected_steps: int = 0
+    finished: bool = False
+    landing: float | None = None
+    """Shortened step that should land on the current step's limit (None: no landing)."""
+    landing_attempts: int = 0
+    stop_reason: str = ""
+    controller: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)
+
+
+class Simulation:
+    """One half-cell run (see the module docstring)."""
+
+    def __init__(
+        self,
+        mesh_data: Any,
+        parameters: Any,
+        protocol: Any,
+        settings: Any,
+        outputs: list | None = None,
+        anisotropy: Any = None,
+        show_progress: bool = True,
+    ) -> None:
+        self.mesh_data = mesh_data
+        self.parameters = parameters
+        self.protocol = protocol
+        self.settings = settings
+        self.outputs = list(outputs or [])
+        self.anisotropy = anisotropy
+        self.show_progress = show_progress
+        self.state = RunState()
+        self.timers: dict[str, float] = {}
+        self.newton: NewtonResult | None = None
+        self.dt = 0.0
+        self.voltage = math.nan
+        self.current = 0.0
+        self.diagnostics: dict[str, float] = {}
+        self.min_electrolyte_concentration = math.nan
+        self.sol_change = 0.0
+        self.sol_min = self.sol_max = math.nan
+
+    # ------------------------------------------------------------------ build
+    @property
+    def comm(self) -> MPI.Comm:
+        return self.mesh_data.mesh.comm
+
+    @property
+    def single_particle(self) -> bool:
+        return self.settings.model == "single_particle"
+
+    def build(self) -> Simulation:
+        """Domains -> forms -> protocol -> solver, each stage timed."""
+        with self._timer("domains"):
+            self.domains = build_domains(self.mesh_data, single_particle=self.single_particle)
+        with self._timer("forms"):
+            self.model = build_half_cell(self.domains, self.parameters, self.anisotropy)
+        self.capacity: Capacity = nominal_capacity(self.domains, self.parameters)
+        if isinstance(self.protocol, (list, tuple)) and all(isinstance(s, Step) for s in self.protocol):
+            self.steps = list(self.protocol)
+        else:
+            self.steps = resolve_steps(self.protocol, self.capacity, self.parameters)
+        s = self.settings
+        self.controller = TimeStepController(
+            dt=s.dt_initial_s, dt_min=s.dt_min_s, dt_max=s.dt_max_s, max_sol_change=s.max_sol_change)
+        with self._timer("solver_setup"):
+            self.galvanostatic = self._make_solver([])
+        self._potentiostatic: NewtonSolver | None = None
+        self.lithium_initial = self.model.diagnostics()["lithium_solid"]
+        return self
+
+    def _make_solver(self, bcs: list, relative_tolerance: float | None = None) -> NewtonSolver:
+        s = self.settings
+        scale = max(self.capacity.one_c_current, max((abs(st.current) for st in self.steps), default=0.0))
+        atol = s.newton_atol * scale
+        if self.single_particle:
+            # one particle's current is tiny: stay above the conduction rows' round-off
+            atol = max(atol, SINGLE_PARTICLE_ATOL * scale)
+        return NewtonSolver(
+            self.model, preset=s.preset, petsc_options=s.petsc_options,
+            residual_tolerance=atol,
+            relative_tolerance=s.newton_rtol if relative_tolerance is None else relative_tolerance,
+            max_iterations=s.newton_max_it, bcs=bcs)
+
+    def _solver_for(self, step: Step) -> NewtonSolver:
+        if step.mode != "cv":
+            return self.galvanostatic
+        if self._potentiostatic is None:
+            with self._timer("solver_setup"):
+                self._held_voltage = dolfinx.fem.Constant(
+                    self.domains.electronic.mesh, PETSc.ScalarType(0.0))
+                # Dirichlet rows (volts) dominate the first residual: a relative test would
+                # stop Newton before the current rows converge, so only the absolute one
+                self._potentiostatic = self._make_solver([self._collector_bc()], relative_tolerance=0.0)
+        self._held_voltage.value = step.voltage
+        return self._potentiostatic
+
+    def _collector_bc(self) -> Any:
+        """phi_s = V on the collector (single particle: in the whole equipotential particle)."""
+        V = self.model.phi_s.function_space
+        sub = self.domains.electronic
+        tdim = self.domains.mesh.topology.dim
+        sub.mesh.topology.create_connectivity(tdim - 1, tdim)
+        if self.single_particle:
+            dofs = np.arange(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, dtype=np.int32)
+        else:
+            tags = dolfinx.mesh.transfer_meshtags_to_submesh(
+                self.domains.facet_tags, sub.mesh, sub.vertex_map, sub.cell_map)
+            tags = tags[0] if isinstance(tags, tuple) else tags
+            dofs = dolfinx.fem.locate_dofs_topological(V, tdim - 1, tags.find(int(FacetTag.CURRENT_COLLECTOR)))
+        return dolfinx.fem.dirichletbc(self._held_voltage, dofs, V)
+
+    # ------------------------------------------------------------------ quantities
+    @property
+    def time(self) -> float:
+        return self.state.time
+
+    @property
+    def charge(self) -> float:
+        return self.state.charge
+
+    @property
+    def depth_of_discharge(self) -> float:
+        return self.state.charge / self.capacity.charge
+
+    @property
+    def step(self) -> Step | None:
+        i = self.state.step_index
+        return self.steps[i] if i < len(self.steps) else None
+
+    def mean_sol(self) -> float:
+        return self.diagnostics["sol_integral"] / self.capacity.am_volume
+
+    def _measure(self, step: Step) -> None:
+        """Voltage, current and inventories of the current field values."""
+        self.diagnostics = self.model.diagnostics()
+        self.voltage = self.diagnostics["voltage"]
+        if step.mode == "cc":
+            self.current = step.current
+        elif step.mode == "rest":
+            self.current = 0.0
+        else:
+            self.current = -self.diagnostics["interface_current"]
+        c_s = self.model.c_s
+        n = c_s.function_space.dofmap.index_map.size_local
+        c_max = self.parameters.active_material.max_concentration
+        self.sol_min = self.comm.allreduce(float(np.min(c_s.x.array[:n], initial=np.inf)), op=MPI.MIN) / c_max
+        self.sol_max = self.comm.allreduce(float(np.max(c_s.x.array[:n], initial=-np.inf)), op=MPI.MAX) / c_max
+        if not self.single_particle:
+            c_e = self.model.c_e
+            n = c_e.function_space.dofmap.index_map.size_local
+            local = float(np.min(c_e.x.array[:n], initial=np.inf))
+            self.min_electrolyte_concentration = self.comm.allreduce(local, op=MPI.MIN)
+
+    def _max_sol_change(self) -> float:
+        c, c_old = self.model.c_s, self.model.previous[0]
+        n = c.function_space.dofmap.index_map.size_local
+        local = float(np.max(np.abs(c.x.array[:n] - c_old.x.array[:n]), initial=0.0))
+        return self.comm.allreduce(local, op=MPI.MAX) / self.parameters.active_material.max_concentration
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> RunState:
+        """Integrate every protocol step (from the saved state after a restart)."""
+        progress = Progress("microbat run", total=1.0, comm=self.comm, enabled=self.show_progress)
+        self._progress = progress
+        if self.state.steps_taken == 0 and self.state.step_index == 0:
+            self._initialise()
+        with self._timer("time_loop"):
+            while self.state.step_index < len(self.steps):
+                self._run_step(self.steps[self.state.step_index])
+                self.state.step_index += 1
+                self.state.step_time = 0.0
+        self.state.finished = True
+        progress.close(f"{self.state.stop_reason or 'done'}: t = {self.time:.1f} s, V = {self.voltage:.4f} V, "
+                       f"{self.state.steps_taken} steps")
+        return self.state
+
+    def _initialise(self) -> None:
+        """Consistent potentials at t = 0 under the first step's load (c frozen)."""
+        step = self.steps[0]
+        solver = self._solver_for(step)
+        self._apply(step)
+        self.model.theta.value = 0.0
+        self.model.inverse_dt.value = 1.0 / self.controller.dt
+        with self._timer("initialise"):
+            result = solver.solve()
+        self.model.theta.value = 1.0
+        if not result.converged:
+            raise SolverError(
+                f"the consistent initial potentials did not converge ({result.reason_name}, "
+                f"{result.iterations} Newton iterations) for {step.label}")
+        self.newton = result
+        self._measure(step)
+        self._update_outputs()
+
+    def _apply(self, step: Step) -> None:
+        self.model.applied_current.value = step.current if step.mode == "cc" else 0.0
+
+    def _events(self, step: Step) -> dict[str, tuple[float, float]]:
+        """Stop conditions of the step: name -> (g, tolerance); g > 0 while the step goes on
+        and crosses 0 at the limit. Besides the step's own limit (voltage for CC, current for
+        CV), a discharge stops when the AM saturates somewhere (x reaches the clamp
+        1 - 1e-6, beyond which U and i0 are frozen and the model no longer limits the
+        lithiation) and a charge when it empties (x reaches 1e-6)."""
+        events: dict[str, tuple[float, float]] = {}
+        if step.mode == "cc" and step.voltage > 0:
+            g = (self.voltage - step.voltage) if step.current > 0 else (step.voltage - self.voltage)
+            events["voltage limit"] = (g, self.settings.voltage_tolerance_V)
+        if step.mode == "cv" and step.current_limit > 0:
+            events["current limit"] = (abs(self.current) - step.current_limit, 1e-3 * step.current_limit)
+        if self.current > 0:
+            events["AM saturated (x = 1)"] = (1.0 - STOICHIOMETRY_CLAMP - self.sol_max, 0.1 * STOICHIOMETRY_CLAMP)
+        elif self.current < 0:
+            events["AM emptied (x = 0)"] = (self.sol_min - STOICHIOMETRY_CLAMP, 0.1 * STOICHIOMETRY_CLAMP)
+        return events
+
+    def _run_step(self, step: Step) -> None:
+        solver = self._solver_for(step)
+        self._apply(step)
+        self._measure(step)
+        if self.state.step_time == 0.0 and step.mode != "cv":  # a CV current is known after a solve
+            for name, (g, tol) in self._events(step).items():
+                if g <= tol:
+                    self._stop(step, f"{name} at the start of the step")
+                    return
+        st = self.state
+        while True:
+            remaining = step.duration - self.state.step_time if step.duration > 0 else math.inf
+            if remaining <= 1e-9 * max(step.duration, 1.0):
+                self._stop(step, "duration reached")
+                return
+            dt = min(self.controller.dt, remaining, self._dt_to_target(step))
+            if st.landing is not None:
+                dt = min(dt, st.landing)
+            saved = self.model.state()
+            before = self._events(step)
+            measured = self._measured()
+            self.model.inverse_dt.value = 1.0 / dt
+            result = solver.solve()
+            self.newton = result
+            if not result.converged:
+                self.state.rejected_steps += 1
+                self.model.restore(saved)
+                self.controller.reject(dt, f"Newton did not converge ({result.reason_name}, "
+                                           f"{result.iterations} iterations) in {step.label}")
+                st.landing = None
+                continue
+            sol_change = self._max_sol_change()
+            if self.controller.too_large(sol_change) and dt > self.controller.dt_min:
+                self.state.rejected_steps += 1
+                self.model.restore(saved)
+                self.controller.reject(dt, "SoL change too large", factor=0.9 * self.controller.max_sol_change / sol_change)
+                continue
+            self._measure(step)
+            after = self._events(step)
+            crossed = {k: (before[k][0], g) for k, (g, tol) in after.items() if g < -tol and k in before}
+            if crossed and st.landing_attempts < MAX_LANDING_ATTEMPTS and dt > self.controller.dt_min:
+                # crossed a limit: shorten the step to land on it (secant in dt)
+                st.landing_attempts += 1
+                fraction = min(g0 / (g0 - g) if g0 > 0 else 0.5 for g0, g in crossed.values())
+                st.landing = max(dt * min(max(fraction, 0.05), 0.95), self.controller.dt_min)
+                self.model.restore(saved)
+                self._restore_measured(measured)
+                continue
+            reached = [k for k, (g, tol) in after.items() if g <= tol]
+            if reached:
+                st.landing, st.landing_attempts = None, 0
+                self._accept(step, dt, result, sol_change)
+                self._stop(step, reached[0])
+                return
+            if st.landing is not None:
+                # not there yet: extrapolate the secant of the nearest limit for the next step
+                ahead = [dt * g / (before[k][0] - g) for k, (g, _) in after.items()
+                         if k in before and before[k][0] > g]
+                st.landing = max(min(ahead, default=dt) * 1.02, self.controller.dt_min)
+            self._accept(step, dt, result, sol_change)
+
+    def _measured(self) -> tuple:
+        return (self.voltage, self.current, dict(self.diagnostics), self.min_electrolyte_concentration,
+                self.sol_min, self.sol_max)
+
+    def _restore_measured(self, measured: tuple) -> None:
+        (self.voltage, self.current, self.diagnostics, self.min_electrolyte_concentration,
+         self.sol_min, self.sol_max) = measured
+
+    def _dt_to_target(self, step: Step) -> float:
+        """Time to the next requested depth of discharge during a discharging CC step."""
+        if step.mode != "cc" or step.current <= 0:
+            return math.inf
+        targets = sorted({t for o in self.outputs for t in getattr(o, "dod_targets", ())})
+        dod = self.depth_of_discharge
+        ahead = [t for t in targets if t > dod + 1e-9]
+        if not ahead:
+            return math.inf
+        return (ahead[0] - dod) * self.capacity.charge / step.current
+
+    def _accept(self, step: Step, dt: float, result: NewtonResult, sol_change: float) -> None:
+        st = self.state
+        st.time += dt
+        st.step_time += dt
+        st.charge += self.current * dt
+        st.steps_taken += 1
+        st.newton_iterations += result.iterations
+        st.linear_iterations += result.linear_iterations
+        self.dt = dt
+        self.sol_change = sol_change
+        self.model.accept_step()
+        self.controller.accept(dt, result.iterations, sol_change)
+        self._check_depletion()
+        self._update_outputs()
+        self._progress.update(
+            min(max(self.depth_of_discharge, 0.0), 1.0),
+            f"{step.label}: t = {st.time:7.1f} s  V = {self.voltage:.4f} V  SoL = {self.mean_sol():.3f}  "
+            f"dt = {dt:.3g} s  Newton {result.iterations}")
+
+    def _check_depletion(self) -> None:
+        if self.single_particle:
+            return
+        c0 = self.parameters.cell.initial_electrolyte_concentration
+        depleted = self.min_electrolyte_concentration < DEPLETION_REPORT * c0
+        if depleted and not any(e["event"] == "electrolyte_depletion" for e in self.state.events):
+            event = {
+                "event": "electrolyte_depletion",
+                "time_s": self.time,
+                "min_c_e_mol_m3": self.min_electrolyte_concentration,
+                "message": (f"electrolyte depleted: min c_e = {self.min_electrolyte_concentration:.3g} mol/m^3 "
+                            f"< {DEPLETION_REPORT:g} c_e0 at t = {self.time:.1f} s (transport properties are "
+                            f"evaluated at c_e >= {DEPLETION_FLOOR:g} c_e0)"),
+            }
+            self.state.events.append(event)
+            if self.comm.rank == 0:
+                print(f"microbat: warning: {event['message']}", file=sys.stderr, flush=True)
+
+    def _stop(self, step: Step, why: str) -> None:
+        self.state.landing, self.state.landing_attempts = None, 0
+        self.state.stop_reason = f"{step.label}: {why}"
+        self.state.events.append({"event": "step_end", "step": self.state.step_index, "time_s": self.time,
+                                  "voltage_V": self.voltage, "reason": why})
+
+    def _update_outputs(self) -> None:
+        with self._timer("outputs"):
+            for output in self.outputs:
+                output.update(self, self.time)
+
+    def close(self) -> None:
+        for output in self.outputs:
+            output.close()
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _timer(self, name: str) -> _Timer:
+        return _Timer(self.timers, name)
+
+    def summary(self) -> dict[str, Any]:
+        st = self.state
+        return {
+            "state": {k: v for k, v in asdict(st).items() if k != "controller"},
+            "final_voltage_V": self.voltage,
+            "capacity_mAh_cm2": (st.charge / 3.6 / (self.capacity.area * 1e4)) if not self.single_particle else None,
+            "capacity_mAh_g": st.charge / 3.6 / (self.capacity.am_mass * 1e3),
+            "depth_of_discharge": self.depth_of_discharge,
+            "timers_s": dict(self.timers),
+        }
+
+
+class _Timer:
+    def __init__(self, timers: dict[str, float], name: str) -> None:
+        self.timers, self.name = timers, name
+
+    def __enter__(self) -> _Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.timers[self.name] = self.timers.get(self.name, 0.0) + time.perf_counter() - self.start

@@ -1,0 +1,44 @@
+"""`microbat run`: run a case's protocol on its mesh and write the results directory."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the electrochemical model of a case (time series, particle records, fields, manifest)",
+        description=(
+            "Run the half-cell model of CASE.toml. Writes DIR/timeseries.csv, DIR/particles/, "
+            "DIR/sol_histograms.json, DIR/fields/*.bp (ParaView), DIR/checkpoint/ and DIR/manifest.json. "
+            "Parallel: mpiexec -n N microbat run CASE.toml"
+        ),
+    )
+    p.add_argument("case", help="case file (.toml)")
+    p.add_argument("--output", help="results directory (default: [outputs] directory or results/<case name>)")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint of an interrupted run")
+    p.add_argument("--mesh", help="mesh directory (mesh.xdmf + mesh.h5, tags of meshing/tags.py)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.mesh_input import load_mesh
+    from models.runner import run_simulation
+    from models.stack import MPI
+
+    from ..case import load_case
+    from ..mesh_stage import mesh_for_case
+
+    comm = MPI.COMM_WORLD
+    case = load_case(args.case)
+    out = case.results_dir(args.output)
+    if args.mesh:
+        mesh_data = load_mesh(args.mesh, comm)
+    else:
+        mesh_data = mesh_for_case(case, comm, out / "mesh")
+    result = run_simulation(mesh_data, case, out, resume=args.resume, show_progress=not args.quiet)
+    if comm.rank == 0:
+        print(f"microbat run: results in {result.resolve()}")
+    return 0

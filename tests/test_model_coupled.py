@@ -1,0 +1,167 @@
+"""The coupled half-cell problem: interface orientation, lithium and charge conservation.
+
+DESIGN.md section 3: testing the weak form with v = 1 gives exact discrete balances, so
+the lithium gained by the AM equals the charge passed / F and the interface current equals
+the applied current, to solver tolerance, at every step, on 1 and 2 ranks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.stack import dolfinx, ufl
+
+from meshing.build import build_mesh
+from meshing.options import MeshOptions
+from meshing.records import Packing
+from meshing.tags import CellTag
+from models.domains import build_domains
+from models.errors import InputError
+from models.halfcell import build_half_cell
+from models.mesh_input import MeshData
+from models.outputs import TimeSeries
+from models.parameters import FARADAY, parameter_set
+from models.simulation import Simulation
+from tests.model_cases import UM, discharge, settings, small_electrode
+
+
+def _series(sim):
+    series = sim.outputs[0]
+    return {name: series.column(name) for name in
+            ("time_s", "voltage_V", "lithium_balance_error", "interface_current_A", "current_A",
+             "salt_electrolyte_mol", "mean_sol")}
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("two_dimensional", [False, True], ids=["3d", "2d"])
+def test_lithium_and_charge_are_conserved_every_step(comm, two_dimensional):
+    cells = (10, 12) if two_dimensional else (5, 5, 8)
+    mesh_data = small_electrode(comm, cells, two_dimensional)
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    sim = Simulation(mesh_data, parameter_set("baseline"), discharge(3.0, max_duration_s=300.0),
+                     settings(), [series], show_progress=False).build()
+    sim.run()
+    s = _series(sim)
+    assert len(s["time_s"]) > 5
+    assert np.isclose(s["time_s"][-1], 300.0, rtol=1e-12), "the step duration is landed exactly"
+    # |change of AM lithium - charge passed / F| <= 1e-8 of the charge passed, every step
+    assert np.all(s["lithium_balance_error"][1:] <= 1e-8), s["lithium_balance_error"].max()
+    # interface current = applied current (solver tolerance), salt conserved
+    assert np.allclose(-s["interface_current_A"], s["current_A"], rtol=1e-8, atol=0)
+    assert np.allclose(s["salt_electrolyte_mol"], s["salt_electrolyte_mol"][0], rtol=1e-10)
+    assert np.all(np.diff(s["voltage_V"]) < 0), "the voltage falls during a discharge"
+    assert np.all(np.diff(s["mean_sol"]) > 0), "the AM lithiates during a discharge"
+    # the mean SoL moved by exactly the charge passed (x0 + Q / (F c_max V_AM))
+    p = sim.parameters
+    expected = p.initial_stoichiometry + 300.0 * sim.current / (
+        FARADAY * p.active_material.max_concentration * sim.capacity.am_volume)
+    assert np.isclose(s["mean_sol"][-1], expected, rtol=1e-9)
+
+
+@pytest.mark.mpi
+def test_interface_plus_side_is_the_particle_on_a_curved_interface(comm):
+    """gmsh sphere in a box: the interface area is 4 pi r^2 and every "+" trace is AM."""
+    radius = 3.0 * UM
+    packing = Packing(centres=[[5.0 * UM, 5.0 * UM, 5.0 * UM]], radii=[radius], box=(10 * UM, 10 * UM, 10 * UM),
+                      particle_ids=[0])
+    options = MeshOptions(interface_size=0.8 * UM, bulk_size_factor=2.5, threads=1)
+    mesh_data = build_mesh(packing if comm.rank == 0 else None, 4 * UM, comm, options)
+    d = build_domains(mesh_data)
+    assert np.isclose(d.geometry["interface_area"], 4 * np.pi * radius**2, rtol=0.02)
+    V_am = dolfinx.fem.functionspace(d.active_material.mesh, ("Lagrange", 1))
+    V_el = dolfinx.fem.functionspace(d.electrolyte.mesh, ("Lagrange", 1))
+    u_am, u_el = dolfinx.fem.Function(V_am), dolfinx.fem.Function(V_el)
+    u_am.x.array[:] = 1.0
+    u_el.x.array[:] = 2.0
+    area = d.geometry["interface_area"]
+    # a submesh function read on the wrong side is silently 0: both must be complete
+    assert np.isclose(d.integrate(d.am(u_am) * d.dGamma), area, rtol=1e-12)
+    assert np.isclose(d.integrate(d.elyte(u_el) * d.dGamma), 2 * area, rtol=1e-12)
+    # the normal of the "+" side points out of the particle: int n . (x - x_c) = 3 V / ... > 0
+    x = ufl.SpatialCoordinate(d.mesh)
+    centre = ufl.as_vector([5.0 * UM] * 3)
+    flux = d.integrate(ufl.dot(d.normal(), x - centre) * d.dGamma)
+    assert np.isclose(flux, 3 * d.geometry["am_volume"], rtol=0.02)
+
+
+def test_interface_tags_that_do_not_separate_am_from_electrolyte_are_rejected(comm):
+    mesh_data = small_electrode(comm)
+    mesh = mesh_data.mesh
+    fdim = mesh.topology.dim - 1
+    # tag the lateral walls (exterior facets) as interface: not an AM | electrolyte facet
+    ft = mesh_data.facet_tags
+    bad = dolfinx.mesh.meshtags(mesh, fdim, ft.indices, np.where(ft.values == 13, 20, ft.values).astype(np.int32))
+    with pytest.raises(InputError, match="interface"):
+        build_domains(MeshData(mesh, mesh_data.cell_tags, bad, {}))
+
+
+def test_missing_counter_electrode_is_an_input_error(comm):
+    mesh_data = small_electrode(comm)
+    ft = mesh_data.facet_tags
+    keep = ft.values != 12
+    tags = dolfinx.mesh.meshtags(mesh_data.mesh, ft.dim, ft.indices[keep], ft.values[keep])
+    with pytest.raises(InputError, match="12"):
+        build_domains(MeshData(mesh_data.mesh, mesh_data.cell_tags, tags, {}))
+
+
+@pytest.mark.mpi
+def test_initial_potentials_balance_the_applied_current(comm):
+    """The t = 0 solve (concentrations frozen) gives the loaded potentials: j integrates
+    to -I and the Li metal passes I; concentrations are untouched."""
+    mesh_data = small_electrode(comm)
+    d = build_domains(mesh_data)
+    p = parameter_set("baseline")
+    model = build_half_cell(d, p)
+    from models.solver import NewtonSolver
+
+    current = 1e-9
+    solver = NewtonSolver(model, preset="direct", residual_tolerance=1e-12 * current)
+    model.applied_current.value = current
+    model.theta.value = 0.0
+    result = solver.solve()
+    assert result.converged
+    diag = model.diagnostics()
+    assert np.isclose(diag["interface_current"], -current, rtol=1e-9)
+    assert np.isclose(diag["counter_current"], current, rtol=1e-9)
+    assert np.allclose(model.c_s.x.array, p.initial_stoichiometry * p.active_material.max_concentration)
+    assert diag["voltage"] < float(p.active_material.open_circuit_potential(p.initial_stoichiometry))
+    assert CellTag.PARTICLE_BASE in d.particle_tags
+
+
+@pytest.mark.mpi
+def test_anisotropic_particles_conserve_lithium_and_change_the_gradient(comm):
+    from models.domains import particle_tensor
+    from models.solver import NewtonSolver
+
+    d = build_domains(small_electrode(comm))
+    p = parameter_set("baseline")
+    results = {}
+    for name, tensors in {"isotropic": {}, "anisotropic": {100: np.diag([1.0, 1.0, 0.05]), 101: np.eye(3)}}.items():
+        model = build_half_cell(d, p, anisotropy=particle_tensor(d, tensors))
+        lithium0 = model.diagnostics()["lithium_solid"]
+        current, dt = 2e-9, 60.0
+        solver = NewtonSolver(model, preset="direct", residual_tolerance=1e-12 * current)
+        model.applied_current.value = current
+        model.inverse_dt.value = 1.0 / dt
+        assert solver.solve().converged
+        gained = model.diagnostics()["lithium_solid"] - lithium0
+        assert np.isclose(gained, current * dt / FARADAY, rtol=1e-9)
+        results[name] = model.c_s.x.array.copy()
+    assert not np.allclose(results["isotropic"], results["anisotropic"], rtol=1e-6)
+    with pytest.raises(InputError, match="positive definite"):
+        particle_tensor(d, {100: -np.eye(3)})
+
+
+@pytest.mark.mpi
+def test_mesh_directory_round_trip_keeps_tags_on_ghost_cells(comm, shared_tmp_path):
+    from models.mesh_input import load_mesh, save_mesh
+
+    original = small_electrode(comm)
+    save_mesh(original, shared_tmp_path / "mesh")
+    loaded = load_mesh(shared_tmp_path / "mesh", comm)
+    a, b = build_domains(original).geometry, build_domains(loaded).geometry
+    for key in ("am_volume", "interface_area", "collector_area", "counter_area", "separator_volume"):
+        assert np.isclose(a[key], b[key], rtol=1e-12), key
+    assert loaded.info["builder"] == "structured_electrode"

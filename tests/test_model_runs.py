@@ -1,0 +1,249 @@
+"""Whole runs: 1 vs 2 ranks, restart from a checkpoint, failures and depletion, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from models.stack import MPI
+
+from models.errors import SolverError
+from models.mesh_input import save_mesh
+from models.outputs import TimeSeries
+from models.parameters import parameter_set
+from models.simulation import Simulation
+from studies.case import case_from_dict
+from tests.conftest import run_cli
+from tests.model_cases import discharge, settings, small_electrode
+
+
+def _voltage_curve(comm):
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.6),
+                     settings(), [series], show_progress=False).build()
+    sim.run()
+    return series.column("time_s"), series.column("voltage_V")
+
+
+@pytest.mark.mpi
+def test_same_discharge_on_one_and_two_ranks(comm):
+    t_par, v_par = _voltage_curve(comm)
+    t_ser, v_ser = _voltage_curve(MPI.COMM_SELF)
+    assert len(t_par) == len(t_ser) and np.allclose(t_par, t_ser, rtol=1e-9)
+    assert np.max(np.abs(v_par - v_ser) / v_ser) < 1e-6
+    assert abs(v_par[-1] - 3.6) < 1e-5, "the cut-off is landed"
+
+
+def _case(tmp, **outputs):
+    return case_from_dict({
+        "name": "restart",
+        "protocol": {"steps": [{"mode": "cc", "c_rate": 3.0, "until_voltage_V": 3.6},
+                               {"mode": "rest", "duration_s": 60.0}]},
+        "solver": {"dt_initial_s": 5.0, "dt_max_s": 60.0},
+        "outputs": {"snapshot_dod": [0.3], "record_dod": [0.2, 0.4], "checkpoint_every": 4} | outputs,
+    }, base_dir=tmp)
+
+
+class _Interrupt:
+    """An output that stops the run after a given number of steps (like a killed job)."""
+
+    dod_targets = ()
+
+    def __init__(self, after_steps):
+        self.after_steps = after_steps
+
+    def update(self, sim, t):
+        if sim.state.steps_taken == self.after_steps:
+            raise KeyboardInterrupt
+
+    def close(self):
+        pass
+
+
+def _rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.mpi
+def test_restart_from_checkpoint_reproduces_the_uninterrupted_run(comm, shared_tmp_path, monkeypatch):
+    from models import runner
+
+    mesh = small_electrode(comm)
+    full = runner.run_simulation(mesh, _case(shared_tmp_path), shared_tmp_path / "full", show_progress=False)
+    original = runner.standard_outputs
+    monkeypatch.setattr(runner, "standard_outputs", lambda d, s: original(d, s) + [_Interrupt(10)])
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_simulation(small_electrode(comm), _case(shared_tmp_path), shared_tmp_path / "cut",
+                              show_progress=False)
+    comm.barrier()
+    manifest = json.loads((shared_tmp_path / "cut" / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    monkeypatch.setattr(runner, "standard_outputs", original)
+    resumed = runner.run_simulation(small_electrode(comm), _case(shared_tmp_path), shared_tmp_path / "cut",
+                                    resume=True, show_progress=False)
+    comm.barrier()
+    a, b = _rows(full / "timeseries.csv"), _rows(resumed / "timeseries.csv")
+    assert len(a) == len(b) > 12
+    for name in ("time_s", "voltage_V", "mean_sol", "capacity_mAh_cm2", "min_c_e_mol_m3"):
+        assert np.allclose([float(r[name]) for r in a], [float(r[name]) for r in b], rtol=1e-12, atol=0), name
+    manifest = json.loads((resumed / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["resumed"]
+    assert sorted(p.name for p in (resumed / "particles").glob("*.csv")) == [
+        "particles_dod0.200.csv", "particles_dod0.400.csv"]
+
+
+class _BreakNewton:
+    """Makes every Newton solve from step ``after`` on fail (one iteration allowed)."""
+
+    dod_targets = ()
+
+    def __init__(self, after):
+        self.after = after
+
+    def update(self, sim, t):
+        if sim.state.steps_taken == self.after:
+            sim.galvanostatic.problem.solver.setTolerances(max_it=1)
+
+    def close(self):
+        pass
+
+
+@pytest.mark.mpi
+def test_newton_failure_at_the_smallest_step_is_a_clear_error_and_keeps_the_outputs(
+        comm, shared_tmp_path, monkeypatch):
+    from models import runner
+
+    case = case_from_dict({
+        "name": "fails", "protocol": {"steps": [{"mode": "cc", "c_rate": 3.0}]},
+        "solver": {"dt_initial_s": 5.0, "dt_min_s": 1.0}, "outputs": {"fields": False},
+    }, base_dir=shared_tmp_path)
+    original = runner.standard_outputs
+    monkeypatch.setattr(runner, "standard_outputs", lambda d, s: original(d, s) + [_BreakNewton(6)])
+    with pytest.raises(SolverError, match="smallest time step") as info:
+        runner.run_simulation(small_electrode(comm), case, shared_tmp_path / "fails", show_progress=False)
+    assert "Newton did not converge" in str(info.value)
+    comm.barrier()
+    rows = _rows(shared_tmp_path / "fails" / "timeseries.csv")
+    assert len(rows) == 7, "t = 0 and the six converged steps are kept"
+    manifest = json.loads((shared_tmp_path / "fails" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "smallest time step" in manifest["error"]
+
+
+@pytest.mark.mpi
+def test_electrolyte_depletion_is_reported_without_nan(comm):
+    params = parameter_set("baseline", {"cell.initial_electrolyte_concentration": 1.0})
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    sim = Simulation(small_electrode(comm), params, discharge(5.0, 3.0), settings(), [series],
+                     show_progress=False).build()
+    sim.run()
+    events = [e for e in sim.state.events if e["event"] == "electrolyte_depletion"]
+    assert events and "electrolyte depleted" in events[0]["message"]
+    assert np.all(np.isfinite(series.column("voltage_V")))
+    assert series.column("min_c_e_mol_m3").min() < 0.01
+
+
+def test_cli_run_writes_the_results_directory(tmp_path):
+    from models.stack import MPI as _MPI
+
+    mesh_dir = save_mesh(small_electrode(_MPI.COMM_SELF), tmp_path / "mesh")
+    case = tmp_path / "small.toml"
+    case.write_text(
+        'name = "small"\n[[protocol.steps]]\nmode = "cc"\nc_rate = 3.0\nuntil_voltage_V = 3.6\n'
+        '[solver]\ndt_initial_s = 5.0\n[outputs]\nsnapshot_dod = [0.3]\nrecord_dod = [0.3]\n')
+    out = tmp_path / "out"
+    status, stdout, stderr = run_cli("run", str(case), "--mesh", str(mesh_dir), "--output", str(out), "--quiet")
+    assert status == 0, stderr
+    rows = _rows(out / "timeseries.csv")
+    assert {"time_s", "voltage_V", "capacity_mAh_cm2", "mean_sol", "current_A_m2"} <= set(rows[0])
+    assert abs(float(rows[-1]["voltage_V"]) - 3.6) < 1e-5
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["mpi_ranks"] == 1
+    assert manifest["mesh"]["particles"] == 2 and manifest["versions"]["dolfinx"]
+    assert (out / "particles" / "particles_dod0.300.csv").is_file()
+    assert (out / "fields" / "dod0.300_electrolyte.bp").is_dir()
+    histograms = json.loads((out / "sol_histograms.json").read_text())
+    assert np.isclose(sum(histograms["records"][0]["volume_fraction"]), 1.0)
+    # without --mesh the case's geometry is meshed first: a missing geometry file is an input error
+    missing = tmp_path / "missing.toml"
+    missing.write_text(case.read_text().replace('name = "small"', 'name = "missing"\n[geometry]\nsource = "file"\nfile = "nope.npz"'))
+    status, _, stderr = run_cli("run", str(missing), "--output", str(tmp_path / "none"))
+    assert status == 2 and "nope.npz" in stderr and not (tmp_path / "none" / "timeseries.csv").exists()
+
+
+def _records(comm):
+    from models.records import ParticleStatistics
+
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=240.0),
+                     settings(), [], show_progress=False).build()
+    sim.run()
+    stats = ParticleStatistics(sim.model)
+    return sim, stats.particles(), stats.histogram(20)
+
+
+@pytest.mark.mpi
+def test_particle_records_and_histograms_are_the_same_on_any_number_of_ranks(comm):
+    sim, par, (edges, hist_par) = _records(comm)
+    _, ser, (_, hist_ser) = _records(MPI.COMM_SELF)
+    for key in ("volume", "surface_area", "sol_mean", "sol_std", "sol_min", "sol_max", "current_integral"):
+        assert np.allclose(par[key], ser[key], rtol=1e-8, atol=1e-14), key
+    assert np.allclose(hist_par, hist_ser, rtol=1e-10, atol=1e-14)
+    geometry = sim.domains.geometry
+    assert np.isclose(par["volume"].sum(), geometry["am_volume"], rtol=1e-12)
+    assert np.isclose(par["surface_area"].sum(), geometry["interface_area"], rtol=1e-12)
+    assert np.isclose(par["current_integral"].sum(), -sim.current, rtol=1e-8)
+    mean_sol = (par["sol_mean"] * par["volume"]).sum() / par["volume"].sum()
+    assert np.isclose(mean_sol, sim.mean_sol(), rtol=1e-12)
+    assert np.all(par["sol_min"] <= par["sol_mean"]) and np.all(par["sol_mean"] <= par["sol_max"])
+    assert np.all(par["sol_std"] > 0), "a 3C discharge leaves a gradient in every particle"
+    assert np.isclose(hist_par.sum(), 1.0) and len(edges) == 21
+
+
+@pytest.mark.mpi
+def test_constant_voltage_step_holds_the_voltage_and_the_current_decays(comm):
+    from studies.case import CCStep, CVStep, Protocol, RestStep
+
+    protocol = Protocol(steps=(CCStep(c_rate=2.0, max_duration_s=300.0, until_voltage_V=3.0),
+                               RestStep(duration_s=30.0),
+                               CVStep(voltage_V=3.95, until_c_rate=0.5, max_duration_s=600.0)))
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), protocol, settings(), [series],
+                     show_progress=False).build()
+    sim.run()
+    mode = np.array([r["step_mode"] for r in series.rows])
+    V, I = series.column("voltage_V"), series.column("current_A")
+    cv = mode == "cv"
+    rest = mode == "rest"
+    assert cv.sum() > 3 and rest.sum() >= 1
+    assert np.allclose(V[cv], 3.95, atol=1e-9), "the collector is held at the CV voltage"
+    assert np.all(I[rest] == 0.0)
+    assert np.all(np.diff(np.abs(I[cv])) < 0), "the current relaxes under constant voltage"
+    one_c = sim.capacity.one_c_current
+    assert abs(I[cv][-1]) <= 0.5 * one_c * (1 + 1e-3) and abs(I[cv][-2]) > 0.5 * one_c
+    # lithium balance holds through rest and CV (charge counted from the interface current)
+    assert series.column("lithium_balance_error")[1:].max() < 1e-8
+
+
+@pytest.mark.mpi
+def test_iterative_preset_gives_the_direct_solution(comm):
+    """GMRES + fieldsplit (c_s | c_e | phi_s + phi_e, GAMG) against MUMPS, fixed steps."""
+    curves = {}
+    for preset in ("direct", "iterative"):
+        series = TimeSeries("unused")
+        series.write = lambda comm: None
+        fixed = settings(preset=preset, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5)
+        sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=200.0),
+                         fixed, [series], show_progress=False).build()
+        sim.run()
+        assert sim.galvanostatic.preset == preset
+        curves[preset] = series.column("voltage_V")
+        if preset == "iterative":
+            assert sim.state.linear_iterations > sim.state.newton_iterations, "GMRES iterated"
+    assert len(curves["direct"]) == len(curves["iterative"]) == 11
+    assert np.allclose(curves["iterative"], curves["direct"], rtol=1e-8, atol=0)
