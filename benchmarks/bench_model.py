@@ -1,17 +1,16 @@
 """Benchmark of the half-cell model: DOFs, steps, Newton/linear iterations, time per phase,
 time per step and peak memory.
 
-Runs a CC discharge on a mesh directory written by the meshing stage (``--mesh DIR``) or on a
-packing-like gmsh mesh built here (``--build``: random non-overlapping spheres of one
-diameter in an electrode box under a separator). Run under MPI for the parallel numbers:
+Runs the constant-current discharge of a case (default: the reference electrode of the speed
+goal, ``studies/cases/d8_60um_3C.toml``: D8 packing, AM 0.43, 60 um thick, 40 x 40 um, 25 um
+separator, 3C = 4.5 mA/cm^2 to 2.8 V) on its mesh, built by the meshing stage at the default
+resolution (or at multiples of it with ``--sizes``) and cached in ``--workdir``:
 
-    .venv/bin/python benchmarks/bench_model.py --build --lateral 20 --thickness 30 --max-steps 15
-    .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/bench_model.py --build ... --preset iterative
-    .venv/bin/python benchmarks/bench_model.py --mesh results/d8/mesh --c-rate 3 --until 2.8
+    .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/bench_model.py --preset iterative
+    .venv/bin/python benchmarks/bench_model.py --sizes 2.0,1.5,1.0 --max-time 120   # time per step vs mesh size
+    .venv/bin/python benchmarks/bench_model.py --mesh results/d8/mesh                 # any mesh directory
 
-``--sizes 1.0,0.75,0.5`` repeats the run at three interface element sizes (relative to
-r/4) for the growth of the time per step with the mesh size. Every number printed comes
-from this run; the machine load (``uptime``) is printed with it.
+Every number printed comes from this run; the machine load (``uptime``) is printed with it.
 """
 
 from __future__ import annotations
@@ -24,44 +23,25 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.stack import MPI  # noqa: E402
 
 from models.mesh_input import load_mesh  # noqa: E402
-from models.meshes import sphere_packing_electrode  # noqa: E402
 from models.outputs import TimeSeries  # noqa: E402
-from models.parameters import parameter_set  # noqa: E402
 from models.simulation import Simulation  # noqa: E402
-from studies.case import CCStep, Protocol, SolverSettings  # noqa: E402
+from studies.case import CCStep, Protocol, load_case  # noqa: E402
+from studies.mesh_stage import mesh_for_case  # noqa: E402
 
-UM = 1e-6
-
-
-def random_packing(rng, lateral, thickness, diameter, fraction, gap=0.06, tries=200_000):
-    """Random sequential addition of equal spheres (fully inside the electrode box)."""
-    r = diameter / 2
-    box = np.array([*lateral, thickness])
-    target = fraction * box.prod() / (4 / 3 * np.pi * r**3)
-    centres: list[np.ndarray] = []
-    for _ in range(tries):
-        c = r * (1 + gap) + rng.random(3) * (box - 2 * r * (1 + gap))
-        if all(np.linalg.norm(c - o) > 2 * r * (1 + gap) for o in centres):
-            centres.append(c)
-            if len(centres) >= target:
-                break
-    return np.array(centres), np.full(len(centres), r)
+REPO = Path(__file__).resolve().parent.parent
 
 
-def build_mesh(comm, args, size_factor):
-    rng = np.random.default_rng(args.seed)
-    lateral = (args.lateral * UM, args.lateral * UM)
-    centres, radii = random_packing(rng, lateral, args.thickness * UM, args.diameter * UM, args.am_fraction)
-    h = size_factor * args.diameter * UM / 8  # r / 4
-    return sphere_packing_electrode(comm, centres, radii, lateral, args.thickness * UM, args.separator * UM,
-                                    interface_size=h, bulk_size=3 * h)
+def case_mesh(comm, case, size_factor: float, workdir: Path):
+    """The case's mesh with the interface element size scaled by ``size_factor``."""
+    base = case.mesh.interface_size_um or case.geometry.packing.diameter_um / 10  # r / 5
+    mesh = dataclasses.replace(case.mesh, interface_size_um=base * size_factor)
+    case = dataclasses.replace(case, mesh=mesh)
+    return mesh_for_case(case, comm, workdir / f"mesh_x{size_factor:g}")
 
 
 def peak_memory_gb(comm) -> float:
@@ -70,32 +50,23 @@ def peak_memory_gb(comm) -> float:
     return comm.allreduce(kb, op=MPI.SUM) / 1024**2
 
 
-def run_once(comm, args, size_factor):
+def run_once(comm, args, case, size_factor):
     start = time.perf_counter()
-    mesh_data = load_mesh(args.mesh, comm) if args.mesh else build_mesh(comm, args, size_factor)
+    mesh_data = load_mesh(args.mesh, comm) if args.mesh else case_mesh(comm, case, size_factor, Path(args.workdir))
     t_mesh = time.perf_counter() - start
     series = TimeSeries("unused")
     series.write = lambda comm: None
-    settings = dataclasses.replace(SolverSettings(preset=args.preset, dt_initial_s=args.dt, dt_max_s=60.0),
-                                   petsc_options=dict(kv.split("=", 1) for kv in args.option))
-    step = CCStep(c_rate=args.c_rate, until_voltage_V=args.until,
-                  max_duration_s=args.max_time)
-    params = parameter_set("baseline", {"nsd.porosity": args.porosity})
-    sim = Simulation(mesh_data, params, Protocol(steps=(step,)), settings, [series], show_progress=False)
+    settings = dataclasses.replace(case.solver, petsc_options=dict(kv.split("=", 1) for kv in args.option))
+    if args.preset:
+        settings = dataclasses.replace(settings, preset=args.preset)
+    step = case.protocol.steps[0]
+    if not isinstance(step, CCStep):
+        raise SystemExit("bench_model: the case's first protocol step must be constant current")
+    step = dataclasses.replace(step, max_duration_s=args.max_time or step.max_duration_s)
+    params = case.parameters.resolve()
+    sim = Simulation(mesh_data, params, Protocol(steps=(step,)), settings, [series], show_progress=comm.rank == 0)
     sim.build()
-    if args.max_steps:
-        original = sim._accept
-
-        def accept(*a, **k):
-            original(*a, **k)
-            if sim.state.steps_taken >= args.max_steps:
-                raise StopIteration
-
-        sim._accept = accept
-    try:
-        sim.run()
-    except StopIteration:
-        pass
+    sim.run()
     wall = time.perf_counter() - start
     st = sim.state
     d = sim.domains
@@ -130,29 +101,21 @@ def run_once(comm, args, size_factor):
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--mesh", help="mesh directory (mesh.xdmf + tags); default: build a packing here")
-    p.add_argument("--build", action="store_true", help="build a random packing mesh (default without --mesh)")
-    p.add_argument("--lateral", type=float, default=20.0, help="box size in x and y [um]")
-    p.add_argument("--thickness", type=float, default=30.0, help="electrode thickness [um]")
-    p.add_argument("--separator", type=float, default=25.0, help="separator thickness [um]")
-    p.add_argument("--diameter", type=float, default=8.0, help="particle diameter [um]")
-    p.add_argument("--am-fraction", type=float, default=0.3, help="target AM fraction of the random packing")
-    p.add_argument("--porosity", type=float, default=0.28, help="nsd.porosity")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sizes", default="1.0", help="interface element sizes relative to r/4, comma separated")
-    p.add_argument("--preset", default="direct", choices=["auto", "direct", "iterative"])
+    p.add_argument("--case", default=str(REPO / "studies" / "cases" / "d8_60um_3C.toml"), help="case file")
+    p.add_argument("--mesh", help="use this mesh directory instead of meshing the case")
+    p.add_argument("--workdir", default=str(REPO / "results" / "bench_model"), help="where meshes are cached")
+    p.add_argument("--sizes", default="1.0", help="interface element sizes relative to the default, comma separated")
+    p.add_argument("--preset", choices=["auto", "direct", "iterative"], help="override [solver] preset")
     p.add_argument("--option", action="append", default=[], help="PETSc option key=value (repeatable)")
-    p.add_argument("--c-rate", type=float, default=3.0)
-    p.add_argument("--until", type=float, default=2.8, help="cut-off voltage [V]")
-    p.add_argument("--max-time", type=float, default=0.0, help="longest simulated time [s] (0 = none)")
-    p.add_argument("--max-steps", type=int, default=0, help="stop after this many time steps (0 = none)")
-    p.add_argument("--dt", type=float, default=5.0, help="initial time step [s]")
+    p.add_argument("--max-time", type=float, default=0.0, help="longest simulated time [s] (0 = to the cut-off)")
     args = p.parse_args()
     comm = MPI.COMM_WORLD
+    case = load_case(args.case)
     if comm.rank == 0:
         print(f"# uptime: {os.popen('uptime').read().strip()}", flush=True)
+        print(f"# case {args.case}: {case.description or case.name}", flush=True)
     for size in (float(s) for s in args.sizes.split(",")):
-        result = run_once(comm, args, size)
+        result = run_once(comm, args, case, size)
         if comm.rank == 0:
             for key, value in result.items():
                 print(f"{key:>18}: {value}")

@@ -120,6 +120,20 @@ class Domains:
             form = dolfinx.fem.form(form, entity_maps=self.entity_maps)
         return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
 
+    def interface_dofs(self, space: Any) -> np.ndarray:
+        """Local DOFs (owned and ghost) of a P1 space on the AM submesh that lie on the interface."""
+        mesh = self.mesh
+        fdim = mesh.topology.dim - 1
+        mesh.topology.create_connectivity(fdim, 0)
+        f2v = mesh.topology.connectivity(fdim, 0)
+        parent_vertices = np.unique(np.concatenate([f2v.links(f) for f in self.interface_facets] or [np.empty(0, np.int32)]))
+        sub_vertices = self.active_material.vertex_map.sub_topology_to_topology(
+            parent_vertices.astype(np.int32), inverse=True)
+        sub_vertices = sub_vertices[sub_vertices >= 0].astype(np.int32)
+        sub = self.active_material.mesh
+        sub.topology.create_connectivity(0, sub.topology.dim)
+        return dolfinx.fem.locate_dofs_topological(space, 0, sub_vertices)
+
     def region_function(self, values: dict[int, float], name: str) -> dolfinx.fem.Function:
         """A DG0 function on the parent mesh with one value per :class:`Region`."""
         V = dolfinx.fem.functionspace(self.mesh, ("DG", 0))

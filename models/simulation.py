@@ -98,7 +98,7 @@ class Simulation:
         self.diagnostics: dict[str, float] = {}
         self.min_electrolyte_concentration = math.nan
         self.sol_change = 0.0
-        self.sol_min = self.sol_max = math.nan
+        self.sol_min = self.sol_max = self.surface_sol_min = self.surface_sol_max = math.nan
 
     # ------------------------------------------------------------------ build
     @property
@@ -115,6 +115,7 @@ class Simulation:
             self.domains = build_domains(self.mesh_data, single_particle=self.single_particle)
         with self._timer("forms"):
             self.model = build_half_cell(self.domains, self.parameters, self.anisotropy)
+        self._surface_dofs = self.domains.interface_dofs(self.model.c_s.function_space)
         self.capacity: Capacity = nominal_capacity(self.domains, self.parameters)
         if isinstance(self.protocol, (list, tuple)) and all(isinstance(s, Step) for s in self.protocol):
             self.steps = list(self.protocol)
@@ -206,6 +207,9 @@ class Simulation:
         c_max = self.parameters.active_material.max_concentration
         self.sol_min = self.comm.allreduce(float(np.min(c_s.x.array[:n], initial=np.inf)), op=MPI.MIN) / c_max
         self.sol_max = self.comm.allreduce(float(np.max(c_s.x.array[:n], initial=-np.inf)), op=MPI.MAX) / c_max
+        surface = c_s.x.array[self._surface_dofs]
+        self.surface_sol_min = self.comm.allreduce(float(np.min(surface, initial=np.inf)), op=MPI.MIN) / c_max
+        self.surface_sol_max = self.comm.allreduce(float(np.max(surface, initial=-np.inf)), op=MPI.MAX) / c_max
         if not self.single_particle:
             c_e = self.model.c_e
             n = c_e.function_space.dofmap.index_map.size_local
@@ -259,9 +263,13 @@ class Simulation:
     def _events(self, step: Step) -> dict[str, tuple[float, float]]:
         """Stop conditions of the step: name -> (g, tolerance); g > 0 while the step goes on
         and crosses 0 at the limit. Besides the step's own limit (voltage for CC, current for
-        CV), a discharge stops when the AM saturates somewhere (x reaches the clamp
-        1 - 1e-6, beyond which U and i0 are frozen and the model no longer limits the
-        lithiation) and a charge when it empties (x reaches 1e-6)."""
+        CV), a discharge stops when the surface of the AM is saturated everywhere (x reaches
+        the clamp 1 - 1e-6 at every interface point: beyond it U and i0 are frozen and the
+        model no longer limits the lithiation, so the discharge has ended even if the voltage
+        stays above the cut-off) and a charge when the surface is emptied everywhere (x reaches
+        1e-6). A particle that saturates earlier stops taking current by itself (i0 is at its
+        floor while the others are active), as in a homogenised (DFN) model, which stops when
+        the smallest surface stoichiometry of the electrode reaches the clamp."""
         events: dict[str, tuple[float, float]] = {}
         if step.mode == "cc" and step.voltage > 0:
             g = (self.voltage - step.voltage) if step.current > 0 else (step.voltage - self.voltage)
@@ -269,9 +277,10 @@ class Simulation:
         if step.mode == "cv" and step.current_limit > 0:
             events["current limit"] = (abs(self.current) - step.current_limit, 1e-3 * step.current_limit)
         if self.current > 0:
-            events["AM saturated (x = 1)"] = (1.0 - STOICHIOMETRY_CLAMP - self.sol_max, 0.1 * STOICHIOMETRY_CLAMP)
+            events["AM surface saturated (x = 1)"] = (
+                1.0 - STOICHIOMETRY_CLAMP - self.surface_sol_min, 0.1 * STOICHIOMETRY_CLAMP)
         elif self.current < 0:
-            events["AM emptied (x = 0)"] = (self.sol_min - STOICHIOMETRY_CLAMP, 0.1 * STOICHIOMETRY_CLAMP)
+            events["AM surface emptied (x = 0)"] = (self.surface_sol_max - STOICHIOMETRY_CLAMP, 0.1 * STOICHIOMETRY_CLAMP)
         return events
 
     def _run_step(self, step: Step) -> None:
@@ -337,11 +346,11 @@ class Simulation:
 
     def _measured(self) -> tuple:
         return (self.voltage, self.current, dict(self.diagnostics), self.min_electrolyte_concentration,
-                self.sol_min, self.sol_max)
+                self.sol_min, self.sol_max, self.surface_sol_min, self.surface_sol_max)
 
     def _restore_measured(self, measured: tuple) -> None:
         (self.voltage, self.current, self.diagnostics, self.min_electrolyte_concentration,
-         self.sol_min, self.sol_max) = measured
+         self.sol_min, self.sol_max, self.surface_sol_min, self.surface_sol_max) = measured
 
     def _dt_to_target(self, step: Step) -> float:
         """Time to the next requested depth of discharge during a discharging CC step."""
@@ -405,6 +414,9 @@ class Simulation:
     def close(self) -> None:
         for output in self.outputs:
             output.close()
+        for solver in (getattr(self, "galvanostatic", None), getattr(self, "_potentiostatic", None)):
+            if solver is not None:
+                solver.close()
 
     # ------------------------------------------------------------------ bookkeeping
     def _timer(self, name: str) -> _Timer:

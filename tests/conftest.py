@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,21 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE_DATA = REPO / "data"
 """Reference data shipped with the repository (data/README.md)."""
 TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+def pytest_configure(config):
+    # Under mpiexec, PETSc objects caught in reference cycles must be destroyed at the same
+    # point on every rank: automatic garbage collection runs at different moments per rank
+    # and deadlocks the next collective call. Collect explicitly between tests instead.
+    if int(os.environ.get("PMI_SIZE", "1")) > 1:
+        gc.disable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_between_tests():
+    yield
+    if not gc.isenabled():
+        gc.collect()
 
 
 @pytest.fixture(scope="session")

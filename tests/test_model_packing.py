@@ -28,7 +28,7 @@ def test_packing_discharge_to_cut_off(comm, shared_tmp_path):
     sim.run()
     assert series.column("lithium_balance_error")[1:].max() < 1e-8
     reason = sim.state.stop_reason
-    assert "voltage limit" in reason or "AM saturated" in reason
+    assert "voltage limit" in reason or "AM surface saturated" in reason
     assert 0.5 < sim.depth_of_discharge < 1.0
     comm.barrier()
     rows = (shared_tmp_path / "particles" / "particles_dod0.600.csv").read_text().splitlines()

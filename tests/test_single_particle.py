@@ -15,14 +15,15 @@ def test_slow_discharge_follows_the_open_circuit_potential():
     x = series.column("mean_sol")
     V = series.column("voltage_V")
     U = params.active_material.open_circuit_potential(x)
-    assert np.all(np.diff(V) < 0) and np.all(np.diff(x) > 0)
+    # once the surface is clamped at x = 1 - 1e-6 the voltage is flat to round-off
+    assert np.all(np.diff(V) < 1e-9) and np.all(np.diff(x) > 0)
     middle = (x > 0.4) & (x < 0.85)
     assert middle.sum() > 5
     assert np.all((U - V)[middle] > 0) and np.all((U - V)[middle] < 0.01), (U - V)[middle]
     assert series.column("lithium_balance_error")[1:].max() < 1e-6
     # the capacity reaches the stoichiometry window's end (x_max = 0.9084) before stopping
     reason = series.summary["state"]["stop_reason"]
-    assert ("AM saturated" in reason and x[-1] > 0.9) or ("voltage limit" in reason and V[-1] < 2.81), reason
+    assert ("AM surface saturated" in reason and x[-1] > 0.9) or ("voltage limit" in reason and V[-1] < 2.81), reason
 
 
 def test_faster_discharge_stops_earlier_with_a_larger_gradient():
