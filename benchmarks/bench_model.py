@@ -59,6 +59,8 @@ def run_once(comm, args, case, size_factor):
     settings = dataclasses.replace(case.solver, petsc_options=dict(kv.split("=", 1) for kv in args.option))
     if args.preset:
         settings = dataclasses.replace(settings, preset=args.preset)
+    for key, value in (kv.split("=", 1) for kv in args.setting):
+        settings = dataclasses.replace(settings, **{key: type(getattr(settings, key))(value)})
     step = case.protocol.steps[0]
     if not isinstance(step, CCStep):
         raise SystemExit("bench_model: the case's first protocol step must be constant current")
@@ -81,6 +83,8 @@ def run_once(comm, args, case, size_factor):
         "unknowns": unknowns,
         "dofs": sum(unknowns.values()),
         "preset": sim.galvanostatic.preset,
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "petsc_options"},
+        "petsc_options": settings.petsc_options,
         "steps": st.steps_taken,
         "rejected": st.rejected_steps,
         "newton": st.newton_iterations,
@@ -107,6 +111,8 @@ def main() -> int:
     p.add_argument("--sizes", default="1.0", help="interface element sizes relative to the default, comma separated")
     p.add_argument("--preset", choices=["auto", "direct", "iterative"], help="override [solver] preset")
     p.add_argument("--option", action="append", default=[], help="PETSc option key=value (repeatable)")
+    p.add_argument("--setting", action="append", default=[],
+                   help="[solver] setting key=value, e.g. max_sol_change=0.05 (repeatable)")
     p.add_argument("--max-time", type=float, default=0.0, help="longest simulated time [s] (0 = to the cut-off)")
     args = p.parse_args()
     comm = MPI.COMM_WORLD
