@@ -15,8 +15,8 @@ def test_slow_discharge_follows_the_open_circuit_potential():
     x = series.column("mean_sol")
     V = series.column("voltage_V")
     U = params.active_material.open_circuit_potential(x)
-    # once the surface is clamped at x = 1 - 1e-6 the voltage is flat to round-off
-    assert np.all(np.diff(V) < 1e-9) and np.all(np.diff(x) > 0)
+    # once the surface is clamped at x = 1 - 1e-6 the voltage is flat to solver tolerance
+    assert np.all(np.diff(V) < 1e-6) and np.all(np.diff(x) > 0)
     middle = (x > 0.4) & (x < 0.85)
     assert middle.sum() > 5
     assert np.all((U - V)[middle] > 0) and np.all((U - V)[middle] < 0.01), (U - V)[middle]
