@@ -132,15 +132,17 @@ def render_sol_field(pvd: str | Path, target: str | Path, title: str = "") -> Pa
     rendering is possible (no OpenGL); callers decide whether that matters.
     """
     import pyvista as pv
+    import vtk
 
+    vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_ERROR)  # no "bad X server" warning off-screen
     data = pv.read(str(pvd))
     grid = data.combine() if isinstance(data, pv.MultiBlock) else data
     if "sol" not in grid.array_names:
         raise ValueError(f"{pvd}: no point array 'sol' (arrays: {grid.array_names})")
-    surface = grid.extract_surface()
+    surface = grid.extract_surface(algorithm="dataset_surface")
     plotter = pv.Plotter(off_screen=True, window_size=(1000, 900))
     plotter.add_mesh(surface, scalars="sol", cmap="viridis", clim=_sol_limits(grid["sol"]),
-                     scalar_bar_args={"title": "state of lithiation x", "vertical": True})
+                     scalar_bar_args={"title": "SoL x", "vertical": True})
     plotter.add_text(title, font_size=10)
     plotter.view_isometric()
     plotter.camera.up = (0.0, 0.0, 1.0)
