@@ -188,7 +188,7 @@ def test_demo_runs_the_chain_and_lists_existing_absolute_paths(tmp_path):
     assert status == 0, stderr
     for stage in ("[1/4]", "[2/4]", "[4/4]"):
         assert stage in stdout
-    listed = [Path(line.strip()) for line in stdout.splitlines() if line.startswith("  /")]
+    listed = [Path(line.strip().split("  (")[0]) for line in stdout.splitlines() if line.startswith("  /")]
     assert all(p.is_absolute() and p.exists() for p in listed) and listed
     names = {p.name for p in listed}
     assert {"packing.png", "voltage_capacity.png", "sol_histograms.png", "particles_by_depth.png",

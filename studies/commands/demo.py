@@ -110,15 +110,32 @@ def _report(out: Path, figures: list[Path], wall: float) -> None:
     for path in figures:
         print(f"  {path.resolve()}")
     print("data:")
-    for path in data_files(out):
-        print(f"  {path.resolve()}")
+    for path, note in data_files(out):
+        print(f"  {path.resolve()}" + (f"  ({note})" if note else ""))
     print(f"microbat demo: results are in {out.resolve()}")
 
 
-def data_files(out: Path) -> list[Path]:
-    """The data files of a results directory worth pointing to, in reading order."""
-    names = ["timeseries.csv", "sol_histograms.json", "manifest.json", "mesh/mesh.xdmf", "mesh/mesh.json"]
-    files = [out / n for n in names if (out / n).exists()]
-    files += sorted((out / "particles").glob("particles_*.csv"))
-    files += sorted((out / "fields").glob("*.bp")) + sorted((out / "fields").glob("*_sol/sol.pvd"))
+def data_files(out: Path) -> list[tuple[Path, str]]:
+    """The data files of a results directory worth pointing to, with a short note each.
+
+    The end-of-discharge particle table and SoL snapshot are named; the other records and
+    snapshots are summarised by their directory.
+    """
+    notes = {
+        "timeseries.csv": "voltage, current, capacity, mean SoL, lithium balance per time step",
+        "sol_histograms.json": "volume-weighted SoL histograms at the record times",
+        "manifest.json": "status, case, parameters, mesh statistics, versions, timings",
+        "mesh/mesh.xdmf": "tagged mesh (ParaView); mesh/mesh.json is its report",
+        "particles/particles_end_step1.csv": "per-particle records at the end of the discharge",
+        "fields/end_step1_sol/sol.pvd": "SoL field on the AM at the end of the discharge (VTK)",
+    }
+    files = [(out / name, note) for name, note in notes.items() if (out / name).exists()]
+    tables = sorted((out / "particles").glob("particles_*.csv"))
+    if tables:
+        files.append((out / "particles", f"{len(tables)} per-particle tables: "
+                      + ", ".join(t.stem.removeprefix("particles_") for t in tables)))
+    bp = sorted((out / "fields").glob("*.bp"))
+    if bp:
+        files.append((out / "fields", f"{len(bp)} VTX field files (*.bp, ParaView) and "
+                      f"{len(list((out / 'fields').glob('*_sol/sol.pvd')))} VTK SoL snapshots (*_sol/sol.pvd)"))
     return files
