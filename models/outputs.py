@@ -286,8 +286,10 @@ class FieldSnapshots(_DepthTriggered):
         if is_writer(comm):
             shutil.rmtree(part, ignore_errors=True)
         comm.barrier()
-        with dolfinx.io.VTKFile(comm, str(part / "sol.pvd"), "w") as vtk:
-            vtk.write_function(sol, time)
+        vtk = dolfinx.io.VTKFile(comm, str(part / "sol.pvd"), "w")
+        vtk.write_function(sol, time)
+        vtk.close()
+        del vtk  # the file object writes sol.pvd again when destroyed: before the rename, not after
         comm.barrier()
         if is_writer(comm):
             shutil.rmtree(final, ignore_errors=True)

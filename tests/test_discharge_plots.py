@@ -196,6 +196,7 @@ def test_demo_runs_the_chain_and_lists_existing_absolute_paths(tmp_path):
             "particles_end_step1.csv"} <= names
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["mesh"]["particles"] >= 2
+    assert not list(out.rglob("*.part")), "no temporary files or directories left"
     assert "duration reached" in stdout, "the case's 40 s limit ended the step"
 
 
