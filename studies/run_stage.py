@@ -7,11 +7,32 @@ else from the case's geometry through :func:`studies.mesh_stage.mesh_for_case` (
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .case import Case
+
+PREVIOUS_OUTPUTS = ("timeseries.csv", "sol_histograms.json", "manifest.json", "particles", "fields", "figures")
+"""What a fresh run replaces in its results directory (the mesh and the checkpoint are kept
+for reuse; anything else in the directory is left alone)."""
+
+
+def clear_previous_results(directory: str | Path, comm: Any | None = None) -> None:
+    """Remove the outputs of an earlier run from ``directory`` (rank 0), so that records of
+    the earlier run (e.g. a depth of discharge the new run does not reach) cannot be read as
+    part of the new one."""
+    directory = Path(directory)
+    if comm is None or comm.rank == 0:
+        for name in PREVIOUS_OUTPUTS:
+            path = directory / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    if comm is not None:
+        comm.barrier()
 
 
 def run_case(
@@ -27,6 +48,8 @@ def run_case(
     """Mesh (or load the mesh of) ``case`` and run its protocol; return the results directory.
 
     ``output`` overrides the case's results directory ([outputs] directory or results/<name>).
+    Without ``resume`` the outputs of an earlier run in that directory are removed first
+    (:func:`clear_previous_results`); a matching mesh in ``RESULTS/mesh`` is reused.
     """
     from models.mesh_input import load_mesh
     from models.runner import run_simulation
@@ -34,6 +57,8 @@ def run_case(
     from .mesh_stage import mesh_for_case
 
     out = case.results_dir(output)
+    if not resume:
+        clear_previous_results(out, comm)
     if mesh_dir:
         mesh_data = load_mesh(mesh_dir, comm)
     else:

@@ -206,3 +206,17 @@ def test_demo_rejects_an_impossible_packing_before_meshing(tmp_path, capsys):
     assert main(["demo", "--case", str(case), "--output", str(tmp_path / "out")]) == 2
     assert "geometry.packing" in capsys.readouterr().err
     assert not (tmp_path / "out" / "mesh").exists()
+
+
+def test_a_fresh_run_removes_the_records_of_an_earlier_run(tmp_path):
+    from studies.run_stage import clear_previous_results
+
+    (tmp_path / "particles").mkdir()
+    (tmp_path / "particles" / "particles_dod0.900.csv").write_text("stale")
+    (tmp_path / "fields" / "dod0.900_sol").mkdir(parents=True)
+    (tmp_path / "mesh").mkdir()
+    for name in ("timeseries.csv", "sol_histograms.json", "manifest.json", "notes.txt", "mesh/mesh.json"):
+        (tmp_path / name).write_text("x")
+    clear_previous_results(tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "mesh", "mesh/mesh.json", "notes.txt"]

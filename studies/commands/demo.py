@@ -50,33 +50,36 @@ def run(args: argparse.Namespace) -> int:
 
     log(f"case {case.name!r}: {case.description or args.case}")
     log("[1/4] generating the electrode geometry")
-    figures = _plot_geometry(case, comm, out / "figures")
+    geometry_figure = _plot_geometry(case, comm)
     log("[2/4] meshing (gmsh on rank 0), then [3/4] the discharge")
     run_case(case, comm, out, show_progress=not args.quiet, log=log, rebuild_mesh=args.rebuild_mesh)
     if comm.rank == 0:
         log("[4/4] figures")
+        from postprocess.discharge_plots import save_figure
+
+        figures = [save_figure(geometry_figure, out / "figures" / "packing.png")] if geometry_figure else []
         figures += _plot_results(out, render=not args.no_render, log=log)
         _report(out, figures, time.perf_counter() - started)
     comm.barrier()
     return 0
 
 
-def _plot_geometry(case, comm, directory: Path) -> list[Path]:
-    """The packing figure (rank 0). Errors in the geometry reach every rank before meshing."""
+def _plot_geometry(case, comm):
+    """The packing figure (rank 0; saved after the run, which starts from a clean results
+    directory). Errors in the geometry reach every rank before meshing."""
     from meshing.records import Packing
     from models.errors import InputError
 
     from ..geometry_stage import build_geometry
 
-    written, error = [], None
-    if comm.rank == 0:
+    figure, error = None, None
+    if comm.rank == 0 and case.geometry.source == "packing":  # images are read once, in the mesh stage
         try:
             geometry = build_geometry(case)
             if isinstance(geometry, Packing):
-                from postprocess.discharge_plots import save_figure
                 from postprocess.packing_plots import plot_packing
 
-                written.append(save_figure(plot_packing(geometry), directory / "packing.png"))
+                figure = plot_packing(geometry)
                 print(f"microbat demo: packing of {geometry.num_particles} particles, AM fraction "
                       f"{geometry.am_fraction:.4f}, box {' x '.join(f'{b * 1e6:g}' for b in geometry.box)} um",
                       flush=True)
@@ -85,7 +88,7 @@ def _plot_geometry(case, comm, directory: Path) -> list[Path]:
     error = comm.bcast(error, root=0)
     if error:
         raise InputError(error)
-    return written
+    return figure
 
 
 def _plot_results(out: Path, render: bool, log) -> list[Path]:
