@@ -211,15 +211,15 @@ def validate_electrode(
                              show_progress=False)
         fe_wall = time.perf_counter() - started
         rows = _read_rows(out / "timeseries.csv", comm)
-        manifest_reason = rows[-1]
-        current = float(rows[-1]["current_A_m2"])
+        last = rows[-1]
+        current = float(last["current_A_m2"])
         started = time.perf_counter()
         dfn = half_cell_pybamm(params, electrode, current_density=current, points=dfn_points)
         dfn_wall = time.perf_counter() - started
         rates.append(RateComparison(
-            c_rate=float(rows[-1]["c_rate"]),
+            c_rate=float(last["c_rate"]),
             current_density_A_m2=current,
-            fe_capacity_mAh_cm2=float(manifest_reason["capacity_mAh_cm2"]),
+            fe_capacity_mAh_cm2=float(last["capacity_mAh_cm2"]),
             dfn_capacity_mAh_cm2=dfn.capacity,
             fe_end=_fe_end(out / "manifest.json", comm),
             dfn_end=dfn.end_reason,
