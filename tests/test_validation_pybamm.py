@@ -32,6 +32,10 @@ BULK_MESH_SIZE = 0.3
 ONE_C_SURFACE_MESH_SIZE = 0.15
 """Element size at the surface at 1C, relative to the radius; at C-rate n it is this / n."""
 
+MAX_SOL_CHANGE = 0.01
+"""Largest SoL change per step (the default 0.02 adds ~1.2 mV of backward-Euler error at the
+early-time peak of the 3C error: 4.57 mV instead of 3.3 mV)."""
+
 VOLTAGE_TOLERANCE_V = 5e-3
 CAPACITY_TOLERANCE = 0.01
 
@@ -63,15 +67,15 @@ def test_single_particle_matches_pybamm_spm(comm, c_rate):
 
     Mesh: the voltage error is set by how well the surface elements resolve the diffusion
     layer sqrt(D_s t) under the surface flux j (measured at 3C: 22 mV on a uniform mesh of
-    R/4 elements, 11.6 mV at R/6.7, 4.5 mV with R/20 at the surface; the time step
-    contributes ~1 mV). The error in the surface concentration scales like j h / D_s, so the
+    R/4 elements, 11.6 mV at R/6.7, 4.5 mV with R/20 at the surface, all with the default
+    time steps, of which ~1.2 mV is the time step's: hence MAX_SOL_CHANGE). The error in the surface concentration scales like j h / D_s, so the
     surface element size is taken inversely proportional to the C-rate
     (R 0.15 / C-rate at the surface, R 0.3 in the core, graded in between).
     """
     params = parameter_set("baseline")
     fe = run_single_particle(
         RADIUS, c_rate, params, mesh_size=BULK_MESH_SIZE, comm=comm,
-        surface_mesh_size=ONE_C_SURFACE_MESH_SIZE / c_rate,
+        surface_mesh_size=ONE_C_SURFACE_MESH_SIZE / c_rate, solver={"max_sol_change": MAX_SOL_CHANGE},
     )
     volume, area = fe.geometry["am_volume"], fe.geometry["interface_area"]
     equivalent_radius = 3.0 * volume / area
@@ -114,6 +118,12 @@ def test_packing_electrode_matches_pybamm_dfn(comm, shared_tmp_path):
     the nominal values. Both run at the FE's current density and stop at the same cut-off
     (3.5 V, above the ~3.2 V plateau of surface-saturated particles; see
     studies.validation.validate_electrode for why).
+
+    Measured (phi_AM = 0.407, a = 0.274 1/um, tau_NSD = 1.34): FE - DFN = +0.8 % (0.5C),
+    +1.8 % (1C), +8.2 % (3C). At 3C the DFN's one sphere of radius 3 phi_AM / a = 4.46 um
+    (box cuts and contacts remove area) diffuses more slowly than the FE's 4 um particles,
+    and the homogenisation of a 2.5-particle-thick electrode is coarse; only 1C is asserted
+    (the issue's criterion).
     """
     from studies.validation import validate_electrode
 
