@@ -25,6 +25,7 @@ import numpy as np
 from models.stack import MPI, dolfinx
 
 from meshing.tags import CellTag, FacetTag
+from models.errors import InputError
 from models.mesh_input import MeshData, ghosted_partitioner
 
 Particle = tuple[Sequence[float], float]
@@ -119,6 +120,9 @@ def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1,
     """
     import gmsh
 
+    if surface_size is not None and not (np.isfinite(surface_size) and 0 < surface_size):
+        raise InputError(f"surface_size = {surface_size!r}: accepted is an element size relative to the radius, > 0")
+
     model = None
     if comm.rank == 0:
         gmsh.initialize(readConfigFiles=False)
@@ -141,7 +145,8 @@ def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1,
             gmsh.model.mesh.setOrder(order)
         model = gmsh.model
     mesh_data = _distribute(comm, model, gdim=3, scale=radius)
-    return dataclasses.replace(mesh_data, info={"builder": "sphere", "radius_m": radius, "relative_size": size})
+    return dataclasses.replace(mesh_data, info={"builder": "sphere", "radius_m": radius, "relative_size": size,
+                                                   "relative_surface_size": surface_size})
 
 
 def _refine_towards(surfaces: list[int], near: float, far: float) -> None:
@@ -149,8 +154,6 @@ def _refine_towards(surfaces: list[int], near: float, far: float) -> None:
     distance up to ``far`` (gmsh Distance + Threshold fields; unit-radius model)."""
     import gmsh
 
-    if not 0 < near:
-        raise ValueError(f"surface_size = {near!r}: accepted is a relative element size > 0")
     distance = gmsh.model.mesh.field.add("Distance")
     gmsh.model.mesh.field.setNumbers(distance, "SurfacesList", surfaces)
     gmsh.model.mesh.field.setNumber(distance, "Sampling", max(100, int(8 / near)))

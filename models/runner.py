@@ -184,7 +184,8 @@ def run_single_particle(
     series = TimeSeries(directory)
     if output_dir is None:
         series.write = lambda comm: None  # keep in memory only
-    sim = Simulation(sphere(comm, radius, mesh_size, surface_size=surface_mesh_size), pset, protocol, settings, [series], show_progress=False)
+    mesh = sphere(comm, radius, mesh_size, surface_size=surface_mesh_size)
+    sim = Simulation(mesh, pset, protocol, settings, [series], show_progress=False)
     sim.build().run()
     sim.close()
     series.summary = sim.summary()
