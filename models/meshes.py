@@ -25,6 +25,7 @@ import numpy as np
 from models.stack import MPI, dolfinx
 
 from meshing.tags import CellTag, FacetTag
+from models.errors import InputError
 from models.mesh_input import MeshData, ghosted_partitioner
 
 Particle = tuple[Sequence[float], float]
@@ -97,14 +98,30 @@ def boundary_facet_tags(mesh: dolfinx.mesh.Mesh, top: float) -> dolfinx.mesh.Mes
     return dolfinx.mesh.meshtags(mesh, fdim, exterior.astype(np.int32), values)
 
 
-def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1) -> MeshData:
+SURFACE_GRADING = 0.3
+"""Growth of the element size per unit distance from the surface in a surface-refined
+sphere (0.3: each element layer about 30 % thicker than the one outside it)."""
+
+
+def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1,
+           surface_size: float | None = None) -> MeshData:
     """One smooth spherical particle of ``radius`` [m] (gmsh OCC), tag 100.
 
     ``size`` is the element size relative to the radius. The whole surface is tagged as the
     AM | electrolyte interface (20). Built at unit radius (OpenCASCADE tolerances are
     absolute) and scaled afterwards.
+
+    ``surface_size`` (relative to the radius, < ``size``) refines the mesh towards the
+    surface: the element size grows linearly with the distance d from the surface,
+    surface_size + SURFACE_GRADING d, up to ``size``. Under a surface flux the diffusion
+    layer is sqrt(D_s t) thick, far thinner than a uniform mesh at early times (0.13 um
+    after 4 s at D_s = 4e-15 m^2/s); the surface concentration, and so the voltage, is only
+    right once the first element layer resolves it.
     """
     import gmsh
+
+    if surface_size is not None and not (np.isfinite(surface_size) and 0 < surface_size):
+        raise InputError(f"surface_size = {surface_size!r}: accepted is an element size relative to the radius, > 0")
 
     model = None
     if comm.rank == 0:
@@ -117,15 +134,38 @@ def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1) ->
         gmsh.model.addPhysicalGroup(3, [vol], int(CellTag.PARTICLE_BASE))
         gmsh.model.addPhysicalGroup(2, surfaces, int(FacetTag.INTERFACE))
         gmsh.option.setNumber("Mesh.MeshSizeMax", size)
-        gmsh.option.setNumber("Mesh.MeshSizeMin", size)
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
+        if surface_size is not None and surface_size < size:
+            _refine_towards(surfaces, surface_size, size)
+        else:
+            gmsh.option.setNumber("Mesh.MeshSizeMin", size)
         gmsh.option.setNumber("Mesh.Algorithm3D", 10)
         gmsh.model.mesh.generate(3)
         if order > 1:
             gmsh.model.mesh.setOrder(order)
         model = gmsh.model
     mesh_data = _distribute(comm, model, gdim=3, scale=radius)
-    return dataclasses.replace(mesh_data, info={"builder": "sphere", "radius_m": radius, "relative_size": size})
+    return dataclasses.replace(mesh_data, info={"builder": "sphere", "radius_m": radius, "relative_size": size,
+                                                   "relative_surface_size": surface_size})
+
+
+def _refine_towards(surfaces: list[int], near: float, far: float) -> None:
+    """Background size field: ``near`` on ``surfaces``, growing by SURFACE_GRADING per unit
+    distance up to ``far`` (gmsh Distance + Threshold fields; unit-radius model)."""
+    import gmsh
+
+    distance = gmsh.model.mesh.field.add("Distance")
+    gmsh.model.mesh.field.setNumbers(distance, "SurfacesList", surfaces)
+    gmsh.model.mesh.field.setNumber(distance, "Sampling", max(100, int(8 / near)))
+    threshold = gmsh.model.mesh.field.add("Threshold")
+    gmsh.model.mesh.field.setNumber(threshold, "InField", distance)
+    gmsh.model.mesh.field.setNumber(threshold, "SizeMin", near)
+    gmsh.model.mesh.field.setNumber(threshold, "SizeMax", far)
+    gmsh.model.mesh.field.setNumber(threshold, "DistMin", 0.0)
+    gmsh.model.mesh.field.setNumber(threshold, "DistMax", (far - near) / SURFACE_GRADING)
+    gmsh.model.mesh.field.setAsBackgroundMesh(threshold)
+    gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+    gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
 
 
 def _distribute(comm: MPI.Comm, model, gdim: int, scale: float) -> MeshData:

@@ -2,11 +2,17 @@
 
 * :class:`TimeSeries` - ``timeseries.csv``, one row per accepted step (and t = 0).
 * :class:`ParticleRecords` - ``particles/particles_dod0.600.csv`` at requested depths of
-  discharge and at the end of every discharge step (DESIGN.md section 6).
+  discharge and ``particles/particles_end_step1.csv`` at the end of every protocol step
+  (DESIGN.md section 6).
 * :class:`SolHistograms` - ``sol_histograms.json``: volume-weighted SoL histograms at the
-  same depths of discharge.
+  same depths of discharge and step ends.
 * :class:`FieldSnapshots` - ``fields/dod0.600_<submesh>.bp`` (VTX/ADIOS2, opens in ParaView):
-  one file per submesh (AM: c_s and x; electronic phase: phi_s; electrolyte: c_e, phi_e).
+  one file per submesh (AM: c_s and x; electronic phase: phi_s; electrolyte: c_e, phi_e), plus
+  ``fields/dod0.600_sol/sol.pvd`` (x on the AM as VTK files, which pyvista/VTK read without
+  ADIOS2), at the requested depths of discharge, at t = 0 and at the end of every step.
+
+Outputs with a ``step_end(sim, step)`` method are also called when a protocol step ends
+(label ``end_step<k>``, k counted from 1), so that the end of a discharge is always recorded.
 
 CSV/JSON files are written by rank 0 through :mod:`models.files` (temporary name, then
 rename); the VTX files are written collectively to ``*.part`` and renamed when complete.
@@ -120,6 +126,14 @@ class _DepthTriggered:
                 return label
         return None
 
+    def step_end_label(self, sim: Any) -> str | None:
+        """``end_step<k>`` for the step that just ended, once."""
+        label = f"end_step{sim.state.step_index + 1}"
+        if label in self.done:
+            return None
+        self.done.append(label)
+        return label
+
     def state(self) -> dict:
         return {"done": self.done}
 
@@ -142,6 +156,11 @@ class ParticleRecords(_DepthTriggered):
 
     def update(self, sim: Any, t: float) -> None:
         label = self.due(sim)
+        if label is not None:
+            self.write(sim, label)
+
+    def step_end(self, sim: Any, step: Any) -> None:
+        label = self.step_end_label(sim)
         if label is not None:
             self.write(sim, label)
 
@@ -184,8 +203,15 @@ class SolHistograms(_DepthTriggered):
 
     def update(self, sim: Any, t: float) -> None:
         label = self.due(sim)
-        if label is None:
-            return
+        if label is not None:
+            self.write(sim, label)
+
+    def step_end(self, sim: Any, step: Any) -> None:
+        label = self.step_end_label(sim)
+        if label is not None:
+            self.write(sim, label)
+
+    def write(self, sim: Any, label: str) -> None:
         if self._stats is None:
             self._stats = ParticleStatistics(sim.model)
         edges, fractions = self._stats.histogram(self.bins)
@@ -221,6 +247,11 @@ class FieldSnapshots(_DepthTriggered):
         if label is not None:
             self.write(sim, label)
 
+    def step_end(self, sim: Any, step: Any) -> None:
+        label = self.step_end_label(sim)
+        if label is not None:
+            self.write(sim, label)
+
     def write(self, sim: Any, label: str) -> None:
         model = sim.model
         c_max = sim.parameters.active_material.max_concentration
@@ -245,6 +276,26 @@ class FieldSnapshots(_DepthTriggered):
                 part.rename(final)
             comm.barrier()
             self.written.append(final.name)
+        self._write_vtk(comm, sol, label, sim.time)
+
+    def _write_vtk(self, comm: Any, sol: Any, label: str, time: float) -> None:
+        """x on the AM as ``fields/<label>_sol/sol.pvd`` (+ .pvtu/.vtu), written to a
+        ``.part`` directory and renamed when complete."""
+        final = self.directory / f"{label}_sol"
+        part = final.with_name(final.name + ".part")
+        if is_writer(comm):
+            shutil.rmtree(part, ignore_errors=True)
+        comm.barrier()
+        vtk = dolfinx.io.VTKFile(comm, str(part / "sol.pvd"), "w")
+        vtk.write_function(sol, time)
+        vtk.close()
+        del vtk  # the file object writes sol.pvd again when destroyed: before the rename, not after
+        comm.barrier()
+        if is_writer(comm):
+            shutil.rmtree(final, ignore_errors=True)
+            part.rename(final)
+        comm.barrier()
+        self.written.append(final.name)
 
     def close(self) -> None:
         pass

@@ -3,7 +3,7 @@
 Computed in parallel from the owned cells of the AM submesh, then summed/reduced over the
 ranks, so that the result is the same on any number of ranks. Volume integrals of the P1
 state of lithiation x are exact (closed-form P1 cell integrals); histograms are
-volume-weighted (quadrature points carry volume), never per-DOF counts; interface
+exact volume fractions of the P1 field (models.simplex_histogram), never per-DOF counts; interface
 quantities use the residual's quadrature (forms on Gamma with a DG0 test function).
 """
 
@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from models.stack import MPI, basix, dolfinx, ufl
+from models.stack import MPI, dolfinx, ufl
 
-HISTOGRAM_QUADRATURE_DEGREE = 4
+from models.simplex_histogram import volume_histogram
+
 
 
 class ParticleStatistics:
@@ -44,11 +45,6 @@ class ParticleStatistics:
         self.centroid = coords.mean(axis=1)
         V = model.c_s.function_space
         self.cell_dofs = V.dofmap.list[cells]
-        # volume-weighted histogram sample points: barycentric weights and volume shares
-        cell_type = basix.CellType.tetrahedron if tdim == 3 else basix.CellType.triangle
-        points, weights = basix.make_quadrature(cell_type, HISTOGRAM_QUADRATURE_DEGREE)
-        self.barycentric = np.column_stack([1.0 - points.sum(axis=1), points])
-        self.point_weights = weights / weights.sum()
         # interface quantities per AM cell (DG0 test function, "+" side = AM)
         W = dolfinx.fem.functionspace(am.mesh, ("DG", 0))
         w = ufl.TestFunction(W)
@@ -114,10 +110,9 @@ class ParticleStatistics:
         }
 
     def histogram(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
-        """Volume fraction of the AM in each of ``bins`` equal SoL bins on [0, 1]."""
-        x = self.sol_values() @ self.barycentric.T  # (cells, points)
-        weights = self.volume[:, None] * self.point_weights[None, :]
+        """Volume fraction of the AM in each of ``bins`` equal SoL bins on [0, 1], exact
+        for the P1 field (each cell's volume split between bins in closed form)."""
         edges = np.linspace(0.0, 1.0, bins + 1)
-        local, _ = np.histogram(np.clip(x, 0.0, 1.0).ravel(), bins=edges, weights=weights.ravel())
+        local = volume_histogram(self.sol_values(), self.volume, edges)
         total = self._reduce(local, MPI.SUM)
         return edges, total / max(total.sum(), 1e-300)

@@ -156,16 +156,20 @@ def run_single_particle(
     comm: Any = None,
     solver: dict | None = None,
     output_dir: str | Path | None = None,
+    surface_mesh_size: float | None = None,
 ) -> TimeSeries:
     """Single-particle (SST-only) discharge of one sphere of ``radius`` [m] at ``c_rate``.
 
     Uniform electrolyte (c_e = c_e0, phi_e = 0), the same Butler-Volmer kinetics and solid
     diffusion as the full model; ``parameters`` is a set name or a ParameterSet;
     ``until_voltage`` 0 means the set's cut-off; ``mesh_size`` is the element size relative
-    to the radius; ``solver`` overrides :class:`studies.case.SolverSettings` fields. Returns
+    to the radius, ``surface_mesh_size`` (relative, smaller) refines it towards the surface
+    (:func:`models.meshes.sphere`); ``solver`` overrides :class:`studies.case.SolverSettings` fields. Returns
     the :class:`models.outputs.TimeSeries` (``.column("voltage_V")``, ``"capacity_mAh_g"``,
     ``"mean_sol"``, ...) with ``.summary`` (stop reason, capacity, timers) and
-    ``.phi_s_range`` (max - min of phi_s in the particle at the end, serial); with
+    ``.phi_s_range`` (max - min of phi_s in the particle at the end, serial) and
+    ``.geometry`` (the meshed particle's ``am_volume`` [m^3] and ``interface_area`` [m^2],
+    integrated on the mesh: the faceted sphere's equivalent radius is 3 V / A); with
     ``output_dir`` it is also written there as CSV.
     """
     from models.meshes import sphere
@@ -180,9 +184,11 @@ def run_single_particle(
     series = TimeSeries(directory)
     if output_dir is None:
         series.write = lambda comm: None  # keep in memory only
-    sim = Simulation(sphere(comm, radius, mesh_size), pset, protocol, settings, [series], show_progress=False)
+    mesh = sphere(comm, radius, mesh_size, surface_size=surface_mesh_size)
+    sim = Simulation(mesh, pset, protocol, settings, [series], show_progress=False)
     sim.build().run()
     sim.close()
     series.summary = sim.summary()
     series.phi_s_range = float(sim.model.phi_s.x.array.max() - sim.model.phi_s.x.array.min())
+    series.geometry = dict(sim.domains.geometry)
     return series

@@ -424,6 +424,10 @@ class Simulation:
         self.state.stop_reason = f"{step.label}: {why}"
         self.state.events.append({"event": "step_end", "step": self.state.step_index, "time_s": self.time,
                                   "voltage_V": self.voltage, "reason": why})
+        with self._timer("outputs"):
+            for output in self.outputs:
+                if hasattr(output, "step_end"):
+                    output.step_end(self, step)
 
     def _update_outputs(self) -> None:
         with self._timer("outputs"):

@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from models.errors import InputError, SolverError
 
-COMMANDS = ["info", "case", "generate", "segment", "analyze", "mesh", "run", "demo"]
+COMMANDS = ["info", "case", "generate", "segment", "analyze", "mesh", "run", "plot", "demo"]
 """Subcommand modules in :mod:`studies.commands`, in the order shown by --help."""
 
 

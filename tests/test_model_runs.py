@@ -94,7 +94,12 @@ def test_restart_from_checkpoint_reproduces_the_uninterrupted_run(comm, shared_t
     manifest = json.loads((resumed / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["resumed"]
     assert sorted(p.name for p in (resumed / "particles").glob("*.csv")) == [
-        "particles_dod0.200.csv", "particles_dod0.400.csv"]
+        "particles_dod0.200.csv", "particles_dod0.400.csv", "particles_end_step1.csv", "particles_end_step2.csv"]
+    labels = [r["label"] for r in json.loads((resumed / "sol_histograms.json").read_text())["records"]]
+    assert labels == ["dod0.200", "dod0.400", "end_step1", "end_step2"]
+    pieces = sorted(p.name for p in (resumed / "fields" / "end_step2_sol").glob("*.vtu"))
+    assert len(pieces) == comm.size, "one VTK piece per rank"
+    assert not list((full / "fields").glob("*.part")) and not list((resumed / "fields").glob("*.part"))
 
 
 class _BreakNewton:
@@ -167,6 +172,10 @@ def test_cli_run_writes_the_results_directory(tmp_path):
     assert manifest["mesh"]["particles"] == 2 and manifest["versions"]["dolfinx"]
     assert (out / "particles" / "particles_dod0.300.csv").is_file()
     assert (out / "fields" / "dod0.300_electrolyte.bp").is_dir()
+    assert (out / "fields" / "end_step1_sol" / "sol.pvd").is_file(), "the end of the discharge is a snapshot"
+    assert not list((out / "fields").glob("*.part")), "no temporary snapshot left behind"
+    end = _rows(out / "particles" / "particles_end_step1.csv")
+    assert float(end[0]["time_s"]) == pytest.approx(float(rows[-1]["time_s"]), rel=1e-12)
     histograms = json.loads((out / "sol_histograms.json").read_text())
     assert np.isclose(sum(histograms["records"][0]["volume_fraction"]), 1.0)
     # without --mesh the case's geometry is meshed first: a missing geometry file is an input error

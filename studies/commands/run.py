@@ -24,21 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.mesh_input import load_mesh
-    from models.runner import run_simulation
     from models.stack import MPI
 
     from ..case import load_case
-    from ..mesh_stage import mesh_for_case
+    from ..run_stage import run_case
 
     comm = MPI.COMM_WORLD
     case = load_case(args.case)
-    out = case.results_dir(args.output)
-    if args.mesh:
-        mesh_data = load_mesh(args.mesh, comm)
-    else:
-        mesh_data = mesh_for_case(case, comm, out / "mesh")
-    result = run_simulation(mesh_data, case, out, resume=args.resume, show_progress=not args.quiet)
+    result = run_case(case, comm, args.output, mesh_dir=args.mesh, resume=args.resume,
+                      show_progress=not args.quiet)
     if comm.rank == 0:
         print(f"microbat run: results in {result.resolve()}")
     return 0

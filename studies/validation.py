@@ -1,0 +1,252 @@
+"""Electrode-level validation: a packing electrode through the case pipeline against PyBaMM's DFN.
+
+The microstructure-resolved model (FE) and the homogenised Doyle-Fuller-Newman model (DFN,
+:func:`models.reference.half_cell_pybamm`) share every material function, the separator,
+the Li-metal counter electrode and the stop rule; the DFN sees the electrode only through
+volume averages, which are measured here on the very electrode the FE model runs on:
+
+* active-material fraction phi_AM and interface area density a: from the mesh report of
+  the meshed electrode (AM and NSD cell volumes, area of the AM | electrolyte facets);
+* thickness L: electrode (AM + NSD) volume / current-collector area of the mesh;
+* tortuosity factor tau_NSD of the non-solid domain (electrolyte + binder): a steady
+  diffusion solve through the voxelised packing (:func:`meshing.voxelize.voxelize`,
+  :func:`postprocess.tortuosity.tortuosity_factor`, flux-through along the thickness).
+
+:func:`models.reference.HomogenisedElectrode.from_lumped_nsd` turns these into the DFN's
+eps_e = eps_nsd (1 - phi_AM) and tau_e = tau_nsd tau_NSD. Both models run at the same
+current density (the FE's, from its C-rate on the mesh's AM capacity).
+
+Used by ``tests/test_validation_pybamm.py`` (a small electrode) and
+``benchmarks/validate_electrode.py`` (a bigger one).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meshing.tags import FacetTag
+
+UM = 1e-6
+
+VOXELS_PER_DIAMETER = 20
+"""Voxel resolution of the tortuosity solve (voxel edge = particle diameter / 20)."""
+
+
+@dataclass(frozen=True)
+class RateComparison:
+    """FE and DFN discharges at one C-rate.
+
+    Attributes:
+        c_rate: the FE C-rate (of the mesh's AM capacity) [1/h].
+        current_density_A_m2: the current both models run at [A/m^2].
+        fe_capacity_mAh_cm2, dfn_capacity_mAh_cm2: delivered capacities at the stop.
+        fe_end, dfn_end: why each stopped.
+        fe_steps: accepted FE time steps.
+        fe_wall_s, dfn_wall_s: wall times [s].
+    """
+
+    c_rate: float
+    current_density_A_m2: float
+    fe_capacity_mAh_cm2: float
+    dfn_capacity_mAh_cm2: float
+    fe_end: str
+    dfn_end: str
+    fe_steps: int
+    fe_wall_s: float
+    dfn_wall_s: float
+
+    @property
+    def relative_difference(self) -> float:
+        """(Q_FE - Q_DFN) / Q_DFN [-]."""
+        return self.fe_capacity_mAh_cm2 / self.dfn_capacity_mAh_cm2 - 1.0
+
+
+@dataclass(frozen=True)
+class ElectrodeValidation:
+    """The measured electrode, its homogenised twin and the comparison at each C-rate."""
+
+    measured: dict[str, float]
+    electrode: Any
+    rates: list[RateComparison]
+    mesh_counts: dict[str, Any]
+    mesh_wall_s: float
+
+    def table(self) -> str:
+        m = self.measured
+        lines = [
+            f"electrode: L = {m['thickness_m'] * 1e6:.2f} um, phi_AM = {m['am_fraction']:.4f}, "
+            f"a = {m['surface_area_density_1_m'] / 1e6:.4f} 1/um (R_eq = {self.electrode.particle_radius * 1e6:.3f} um), "
+            f"tau_NSD = {m['nsd_tortuosity_factor']:.4f} (voxel NSD fraction {m['nsd_voxel_fraction']:.4f}), "
+            f"DFN eps_e = {self.electrode.porosity:.4f}, tau_e = {self.electrode.tortuosity_factor:.4f}",
+            f"mesh: {self.mesh_counts.get('cells')} cells, {self.mesh_counts.get('particles')} particles "
+            f"({self.mesh_wall_s:.0f} s)",
+            f"{'C-rate':>7} {'I [mA/cm2]':>11} {'FE [mAh/cm2]':>13} {'DFN [mAh/cm2]':>14} {'diff [%]':>9}  "
+            f"{'FE end':<30} {'DFN end':<18} {'FE steps':>8} {'FE [s]':>7} {'DFN [s]':>7}",
+        ]
+        for r in self.rates:
+            lines.append(
+                f"{r.c_rate:7.2f} {r.current_density_A_m2 / 10:11.4f} {r.fe_capacity_mAh_cm2:13.5f} "
+                f"{r.dfn_capacity_mAh_cm2:14.5f} {r.relative_difference * 100:+9.2f}  {r.fe_end:<30.30} "
+                f"{r.dfn_end:<18} {r.fe_steps:8d} {r.fe_wall_s:7.1f} {r.dfn_wall_s:7.1f}"
+            )
+        return "\n".join(lines)
+
+    def at(self, c_rate: float) -> RateComparison:
+        return min(self.rates, key=lambda r: abs(r.c_rate - c_rate))
+
+
+def packing_case(
+    c_rate: float,
+    *,
+    lateral_um: float,
+    thickness_um: float,
+    interface_size_um: float,
+    bulk_size_factor: float,
+    cutoff_voltage_V: float,
+    seed: int = 1,
+    diameter_um: float = 8.0,
+    am_fraction: float = 0.43,
+) -> Any:
+    """A D8-type monodisperse packing case discharged at ``c_rate`` to ``cutoff_voltage_V``.
+
+    The cut-off is set in the parameter set (``cell.cutoff_voltage``), so the DFN, which
+    reads it from there, stops at the same voltage.
+    """
+    from studies.case import case_from_dict
+
+    return case_from_dict(
+        {
+            "geometry": {"source": "packing", "packing": {
+                "arrangement": "monodisperse", "diameter_um": diameter_um, "am_fraction": am_fraction,
+                "lateral_um": [lateral_um, lateral_um], "thickness_um": thickness_um, "seed": seed}},
+            "mesh": {"method": "occ", "interface_size_um": interface_size_um,
+                     "bulk_size_factor": bulk_size_factor, "threads": 1},
+            "parameters": {"set": "baseline", "overrides": {
+                "nsd.porosity": 0.28, "cell.cutoff_voltage": cutoff_voltage_V}},
+            "protocol": {"steps": [{"mode": "cc", "c_rate": c_rate}]},
+            "outputs": {"fields": False, "checkpoint_every": 0, "snapshot_dod": [], "record_dod": []},
+        },
+        name=f"validation_{c_rate:g}C",
+    )
+
+
+def measure_electrode(mesh_data: Any, packing: Any, comm: Any = None) -> dict[str, float]:
+    """phi_AM, a, L from the mesh report; tau_NSD from the voxelised packing."""
+    from meshing.voxelize import voxelize
+    from postprocess.tortuosity import tortuosity_factor
+
+    report = mesh_data.info["report"]
+    am = report["volume_m3"]["active_material"]["mesh"]
+    nsd = report["volume_m3"]["nsd"]["mesh"]
+    interface = report["interface_area_m2"]["mesh"]
+    collector = report["facet_area_m2"][str(int(FacetTag.CURRENT_COLLECTOR))]
+    electrode_volume = am + nsd
+    voxel = 2.0 * float(packing.radii.mean()) / VOXELS_PER_DIAMETER
+    volume = voxelize(packing, voxel)
+    pore = volume.labels == volume.phases["pore"]
+    tau = tortuosity_factor(pore, axis=volume.through_plane_axis, comm=comm, phase="NSD")
+    return {
+        "thickness_m": electrode_volume / collector,
+        "am_fraction": am / electrode_volume,
+        "surface_area_density_1_m": interface / electrode_volume,
+        "nsd_tortuosity_factor": tau.tortuosity_factor,
+        "nsd_voxel_fraction": tau.volume_fraction,
+        "voxel_size_m": voxel,
+    }
+
+
+def validate_electrode(
+    workdir: str | Path,
+    comm: Any,
+    *,
+    c_rates: tuple[float, ...] = (0.5, 1.0, 3.0),
+    lateral_um: float = 24.0,
+    thickness_um: float = 30.0,
+    interface_size_um: float = 1.6,
+    bulk_size_factor: float = 2.0,
+    cutoff_voltage_V: float = 3.5,
+    seed: int = 1,
+    dfn_points: dict[str, int] | None = None,
+) -> ElectrodeValidation:
+    """Mesh a packing case, discharge it at each C-rate, and run the DFN of the measured electrode.
+
+    ``workdir`` holds the mesh (``mesh/``) and one results directory per C-rate.
+
+    The cut-off (default 3.5 V) is above ~3.2 V, where a particle whose surface is
+    saturated settles (the x clamp of U and i0, models/reference/records.py): below it the
+    discharge ends by "surface saturation", i.e. when the last surface point of the whole
+    electrode reaches x = 1 - 1e-6, and the capacity then measures how slowly the most
+    shielded point (a contact neck in the FE, the deepest particle in the DFN) fills, not
+    the electrode's transport limitation that the DFN is meant to capture.
+    """
+    from models.reference import HomogenisedElectrode, half_cell_pybamm
+    from models.runner import run_simulation
+    from studies.geometry_stage import build_geometry
+    from studies.mesh_stage import mesh_for_case
+
+    workdir = Path(workdir)
+    geometry = dict(lateral_um=lateral_um, thickness_um=thickness_um, interface_size_um=interface_size_um,
+                    bulk_size_factor=bulk_size_factor, cutoff_voltage_V=cutoff_voltage_V, seed=seed)
+    started = time.perf_counter()
+    mesh_data = mesh_for_case(packing_case(c_rates[0], **geometry), comm, workdir / "mesh")
+    mesh_wall = time.perf_counter() - started
+    packing = build_geometry(packing_case(c_rates[0], **geometry))
+    measured = measure_electrode(mesh_data, packing, comm)
+    params = packing_case(c_rates[0], **geometry).parameters.resolve()
+    electrode = HomogenisedElectrode.from_lumped_nsd(
+        params,
+        thickness=measured["thickness_m"],
+        active_material_fraction=measured["am_fraction"],
+        surface_area_density=measured["surface_area_density_1_m"],
+        nsd_tortuosity_factor=measured["nsd_tortuosity_factor"],
+    )
+    rates = []
+    for c_rate in c_rates:
+        started = time.perf_counter()
+        out = run_simulation(mesh_data, packing_case(c_rate, **geometry), workdir / f"fe_{c_rate:g}C",
+                             show_progress=False)
+        fe_wall = time.perf_counter() - started
+        rows = _read_rows(out / "timeseries.csv", comm)
+        last = rows[-1]
+        current = float(last["current_A_m2"])
+        started = time.perf_counter()
+        dfn = half_cell_pybamm(params, electrode, current_density=current, points=dfn_points)
+        dfn_wall = time.perf_counter() - started
+        rates.append(RateComparison(
+            c_rate=float(last["c_rate"]),
+            current_density_A_m2=current,
+            fe_capacity_mAh_cm2=float(last["capacity_mAh_cm2"]),
+            dfn_capacity_mAh_cm2=dfn.capacity,
+            fe_end=_fe_end(out / "manifest.json", comm),
+            dfn_end=dfn.end_reason,
+            fe_steps=len(rows) - 1,
+            fe_wall_s=fe_wall,
+            dfn_wall_s=dfn_wall,
+        ))
+    return ElectrodeValidation(measured, electrode, rates, mesh_data.info["report"]["counts"], mesh_wall)
+
+
+def _read_rows(path: Path, comm: Any) -> list[dict[str, str]]:
+    rows = None
+    if comm.rank == 0:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    return comm.bcast(rows, root=0)
+
+
+def _fe_end(manifest: Path, comm: Any) -> str:
+    import json
+
+    reason = None
+    if comm.rank == 0:
+        reason = json.loads(manifest.read_text())["result"]["state"]["stop_reason"]
+    reason = comm.bcast(reason, root=0)
+    if "voltage limit" in reason:
+        return "cutoff voltage"
+    if "AM surface saturated" in reason:
+        return "surface saturation"
+    return reason
