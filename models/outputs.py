@@ -134,6 +134,19 @@ class _DepthTriggered:
         self.done.append(label)
         return label
 
+    def update(self, sim: Any, t: float) -> None:
+        label = self.due(sim)
+        if label is not None:
+            self.write(sim, label)
+
+    def step_end(self, sim: Any, step: Any) -> None:
+        label = self.step_end_label(sim)
+        if label is not None:
+            self.write(sim, label)
+
+    def write(self, sim: Any, label: str) -> Any:
+        raise NotImplementedError
+
     def state(self) -> dict:
         return {"done": self.done}
 
@@ -153,16 +166,6 @@ class ParticleRecords(_DepthTriggered):
         if self._stats is None:
             self._stats = ParticleStatistics(sim.model)
         return self._stats
-
-    def update(self, sim: Any, t: float) -> None:
-        label = self.due(sim)
-        if label is not None:
-            self.write(sim, label)
-
-    def step_end(self, sim: Any, step: Any) -> None:
-        label = self.step_end_label(sim)
-        if label is not None:
-            self.write(sim, label)
 
     def write(self, sim: Any, label: str) -> Path:
         rec = self.stats(sim).particles()
@@ -201,16 +204,6 @@ class SolHistograms(_DepthTriggered):
         self.records: list[dict] = []
         self._stats: ParticleStatistics | None = None
 
-    def update(self, sim: Any, t: float) -> None:
-        label = self.due(sim)
-        if label is not None:
-            self.write(sim, label)
-
-    def step_end(self, sim: Any, step: Any) -> None:
-        label = self.step_end_label(sim)
-        if label is not None:
-            self.write(sim, label)
-
     def write(self, sim: Any, label: str) -> None:
         if self._stats is None:
             self._stats = ParticleStatistics(sim.model)
@@ -244,11 +237,6 @@ class FieldSnapshots(_DepthTriggered):
             self.write(sim, "initial")
             return
         label = self.due(sim)
-        if label is not None:
-            self.write(sim, label)
-
-    def step_end(self, sim: Any, step: Any) -> None:
-        label = self.step_end_label(sim)
         if label is not None:
             self.write(sim, label)
 
