@@ -60,7 +60,9 @@ def run_once(comm, args, case, size_factor):
     if args.preset:
         settings = dataclasses.replace(settings, preset=args.preset)
     for key, value in (kv.split("=", 1) for kv in args.setting):
-        settings = dataclasses.replace(settings, **{key: type(getattr(settings, key))(value)})
+        kind = type(getattr(settings, key))
+        parsed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+        settings = dataclasses.replace(settings, **{key: parsed})
     step = case.protocol.steps[0]
     if not isinstance(step, CCStep):
         raise SystemExit("bench_model: the case's first protocol step must be constant current")
@@ -112,7 +114,7 @@ def main() -> int:
     p.add_argument("--preset", choices=["auto", "direct", "iterative"], help="override [solver] preset")
     p.add_argument("--option", action="append", default=[], help="PETSc option key=value (repeatable)")
     p.add_argument("--setting", action="append", default=[],
-                   help="[solver] setting key=value, e.g. max_sol_change=0.05 (repeatable)")
+                   help="[solver] setting key=value, e.g. max_sol_change=0.05 or predictor=false (repeatable)")
     p.add_argument("--max-time", type=float, default=0.0, help="longest simulated time [s] (0 = to the cut-off)")
     args = p.parse_args()
     comm = MPI.COMM_WORLD

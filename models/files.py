@@ -50,6 +50,29 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_directory(comm: Any, path: str | Path) -> Iterator[Path]:
+    """Collective: every rank writes into ``path.part``, which replaces ``path`` once all
+    ranks are done (writers such as VTX and VTK write one directory from all ranks).
+
+    On an exception the ``.part`` directory stays behind, never under the final name.
+    """
+    import shutil
+
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    if is_writer(comm):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(part, ignore_errors=True)
+    comm.barrier()
+    yield part
+    comm.barrier()
+    if is_writer(comm):
+        shutil.rmtree(path, ignore_errors=True)
+        part.rename(path)
+    comm.barrier()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

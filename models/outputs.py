@@ -22,7 +22,6 @@ Each output exposes ``state()``/``load(state)`` for checkpoints.
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ import numpy as np
 
 from models.stack import dolfinx
 
-from models.files import is_writer, write_csv, write_json
+from models.files import atomic_directory, write_csv, write_json
 from models.parameters import FARADAY
 from models.records import ParticleStatistics
 
@@ -251,18 +250,9 @@ class FieldSnapshots(_DepthTriggered):
         comm = sim.comm
         for name, functions in groups.items():
             final = self.directory / f"{label}_{name}.bp"
-            part = final.with_name(final.name + ".part")
-            if is_writer(comm):
-                self.directory.mkdir(parents=True, exist_ok=True)
-                shutil.rmtree(part, ignore_errors=True)
-            comm.barrier()
-            with dolfinx.io.VTXWriter(comm, str(part), functions, engine="BP4") as writer:
+            with atomic_directory(comm, final) as part, \
+                    dolfinx.io.VTXWriter(comm, str(part), functions, engine="BP4") as writer:
                 writer.write(sim.time)
-            comm.barrier()
-            if is_writer(comm):
-                shutil.rmtree(final, ignore_errors=True)
-                part.rename(final)
-            comm.barrier()
             self.written.append(final.name)
         self._write_vtk(comm, sol, label, sim.time)
 
@@ -270,19 +260,11 @@ class FieldSnapshots(_DepthTriggered):
         """x on the AM as ``fields/<label>_sol/sol.pvd`` (+ .pvtu/.vtu), written to a
         ``.part`` directory and renamed when complete."""
         final = self.directory / f"{label}_sol"
-        part = final.with_name(final.name + ".part")
-        if is_writer(comm):
-            shutil.rmtree(part, ignore_errors=True)
-        comm.barrier()
-        vtk = dolfinx.io.VTKFile(comm, str(part / "sol.pvd"), "w")
-        vtk.write_function(sol, time)
-        vtk.close()
-        del vtk  # the file object writes sol.pvd again when destroyed: before the rename, not after
-        comm.barrier()
-        if is_writer(comm):
-            shutil.rmtree(final, ignore_errors=True)
-            part.rename(final)
-        comm.barrier()
+        with atomic_directory(comm, final) as part:
+            vtk = dolfinx.io.VTKFile(comm, str(part / "sol.pvd"), "w")
+            vtk.write_function(sol, time)
+            vtk.close()
+            del vtk  # the file object writes sol.pvd again when destroyed: before the rename, not after
         self.written.append(final.name)
 
     def close(self) -> None:

@@ -373,7 +373,7 @@ class Simulation:
         answer does not depend on the guess). No extrapolation across a change of protocol
         step, after a restart, or by more than twice the last step.
         """
-        if self._trend is None or self.state.step_time == 0.0:
+        if not self.settings.predictor or self._trend is None or self.state.step_time == 0.0:
             return
         increments, dt_last = self._trend
         ratio = min(dt / dt_last, 2.0)
@@ -382,7 +382,8 @@ class Simulation:
 
     def _accept(self, step: Step, dt: float, result: NewtonResult, sol_change: float,
                 saved: list[np.ndarray]) -> None:
-        self._trend = ([u.x.array - s for u, s in zip(self.model.fields, saved, strict=False)], dt)
+        fields = self.model.fields  # saved = fields, then the previous-step copies
+        self._trend = ([u.x.array - s for u, s in zip(fields, saved[: len(fields)], strict=True)], dt)
         st = self.state
         st.time += dt
         st.step_time += dt

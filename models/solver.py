@@ -77,7 +77,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fieldsplit_pot_pc_gamg_reuse_interpolation": True,
         # Jacobian assembly is about half of a Newton iteration on packing meshes (16 blocks on
         # Gamma); rebuilding it every second iteration took the reference electrode from 7.6 s
-        # to 4.8 s per iteration with the same number of iterations (benchmarks/bench_model.py).
+        # to 4.8 s per iteration with the same number of iterations (2 ranks; compare
+        # `bench_model.py --max-time 40` with and without `--option snes_lag_jacobian=1`).
         "snes_lag_jacobian": 2,
     },
 }

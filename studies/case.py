@@ -280,6 +280,7 @@ class SolverSettings:
     dt_min_s: float = spec(1e-4, gt=0, unit="s")
     dt_max_s: float = spec(120.0, gt=0, unit="s")
     max_sol_change: float = spec(0.02, gt=0, max=0.5, help="largest change of the SoL at any point in one step")
+    predictor: bool = spec(True, help="start Newton from the last step's trend extrapolated (false: from the last solution)")
     newton_rtol: float = spec(1e-9, gt=0, lt=1, help="Newton tolerance relative to the first residual of a step")
     newton_atol: float = spec(
         1e-10, gt=0, lt=1e-3, help="Newton absolute tolerance on the residual (a current), relative to the 1C current"
