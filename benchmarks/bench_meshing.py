@@ -27,14 +27,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from foundation.stack import MPI, dolfinx  # noqa: E402
 from meshing.build import build_mesh  # noqa: E402
 from meshing.mesh_io import write_mesh  # noqa: E402
 from meshing.options import MeshOptions  # noqa: E402
-from models.stack import MPI  # noqa: E402
+from meshing.records import LabelledVolume  # noqa: E402
+from tests.meshing_inputs import random_packing, spheres_image  # noqa: E402
 
 SEPARATOR = 25e-6
 SHARED_TIFF = next(
-    (p / "shared" / "data" / "nmc_3phase_256.tiff" for p in REPO.parents if (p / "shared" / "data" / "nmc_3phase_256.tiff").is_file()),
+    (
+        p / "shared" / "data" / "nmc_3phase_256.tiff"
+        for p in REPO.parents
+        if (p / "shared" / "data" / "nmc_3phase_256.tiff").is_file()
+    ),
     REPO.parent / "shared" / "data" / "nmc_3phase_256.tiff",
 )
 
@@ -49,16 +55,12 @@ def say(comm, *args) -> None:
 
 
 def packing_geometry(n: int):
-    from tests.meshing_inputs import random_packing
-
     # D8 particles (r = 4 um), 40 x 40 um in plane, thick enough for an AM fraction near 0.4
     thickness = n * 4 / 3 * 3.14159 * 4.0**3 / (0.43 * 1600.0) * 0.93
     return random_packing(n, box=(40e-6, 40e-6, thickness * 1e-6), radius=4e-6, spread=0.0, seed=0)
 
 
 def image_geometry(size: int):
-    from meshing.records import LabelledVolume
-
     path = Path(os.environ.get("MICROBAT_NMC_TIFF", SHARED_TIFF))
     if path.is_file():
         import tifffile
@@ -66,10 +68,11 @@ def image_geometry(size: int):
         labels = tifffile.imread(path)[:size, :size, :size]
         return LabelledVolume(labels=labels, voxel_size=0.390625e-6, phases={"pore": 0, "am": 85, "cbd": 170},
                               through_plane_axis=0, source=f"{path} [:{size}]^3")
-    from tests.meshing_inputs import random_packing, spheres_image
 
     h = 0.390625e-6  # a denser voxelised packing stands in for the CT crop
-    return spheres_image(random_packing(int(0.012 * size**3 * h**3 / 1e-18), box=(size * h,) * 3, radius=3e-6, seed=0), h)
+    return spheres_image(
+        random_packing(int(0.012 * size**3 * h**3 / 1e-18), box=(size * h,) * 3, radius=3e-6, seed=0), h
+    )
 
 
 def run_case(comm, name: str, geometry_fn, options: MeshOptions, out: Path, compare: bool) -> dict:
@@ -111,7 +114,6 @@ def model_to_mesh_time(comm, md) -> float:
     import gmsh
     import numpy as np
 
-    from models.stack import dolfinx
 
     mesh = md.mesh
     tdim = mesh.topology.dim

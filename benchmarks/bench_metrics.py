@@ -18,8 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from models.stack import MPI
-
+from foundation.stack import MPI
 from meshing.volume_io import read_labelled_volume
 from postprocess.metrics import METRICS, compute_metrics
 

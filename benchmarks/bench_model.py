@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.stack import MPI  # noqa: E402
-
+from foundation.stack import MPI  # noqa: E402
 from models.mesh_input import load_mesh  # noqa: E402
 from models.outputs import TimeSeries  # noqa: E402
+from models.protocol import CCStep, Protocol  # noqa: E402
 from models.simulation import Simulation  # noqa: E402
-from studies.case import CCStep, Protocol, load_case  # noqa: E402
-from studies.mesh_stage import mesh_for_case  # noqa: E402
+from studies.app import mesh_for_case  # noqa: E402
+from studies.case import load_case  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -65,7 +65,8 @@ def main() -> None:
     v = voxelize(p, 0.2 * UM)
     print(
         f"voxelise {v.shape[0]}x{v.shape[1]}x{v.shape[2]} ({p.num_particles} particles): "
-        f"{time.perf_counter() - start:.2f} s, voxel AM fraction {v.volume_fraction('am'):.4f} vs exact {p.am_fraction:.4f}"
+        f"{time.perf_counter() - start:.2f} s, voxel AM fraction {v.volume_fraction('am'):.4f} "
+        f"vs exact {p.am_fraction:.4f}"
     )
     print(f"machine load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

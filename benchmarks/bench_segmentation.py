@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 
 from meshing.particles import remove_floating_fragments, separate_particles  # noqa: E402
 from meshing.segmentation import (  # noqa: E402
@@ -64,7 +63,9 @@ def main() -> None:
     phantom = timer("phantom (not part of the pipeline)", make_phantom, n=n, count=10**6, seed=0)
     am_true = phantom.labels == PHASES["am"]
     print(f"  truth: {phantom.num_particles} particles, AM fraction {am_true.mean():.3f}")
-    image, info = timer("NLM denoising + unsharp mask", denoise_and_sharpen, phantom.grey, FilterSettings(workers=args.workers))
+    image, info = timer(
+        "NLM denoising + unsharp mask", denoise_and_sharpen, phantom.grey, FilterSettings(workers=args.workers)
+    )
     print(f"    noise sigma {info['noise_sigma']:.0f} -> {info['noise_sigma_after']:.0f}")
     results = {}
     labels, _ = timer("multi-Otsu", segment_multi_otsu, image, PHASES)
@@ -72,12 +73,23 @@ def main() -> None:
     if not args.no_forest:
         planes = {i: phantom.labels[i] for i in (n // 8, n // 2, 7 * n // 8)}
         annotations = annotations_from_slices(image.shape, planes, PHASES)
-        labels, rf = timer("random forest (3 slices, train + predict)", segment_random_forest, image, annotations, PHASES, ForestSettings(workers=args.workers))
+        labels, rf = timer(
+            "random forest (3 slices, train + predict)",
+            segment_random_forest,
+            image,
+            annotations,
+            PHASES,
+            ForestSettings(workers=args.workers),
+        )
         print(f"    hold-out accuracy {rf['holdout_accuracy']:.3f}, slabs of {rf['slab_planes']} planes")
         results["random forest"] = labels
     for name, labels in results.items():
-        cleaned, removal = timer(f"fragments < 1.5 um ({name})", remove_floating_fragments, labels, PHASES, phantom.voxel_size, 1.5e-6)
-        separation = timer(f"particle separation ({name})", separate_particles, cleaned == PHASES["am"], phantom.voxel_size)
+        cleaned, removal = timer(
+            f"fragments < 1.5 um ({name})", remove_floating_fragments, labels, PHASES, phantom.voxel_size, 1.5e-6
+        )
+        separation = timer(
+            f"particle separation ({name})", separate_particles, cleaned == PHASES["am"], phantom.voxel_size
+        )
         print(f"    {name}: Dice(AM) {dice(cleaned == PHASES['am'], am_true):.4f}, particles {separation.count} "
               f"(truth {phantom.num_particles}, {100 * (separation.count / phantom.num_particles - 1):+.1f} %), "
               f"fragments removed {removal.removed_count} ({100 * removal.removed_am_share:.3f} % of AM)")
@@ -85,7 +97,9 @@ def main() -> None:
         snow = timer("SNOW partitioning (truth mask)", separate_particles, am_true, phantom.voxel_size, method="snow")
         print(f"    SNOW: {snow.count} particles (truth {phantom.num_particles})")
     pipeline = sum(t for name, t, _ in timer.rows if not name.startswith("phantom"))
-    print(f"pipeline total {pipeline:.1f} s, peak RSS {peak_rss_gib():.2f} GiB, load average now {os.getloadavg()[0]:.2f}")
+    print(
+        f"pipeline total {pipeline:.1f} s, peak RSS {peak_rss_gib():.2f} GiB, load average now {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=400)
     args = parser.parse_args()
     result = read_results(args.results)
-    print(f"{'record':>10} {'bins':>5} {'max |diff|':>11} {'L1':>7} {'peak stored':>12} {'peak resampled':>15} {'L1 exact':>9}")
+    print(
+        f"{'record':>10} {'bins':>5} {'max |diff|':>11} {'L1':>7} {'peak stored':>12} "
+        f"{'peak resampled':>15} {'L1 exact':>9}"
+    )
     for h in result.histograms:
         pvd = result.snapshots.get(h.label)
         if pvd is None:

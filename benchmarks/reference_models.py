@@ -35,7 +35,10 @@ def timed(function, *args, **kwargs):
 
 def single_particle(rates: list[float]) -> None:
     print("== single particle, R = 4 um")
-    print(f"{'D_s':>10} {'C':>4} {'pair':>16} {'max|dV| mV':>11} {'dQ/Q':>10} {'Q/Q_1C':>7} {'end':>19} {'t_ref s':>8} {'t s':>6}")
+    print(
+        f"{'D_s':>10} {'C':>4} {'pair':>16} {'max|dV| mV':>11} {'dQ/Q':>10} {'Q/Q_1C':>7} {'end':>19} "
+        f"{'t_ref s':>8} {'t s':>6}"
+    )
     for model in ("constant", "oregan2022"):
         params = parameter_set("baseline", {"active_material.diffusivity_model": model})
         for c in rates:

@@ -20,7 +20,7 @@ import time
 
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
-from models.stack import MPI  # noqa: E402
+from foundation.stack import MPI  # noqa: E402
 from studies.validation import validate_electrode  # noqa: E402
 
 

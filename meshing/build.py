@@ -18,14 +18,17 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 from .distribute import MeshData, distribute, run_on_root
+from .image_mesh import mesh_image
 from .mesh_report import complete_report
+from .occ_packing import mesh_packing
 from .options import MeshOptions
 from .phase_image import PhaseImage
 from .records import LabelledVolume, Packing
 from .tetmesh import TetMesh
+from .voxel_mesh import voxel_mesh
 
 Method = Literal["auto", "occ", "surface_nets", "voxel"]
 
@@ -42,17 +45,13 @@ def mesh_geometry(
     if isinstance(geometry, Packing):
         if method not in ("auto", "occ"):
             raise InputError(f"mesh.method = {method!r} for a packing: accepted 'auto' or 'occ'")
-        from .occ_packing import mesh_packing
 
         return mesh_packing(geometry, separator_thickness, options, log)
     if isinstance(geometry, (LabelledVolume, PhaseImage)):
         if method == "occ":
             raise InputError("mesh.method = 'occ' for an image: accepted 'auto', 'surface_nets' or 'voxel'")
         if method == "voxel":
-            from .voxel_mesh import voxel_mesh
-
             return voxel_mesh(geometry, separator_thickness, options)
-        from .image_mesh import mesh_image
 
         return mesh_image(geometry, separator_thickness, options, log)
     raise InputError(f"geometry of type {type(geometry).__name__}: accepted a Packing or a LabelledVolume")

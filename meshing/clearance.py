@@ -1,7 +1,7 @@
 """Near-tangency check of sphere packings (the condition for robust gmsh meshing).
 
 OpenCASCADE Booleans and the 3D mesher fail, or leave sliver elements, where two spheres
-nearly touch or a sphere nearly touches a box face (see the meshing prototype report). A
+nearly touch or a sphere nearly touches a box face (docs/model.md, "Meshing notes"). A
 packing is *sanitised* when every pair of spheres is either apart by more than
 ``gap`` x the smaller radius or overlaps by more than ``overlap`` x the smaller radius, and
 every sphere keeps the same clearance from each face of the box (it stays away from the
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 from .records import Packing
 
@@ -87,7 +87,9 @@ def clearance_report(packing: Packing, gap: float = MIN_GAP, overlap: float = MI
 
     lo, hi = np.zeros(3), np.asarray(packing.box)
     # signed distance of each centre into the box, per face: (N, 6)
-    s = np.column_stack([c[:, 0] - lo[0], hi[0] - c[:, 0], c[:, 1] - lo[1], hi[1] - c[:, 1], c[:, 2] - lo[2], hi[2] - c[:, 2]])
+    s = np.column_stack(
+        [c[:, 0] - lo[0], hi[0] - c[:, 0], c[:, 1] - lo[1], hi[1] - c[:, 1], c[:, 2] - lo[2], hi[2] - c[:, 2]]
+    )
     fm = (s - r[:, None]) / r[:, None]  # > 0: clear of the plane; < 0: cuts it
     # near-tangent from inside (s ~ r) or a tiny cap reaching in from outside (s ~ -r)
     fm_out = (-s - r[:, None]) / r[:, None]

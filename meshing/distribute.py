@@ -3,8 +3,8 @@
 gmsh runs on one rank; its arrays are handed to ``dolfinx.mesh.create_mesh`` with the
 ``GhostMode.shared_facet`` partitioner, so that every owned facet sees both of its cells
 (the interface forms of the model need the cells on either side). Cell tags are attached to
-owned *and* ghost cells. This is the route the meshing prototypes measured as several times
-faster than ``dolfinx.io.gmsh.model_to_mesh`` past a million cells (no per-entity
+owned *and* ghost cells. This route is faster than ``dolfinx.io.gmsh.model_to_mesh`` past
+a million cells (benchmarks/README.md; no per-entity
 redistribution of tags: the cell tags follow ``original_cell_index``, the facet tags are
 found by a hash of their input node numbers).
 """
@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from models.errors import InputError
-from models.stack import MPI, basix, dolfinx, ufl
+from foundation.errors import InputError
+from foundation.stack import MPI, basix, dolfinx, ufl
 
 from .tetmesh import TetMesh, TriangleIndex
 

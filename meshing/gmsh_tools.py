@@ -1,7 +1,7 @@
 """A gmsh session for one meshing attempt, named steps with useful errors, array extraction.
 
 gmsh keeps global state. After a failed ``generate(3)`` a ``gmsh.clear()`` is not enough:
-the next attempt silently produced no tetrahedra in the prototypes. Every attempt therefore
+the next attempt silently produced no tetrahedra (docs/model.md, "Meshing notes"). Every attempt therefore
 runs in its own ``initialize()``/``finalize()`` session (:func:`gmsh_session`).
 """
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 
 def read_hdf5_dataset(path: str | Path, dataset: str | None) -> np.ndarray:
@@ -62,7 +62,10 @@ def _main(path: str, dataset: str, out: str) -> int:
         else:
             candidates = [name for name, shape in found.items() if len(shape) == 3]
             if len(candidates) != 1:
-                print(f"volume {path}: name the dataset to read; 3D datasets found: {candidates or 'none'}", file=sys.stderr)
+                print(
+                    f"volume {path}: name the dataset to read; 3D datasets found: {candidates or 'none'}",
+                    file=sys.stderr,
+                )
                 return 2
             dataset = candidates[0]
         np.save(out, f[dataset][()])

@@ -1,6 +1,6 @@
 """Label image -> smooth conforming half-cell mesh (SurfaceNets surfaces, gmsh volumes).
 
-The route the meshing prototypes found to work from 48^3 to 128^3, two and three phases:
+The route found to work from 48^3 to 128^3 (docs/model.md, "Meshing notes"), two and three phases:
 
 1. clean the classes: specks below 8 voxels take their neighbours' label, pinches are
    removed so the image is well composed (:mod:`meshing.label_cleanup`); every
@@ -13,7 +13,7 @@ The route the meshing prototypes found to work from 48^3 to 128^3, two and three
 4. one gmsh discrete surface per region pair and per (region, box face), one discrete
    volume per region, ``createTopology(makeSimplyConnected=False)``,
    ``createGeometry(volumes)``, HXT; the surface triangles are kept (remeshing them did not
-   work in the prototypes);
+   work, docs/model.md "Meshing notes");
 5. on a failed volume mesh the whole attempt is redone with less smoothing (constraint
    scale 2 -> 1 -> 0.5 -> 0.25), each attempt in a fresh
    gmsh session (``gmsh.clear()`` is not enough after a failure);
@@ -88,7 +88,7 @@ def mesh_image(
 ) -> TetMesh:
     """Mesh a labelled volume plus the separator slab; returns the tagged tetrahedra (metres).
 
-    Raises :class:`~models.errors.InputError` for empty phases, unknown labels or a mesh over
+    Raises :class:`~foundation.errors.InputError` for empty phases, unknown labels or a mesh over
     the budget (before gmsh), :class:`MeshingError` when every smoothing level failed.
     """
     options = options or MeshOptions()
@@ -106,7 +106,9 @@ def mesh_image(
     classes, pinches = make_well_composed(classes, priority)
     for name, c in (("active material", AM), ("NSD", NSD)) + ((("CBD", CBD),) if image.resolve_cbd else ()):
         if not np.any(classes == c):
-            raise MeshingError(f"labelled volume: the {name} phase vanished in the clean-up (only specks); nothing to mesh")
+            raise MeshingError(
+                f"labelled volume: the {name} phase vanished in the clean-up (only specks); nothing to mesh"
+            )
     regions, region_class = components(classes)
     # the clean-up may turn voxels into AM that carry no particle: every voxel gets the nearest
     particles = nearest_label_fill(np.where(classes == AM, image.particles, 0))
@@ -232,7 +234,9 @@ def _with_separator(surf: LabelSurface, face: np.ndarray, shape, separator_regio
         expected = np.arange(shape[1 - axis] + 1)
         if not np.array_equal(np.round(edge_pos[wall]), expected):
             raise MeshingError("labelled volume: the electrode's top edge is not one node per voxel")
-    slab = slab_boundary(edge_nodes, edge_pos, (nx, ny), float(nz), thickness, size_top, 2.0 * size_top, len(surf.points))
+    slab = slab_boundary(
+        edge_nodes, edge_pos, (nx, ny), float(nz), thickness, size_top, 2.0 * size_top, len(surf.points)
+    )
     points = np.concatenate([surf.points, slab.points])
     tris, keys = [surf.triangles], [key]
     for w, t in sorted(slab.walls.items()):
@@ -252,7 +256,9 @@ def _mesh_once(image, shape, regions, region_class, particles, separator_thickne
     separator_region = len(region_class)
     region_class = np.append(region_class, SEP)
     h_sep = separator_size(options, separator_thickness, h) / h
-    points, tris, keys, slab = _with_separator(surf, face, shape, separator_region, separator_thickness / h, max(h_sep, 1.0))
+    points, tris, keys, slab = _with_separator(
+        surf, face, shape, separator_region, separator_thickness / h, max(h_sep, 1.0)
+    )
     steps.timings["surface nets"] = round(time.perf_counter() - t0, 3)
     advice = "retrying with less smoothing"
     with gmsh_session(options.num_threads()):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 from .particles import remove_floating_fragments, separate_particles
 from .records import LabelledVolume
@@ -80,7 +80,9 @@ def build_image_volume(image: Any, base_dir: str | Path = ".") -> LabelledVolume
         labels = to_labelled_volume(downsample_labels(array, factor), voxel_size_out, phases, source=str(path)).labels
 
     if AM_PHASE in phases and image.min_fragment_um > 0:
-        labels, removal = remove_floating_fragments(labels, phases, voxel_size_out, image.min_fragment_um * 1e-6, AM_PHASE)
+        labels, removal = remove_floating_fragments(
+            labels, phases, voxel_size_out, image.min_fragment_um * 1e-6, AM_PHASE
+        )
         meta["fragments"] = removal.as_dict()
     meta["volume_fractions"] = {name: float(np.count_nonzero(labels == v)) / labels.size for name, v in phases.items()}
 

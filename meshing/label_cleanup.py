@@ -1,7 +1,7 @@
 """Topological clean-up of a label image before surface extraction.
 
 SurfaceNets (and any surface mesher) needs a label image whose regions meet across faces
-only. Three defects break it, each found in the meshing prototypes:
+only. Three defects break it, each found while developing the meshing routes (docs/model.md, "Meshing notes"):
 
 * specks: components of a few voxels become tiny closed surfaces -> :func:`remove_specks`
   gives them the label most of their face neighbours carry;
@@ -137,7 +137,9 @@ def _corner_pinches(a: np.ndarray, priority: np.ndarray) -> int:
     return count
 
 
-def make_well_composed(labels: np.ndarray, priority: dict[int, int] | None = None, max_rounds: int = 200) -> tuple[np.ndarray, int]:
+def make_well_composed(
+    labels: np.ndarray, priority: dict[int, int] | None = None, max_rounds: int = 200
+) -> tuple[np.ndarray, int]:
     """Remove edge-only and corner-only contacts; returns (copy, number of fixes).
 
     At a pinch of label a the off-diagonal voxel takes a if a has the higher priority (the

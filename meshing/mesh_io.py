@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import InputError
-from models.files import write_json
-from models.stack import dolfinx
+from foundation.errors import InputError
+from foundation.files import write_json
+from foundation.stack import dolfinx
 
 from .distribute import MeshData
 

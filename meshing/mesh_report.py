@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from models.stack import MPI, dolfinx
+from foundation.stack import MPI, dolfinx
 
 from .distribute import MeshData, gather_counts, require_shared_facet_ghosts
 from .tags import CellTag, FacetTag, is_active_material
@@ -220,3 +220,21 @@ def tag_map(particle_tags: list[int]) -> dict[str, Any]:
         "notes": "particle i has cell tag 100 + i; facet tag 20 is every AM face in contact with "
                  "electrolyte (NSD, resolved CBD or the separator).",
     }
+
+
+def describe_mesh(info: dict[str, Any]) -> str:
+    """A few lines on a mesh: route, counts, volume and area against the geometry, quality."""
+    r = info["report"]
+    c, v, a, q = r["counts"], r["volume_m3"], r["interface_area_m2"], r["quality"]
+    lines = [
+        f"microbat mesh: {info.get('route')} mesh with {c['cells']:,} tetrahedra, {c['vertices']:,} vertices, "
+        f"{c['particles']} particles on {info.get('mpi_ranks', 1)} rank(s)",
+        f"  AM volume {v['active_material']['mesh']:.4e} m^3 "
+        f"(x{v['active_material'].get('ratio', float('nan')):.4f} of the geometry), "
+        f"interface area {a['mesh']:.4e} m^2 "
+        f"(x{a.get('ratio', float('nan')):.4f} of the {a['reference_kind'] or 'reference'})",
+        f"  quality (mean ratio) min {q['min']:.3g}, 1 % quantile {q['q01']:.3g}; conforming: {r['conformity']['ok']}",
+    ]
+    if r.get("particle_volume_max_rel_error") is not None:
+        lines.append(f"  largest per-particle volume error {100 * r['particle_volume_max_rel_error']:.2f} %")
+    return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Sphere packing -> smooth conforming half-cell mesh with gmsh/OpenCASCADE.
 
-The pipeline measured in the meshing prototypes to work up to 300+ overlapping spheres:
+The pipeline that works up to 300+ overlapping spheres (docs/model.md, "Meshing notes"):
 
 1. the spheres are *fused* into one solid first (fragmenting all spheres at once makes every
    lens a volume and breaks beyond about 100 spheres);
@@ -29,7 +29,7 @@ from collections.abc import Callable
 import gmsh
 import numpy as np
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 from .clearance import require_sanitised
 from .gmsh_tools import Steps, count_elements, elements, gmsh_session, node_arrays
@@ -41,7 +41,7 @@ from .options import (
     MeshOptions,
     require_budget,
 )
-from .particle_share import particle_shares, power_assign
+from .particle_share import fibonacci_directions, particle_shares, power_assign
 from .records import Packing
 from .tags import CellTag, FacetTag
 from .tetmesh import TetMesh, check_tet_mesh, compress_nodes, reference_measures
@@ -82,7 +82,6 @@ def exposed_area(packing: Packing, samples: int = 256) -> float:
     """Sphere area inside the box and outside every other sphere (Monte Carlo, a few %)."""
     from scipy.spatial import cKDTree
 
-    from .particle_share import fibonacci_directions
 
     c, r = packing.centres, packing.radii
     u = fibonacci_directions(samples)
@@ -146,7 +145,9 @@ def _validate(packing: Packing, separator_thickness: float) -> None:
     if not (separator_thickness > 0 and math.isfinite(separator_thickness)):
         raise InputError(f"separator thickness = {separator_thickness!r} m: accepted a finite value > 0")
     box = np.asarray(packing.box)
-    inside = np.all((packing.centres + packing.radii[:, None] > 0) & (packing.centres - packing.radii[:, None] < box), axis=1)
+    inside = np.all(
+        (packing.centres + packing.radii[:, None] > 0) & (packing.centres - packing.radii[:, None] < box), axis=1
+    )
     if not inside.any():
         raise InputError("packing: no sphere reaches into the box (empty active-material phase)")
     require_sanitised(packing)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 BYTES_PER_CELL = 1300
 """Peak memory per tetrahedron on the gmsh rank (gmsh HXT, the hand-over, dolfinx), measured

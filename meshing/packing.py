@@ -50,7 +50,15 @@ from scipy.spatial import cKDTree
 
 from .clearance import require_sanitised
 from .connectivity import connectivity
-from .packing_spec import AM_FRACTION_RANGE, ARRANGEMENTS, PackingSpec, Population, channel_axes, populations, target_profile
+from .packing_spec import (
+    AM_FRACTION_RANGE,
+    ARRANGEMENTS,
+    PackingSpec,
+    Population,
+    channel_axes,
+    populations,
+    target_profile,
+)
 from .placement import candidate_sites, depth_bounds, draw_diameters, initial_centres, region_for
 from .records import Packing
 from .relaxation import OUTSIDE_REACH, PlacementRegion, bind, margins, spread
@@ -425,7 +433,9 @@ def _finish(state: _State, s: PackingSpec, pops, delta, history, seconds) -> Pac
         "neck_overlap": round(delta, 4),
         "populations": {
             p.name: {
-                "mean_diameter": float(np.mean(2 * packing.radii[population == k])) if np.any(population == k) else None,
+                "mean_diameter": float(np.mean(2 * packing.radii[population == k]))
+                if np.any(population == k)
+                else None,
                 "count": int(np.count_nonzero(population == k)),
             }
             for k, p in enumerate(pops)

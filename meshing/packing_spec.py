@@ -1,7 +1,7 @@
 """What a synthetic electrode should be: :class:`PackingSpec`, its validation, its populations.
 
 The spec is in SI units and is validated on construction, so that a request that cannot be
-generated raises :class:`models.errors.InputError` (naming the input and what is accepted)
+generated raises :class:`foundation.errors.InputError` (naming the input and what is accepted)
 before any work starts. :func:`populations` splits it into size classes with their depth
 ranges and AM volume targets; :func:`target_profile` is the AM fraction wanted at a depth.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 ARRANGEMENTS = ("monodisperse", "bimodal", "layered", "graded", "aligned_channels")
 AM_FRACTION_RANGE = (0.15, 0.60)

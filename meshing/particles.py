@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage as ndi
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 FACE_CONNECTIVITY = ndi.generate_binary_structure(3, 1)
 
@@ -274,7 +274,8 @@ class FragmentRemoval:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "definition": "face-connected AM component with equivalent-sphere diameter (6V/pi)^(1/3) below the threshold",
+            "definition": "face-connected AM component with equivalent-sphere diameter (6V/pi)^(1/3) "
+            "below the threshold",
             "threshold_m": self.threshold,
             "removed_count": self.removed_count,
             "removed_voxels": self.removed_voxels,

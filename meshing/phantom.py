@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import ndimage as ndi
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 
 def render_grey(

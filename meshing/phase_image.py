@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 from .records import LabelledVolume
 

@@ -1,4 +1,4 @@
-"""The geometry records that flow between stages (DESIGN.md section 1).
+"""The geometry records that flow between stages (docs/model.md, "Data flow").
 
 * :class:`Packing` - a synthetic electrode: spheres in a box (metres).
 * :class:`LabelledVolume` - a segmented voxel volume (a CT scan or a voxelised packing).

@@ -111,7 +111,9 @@ class PlacementRegion:
             region, cut_low=region.cut_low | (stuck & near_low), cut_high=region.cut_high | (stuck & ~near_low)
         )
 
-    def bounds(self, cut_low: np.ndarray | None = None, cut_high: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(
+        self, cut_low: np.ndarray | None = None, cut_high: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) (N, 3) bounds of the centres [m] for the given (or own) face states."""
         cut_low = self.cut_low if cut_low is None else cut_low
         cut_high = self.cut_high if cut_high is None else cut_high
@@ -141,7 +143,9 @@ class PlacementRegion:
         cut_high = self.cut_high ^ press_high
         new_lower, new_upper = self.bounds(cut_low, cut_high)
         ok = (new_lower <= new_upper).all(axis=1)[:, None]
-        return replace(self, cut_low=np.where(ok, cut_low, self.cut_low), cut_high=np.where(ok, cut_high, self.cut_high))
+        return replace(
+            self, cut_low=np.where(ok, cut_low, self.cut_low), cut_high=np.where(ok, cut_high, self.cut_high)
+        )
 
     def subset(self, keep: np.ndarray) -> PlacementRegion:
         return replace(
@@ -207,7 +211,9 @@ def margins(c: np.ndarray, r: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple
     return (d - r[i] - r[j]) / np.minimum(r[i], r[j]), u
 
 
-def _apply(c: np.ndarray, r: np.ndarray, i: np.ndarray, j: np.ndarray, move: np.ndarray, u: np.ndarray, relax: float) -> float:
+def _apply(
+    c: np.ndarray, r: np.ndarray, i: np.ndarray, j: np.ndarray, move: np.ndarray, u: np.ndarray, relax: float
+) -> float:
     """Move i towards j by its share of ``move`` [m] (j the other way); returns max step."""
     if len(i) == 0:
         return 0.0

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 from .clearance import MIN_GAP, MIN_OVERLAP, clearance_report
 from .records import Packing
@@ -59,7 +59,7 @@ def sanitise(packing: Packing) -> Packing:
         return packing
     initial = report
     n = len(r)
-    for sweep in range(MAX_SWEEPS):
+    for sweep in range(MAX_SWEEPS):  # noqa: B007  (the count is reported after the loop)
         report = clearance_report(replace(packing, centres=c))
         slivers = _edge_slivers(c, r, box)
         if report.ok and not slivers.any():

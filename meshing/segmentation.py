@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 LABEL_VALUE_LIMIT = 16
 """A volume with at most this many distinct integer values is taken as already segmented."""
@@ -244,7 +244,9 @@ def _slabs(n: int, slab: int, halo: int) -> Iterator[tuple[int, int, int, int]]:
         yield lo, hi, max(0, lo - halo), min(n, hi + halo)
 
 
-def denoise_and_sharpen(grey: np.ndarray, settings: FilterSettings = FilterSettings()) -> tuple[np.ndarray, dict[str, Any]]:
+def denoise_and_sharpen(
+    grey: np.ndarray, settings: FilterSettings = FilterSettings()
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Non-local-means denoising, then an unsharp mask; float32 out, same grey units.
 
     Returns the filtered volume and a record of what was done (sigma, h, settings).
@@ -309,7 +311,12 @@ def segment_multi_otsu(
     lut = np.array([phases[name] for name in order])
     labels = lut.astype(_label_dtype(phases))[classes]
     fractions = check_segmentation(labels, phases, "multi-Otsu")
-    return labels, {"method": "multi_otsu", "grey_order": list(order), "thresholds": thresholds.tolist(), "fractions": fractions}
+    return labels, {
+        "method": "multi_otsu",
+        "grey_order": list(order),
+        "thresholds": thresholds.tolist(),
+        "fractions": fractions,
+    }
 
 
 def _label_dtype(phases: Mapping[str, int]) -> np.dtype:
@@ -351,7 +358,9 @@ def annotations_from_slices(
     return annotations
 
 
-def check_annotations(annotations: np.ndarray, shape: Sequence[int], phases: Mapping[str, int], source: str = "") -> np.ndarray:
+def check_annotations(
+    annotations: np.ndarray, shape: Sequence[int], phases: Mapping[str, int], source: str = ""
+) -> np.ndarray:
     """Check training annotations; return the number of annotated voxels per phase."""
     what = f"training labels{f' {source}' if source else ''}"
     if annotations.shape != tuple(shape):
@@ -392,8 +401,8 @@ def multiscale_features(image: np.ndarray, settings: ForestSettings = ForestSett
     Gaussian-smoothed intensity G_sigma * I, its Sobel gradient magnitude, and the three
     eigenvalues (descending) of the Hessian of G_sigma * I by repeated ``np.gradient``. The
     eigenvalues come from the closed-form (trigonometric) solution for symmetric 3x3
-    matrices instead of a LAPACK call per voxel, which is ~30x faster in 3D and agrees to
-    float32 round-off.
+    matrices instead of a LAPACK call per voxel, which is much faster in 3D
+    (benchmarks/README.md) and agrees to float32 round-off.
     """
     from skimage.filters import gaussian, sobel
 

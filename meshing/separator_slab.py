@@ -120,7 +120,11 @@ def slab_boundary(edge_nodes: dict[int, np.ndarray], edge_pos: dict[int, np.ndar
               for c, (x, y) in corner_xy.items()}
     spec = {0: (0, 0.0, ly, (0, 0), (0, 1)), 1: (0, lx, ly, (1, 0), (1, 1)),
             2: (1, 0.0, lx, (0, 0), (1, 0)), 3: (1, ly, lx, (0, 1), (1, 1))}
-    spacing = 1.0 + (size_top - 1.0) * np.minimum((levels - z0) / dist_max, 1.0) if dist_max > 0 else np.full(len(levels), size_top)
+    spacing = (
+        1.0 + (size_top - 1.0) * np.minimum((levels - z0) / dist_max, 1.0)
+        if dist_max > 0
+        else np.full(len(levels), size_top)
+    )
     walls, top_row = {}, {}
     for w, (axis, value, length, c0, c1) in spec.items():
         lower, lower_pos = np.asarray(edge_nodes[w]), np.asarray(edge_pos[w], dtype=float)
@@ -141,7 +145,9 @@ def slab_boundary(edge_nodes: dict[int, np.ndarray], edge_pos: dict[int, np.ndar
     grid[0, :], grid[mx, :], grid[:, 0], grid[:, my] = top_row[0], top_row[1], top_row[2], top_row[3]
     if mx > 1 and my > 1:
         gx, gy = np.meshgrid(np.linspace(0.0, lx, mx + 1)[1:-1], np.linspace(0.0, ly, my + 1)[1:-1], indexing="ij")
-        grid[1:mx, 1:my] = add(np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, levels[cap])])).reshape(mx - 1, my - 1)
+        grid[1:mx, 1:my] = add(np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, levels[cap])])).reshape(
+            mx - 1, my - 1
+        )
     return SlabBoundary(points=np.concatenate(points), walls=walls, cap=_grid_triangles(grid), cap_grid=grid,
                         cap_level=float(levels[cap]), top_level=float(levels[-1]))
 

@@ -4,7 +4,7 @@
 of labels from one dual grid, so two regions share the very same triangles: the interfaces
 conform by construction. The image is padded with background so the six box faces come out
 as well. Smoothing (constrained to a box around each voxel corner) removes the staircase;
-the steps that keep the smoothed surface valid, all from the meshing prototypes:
+the steps that keep the smoothed surface valid, (docs/model.md, "Meshing notes"):
 
 * box faces: smoothing rounds the padded box. A second, unsmoothed run gives the same
   points on the voxel-corner lattice; every coordinate that is exactly on a box plane there

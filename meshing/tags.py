@@ -1,4 +1,4 @@
-"""Cell and facet tags of a microbat half-cell mesh, named once (DESIGN.md section 2).
+"""Cell and facet tags of a microbat half-cell mesh, named once (docs/model.md, "Geometry and tags").
 
 One mesh holds the whole half cell, in metres: the electrode 0 <= z <= L (z = 0 is the
 current collector) and a separator slab L < z <= L + L_sep whose top face is the Li-metal

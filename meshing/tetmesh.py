@@ -147,7 +147,9 @@ def tet_faces(tets: np.ndarray) -> Faces:
     return Faces(nodes=f[start], cells=cells)
 
 
-def classify_boundary(centroids: np.ndarray, box: tuple[float, float, float], height: float, rtol: float = 1e-6) -> np.ndarray:
+def classify_boundary(
+    centroids: np.ndarray, box: tuple[float, float, float], height: float, rtol: float = 1e-6
+) -> np.ndarray:
     """Facet tag of boundary triangles from their centroids (-1 if on no face of the box).
 
     z = 0 -> current collector, z = L + L_sep -> counter electrode, x or y on the box walls

@@ -1,4 +1,5 @@
-"""Reading volume images (segmented or grey-value) into arrays and labelled volumes.
+"""Reading volume images (segmented or grey-value) into arrays and labelled volumes, and
+writing records and label images back (:func:`save_record`, :func:`write_labels_tiff`).
 
 Formats: multi-page TIFF (``.tif``/``.tiff``), a folder of 2D slices (TIFF or PNG, sorted by
 name), NumPy ``.npy``, raw binary ``.raw`` (shape and dtype given), HDF5 (``.h5``/``.hdf5``,
@@ -7,19 +8,25 @@ Every problem (missing, unreadable or truncated file, wrong dimensionality, voxe
 labels that are not in the volume) raises :class:`InputError` naming the file, the value
 and what would be accepted, before any expensive work.
 
-Pure NumPy; no MPI. Voxel sizes are in metres.
+Pure NumPy; no MPI. Voxel sizes are in metres. Files are written atomically (complete or
+absent, :func:`foundation.files.atomic_path`) by the caller's process.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import tifffile
 
-from models.errors import InputError
+from foundation.errors import InputError
+from foundation.files import atomic_path
 
-from .records import LabelledVolume
+from .hdf5_reader import read_hdf5_dataset
+from .records import LabelledVolume, Packing
+from .segmentation import require_labels
 
 SLICE_SUFFIXES = (".tif", ".tiff", ".png")
 VOXEL_SIZE_RANGE = (1e-9, 1e-3)
@@ -121,8 +128,6 @@ def _read_raw(path: Path, shape: Sequence[int] | None, dtype: str) -> np.ndarray
 
 
 def _read_hdf5(path: Path, dataset: str | None) -> np.ndarray:
-    from .hdf5_reader import read_hdf5_dataset
-
     return read_hdf5_dataset(path, dataset)
 
 
@@ -195,8 +200,6 @@ def to_labelled_volume(
     source: str = "",
 ) -> LabelledVolume:
     """Check a segmented array against its phase map and wrap it as a LabelledVolume."""
-    from .segmentation import require_labels
-
     check_voxel_size(voxel_size, f"voxel size of {source or 'the volume'}")
     require_labels(array, source or "(array)")
     if not np.issubdtype(array.dtype, np.integer):
@@ -283,3 +286,26 @@ def parse_phase_map(text: str) -> dict[str, int]:
     if not phases:
         raise InputError("--labels: expected name=value pairs, e.g. pore=0,am=85,cbd=170")
     return phases
+
+
+def save_record(record: Packing | LabelledVolume, path: str | Path) -> Path:
+    """Save a packing or labelled volume ``.npz`` so that it appears complete or not at all."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        written = record.save(tmp)  # the record adds its own .npz suffix
+        os.replace(written, tmp)
+    return path
+
+
+def write_labels_tiff(volume: LabelledVolume, path: str | Path, through_plane_first: bool = False) -> Path:
+    """The labels of ``volume`` as a multi-page TIFF, written atomically.
+
+    By default the pages follow the array's first axis. ``through_plane_first`` writes a
+    volume whose axes are (x, y, z) with z the thickness (a voxelised packing) as pages of
+    x-y slices from the current collector up, i.e. axes (z, y, x).
+    """
+    path = Path(path)
+    labels = volume.labels.transpose(2, 1, 0) if through_plane_first else volume.labels
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        tifffile.imwrite(f, np.ascontiguousarray(labels), photometric="minisblack")
+    return path

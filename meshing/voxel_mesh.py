@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from .image_mesh import image_reference
 from .options import CellEstimate, MeshOptions, require_budget
 from .phase_image import AM, CBD, NSD, PhaseImage, phase_image
 from .records import LabelledVolume
@@ -41,7 +42,9 @@ def estimate_voxel_cells(image: PhaseImage, separator_thickness: float, options:
                         basis=f"{nx}x{ny}x{nz} voxels + {layers} separator layers, 6 tetrahedra each")
 
 
-def voxel_mesh(volume: LabelledVolume | PhaseImage, separator_thickness: float, options: MeshOptions | None = None) -> TetMesh:
+def voxel_mesh(
+    volume: LabelledVolume | PhaseImage, separator_thickness: float, options: MeshOptions | None = None
+) -> TetMesh:
     """Kuhn tetrahedra of every voxel plus the separator layers, tagged (metres)."""
     options = options or MeshOptions()
     image = volume if isinstance(volume, PhaseImage) else phase_image(volume, options.resolve_cbd)
@@ -74,7 +77,6 @@ def voxel_mesh(volume: LabelledVolume | PhaseImage, separator_thickness: float, 
     facets, facet_tags = _voxel_facets(tag_image >= CellTag.PARTICLE_BASE, nid, (nx, ny, nzt))
     tm = TetMesh(nodes=nodes, tets=tets, cell_tags=cell_tags, facets=facets, facet_tags=facet_tags,
                  box=(nx * h, ny * h, nz * h), separator_thickness=float(separator_thickness))
-    from .image_mesh import image_reference
 
     tm.info.update(
         route="voxel",
@@ -121,7 +123,11 @@ def _voxel_facets(am: np.ndarray, nid, shape) -> tuple[np.ndarray, np.ndarray]:
             grid = [np.arange(n[d]) if d != axis else np.array([side]) for d in range(3)]
             pts = [g.ravel() for g in np.meshgrid(*grid, indexing="ij")]
             t = _quads(axis, *pts, nid)
-            tag = FacetTag.LATERAL if axis < 2 else (FacetTag.CURRENT_COLLECTOR if side == 0 else FacetTag.COUNTER_ELECTRODE)
+            tag = (
+                FacetTag.LATERAL
+                if axis < 2
+                else (FacetTag.CURRENT_COLLECTOR if side == 0 else FacetTag.COUNTER_ELECTRODE)
+            )
             tris.append(t)
             tags.append(np.full(len(t), tag, dtype=np.int32))
     return np.concatenate(tris), np.concatenate(tags)

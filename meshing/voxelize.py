@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 from .records import LabelledVolume, Packing
 

@@ -1,5 +1,5 @@
 """microbat models: parameters, weak forms, solver, protocols and run outputs.
 
 Importing this package does not import dolfinx; modules that need the FEniCSx stack get
-it from :mod:`models.stack`.
+it from :mod:`foundation.stack`.
 """

@@ -12,36 +12,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
-from models.errors import InputError
-from models.files import atomic_path, is_writer, write_json
+from foundation.errors import InputError
+from foundation.files import atomic_path, is_writer, write_json
+from models.simulation import Output, Simulation
 
 FORMAT = 1
 
 
-class Checkpoints:
+class Checkpoints(Output):
     """An output that writes a checkpoint every ``every`` accepted steps."""
-
-    dod_targets: tuple[float, ...] = ()
 
     def __init__(self, directory: str | Path, every: int) -> None:
         self.directory = Path(directory) / "checkpoint"
         self.every = every
 
-    def update(self, sim: Any, t: float) -> None:
+    def update(self, sim: Simulation, t: float) -> None:
         n = sim.state.steps_taken
         if self.every and n > 0 and n % self.every == 0:
             save(sim, self.directory)
 
-    def close(self) -> None:
-        pass
 
-
-def save(sim: Any, directory: str | Path) -> Path:
+def save(sim: Simulation, directory: str | Path) -> Path:
     directory = Path(directory)
     comm = sim.comm
     n = sim.state.steps_taken
@@ -59,7 +54,7 @@ def save(sim: Any, directory: str | Path) -> Path:
         with atomic_path(directory / field_name) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
-    outputs = {type(o).__name__: o.state() for o in sim.outputs if hasattr(o, "state")}
+    outputs = {type(o).__name__: o.state() for o in sim.outputs}
     state = {
         "format": FORMAT,
         "fields": field_name,
@@ -81,7 +76,7 @@ def exists(directory: str | Path) -> bool:
     return (Path(directory) / "state.json").is_file()
 
 
-def load(sim: Any, directory: str | Path) -> None:
+def load(sim: Simulation, directory: str | Path) -> None:
     """Restore fields, run state and outputs of a built simulation from a checkpoint."""
     directory = Path(directory)
     state = json.loads((directory / "state.json").read_text())
@@ -111,5 +106,5 @@ def load(sim: Any, directory: str | Path) -> None:
     sim.lithium_initial = state["lithium_initial"]
     for output in sim.outputs:
         saved = state["outputs"].get(type(output).__name__)
-        if saved is not None and hasattr(output, "load"):
+        if saved is not None:
             output.load(saved)

@@ -1,6 +1,6 @@
 """Where each field lives: submeshes, entity maps and measures of a tagged half-cell mesh.
 
-DESIGN.md section 3: c_s lives on the active material (AM), phi_s on the electronic phase
+docs/model.md, "Model": c_s lives on the active material (AM), phi_s on the electronic phase
 AM u NSD, c_e and phi_e on the electrolyte NSD u separator; all P1 on submeshes of the one
 parent mesh. Every measure is on the parent mesh (a form has one integration domain) and the
 coupled forms pass the submeshes' cell maps as ``entity_maps``.
@@ -13,22 +13,24 @@ on the "-" side for part of the facets, and a submesh function read on the wrong
 silently zero.) Both the interface and the boundary measures use a fixed quadrature degree,
 so that diagnostics integrate exactly what the residual applies.
 
-Single-particle mode (DESIGN.md section 3, limiting cases): the mesh holds AM cells only,
+Single-particle mode (docs/model.md, "Limiting cases"): the mesh holds AM cells only,
 Gamma is the particle surface (exterior facets) and there is no electrolyte submesh.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from models.stack import MPI, PETSc, dolfinx, ufl
-
+from foundation.errors import InputError
+from foundation.stack import MPI, PETSc, dolfinx, ufl
 from meshing.tags import CellTag, FacetTag, is_active_material
-from models.errors import InputError
 from models.mesh_input import MeshData, check_tags
+
+Mesh = dolfinx.mesh.Mesh
+MeshTags = dolfinx.mesh.MeshTags
+Expr = ufl.core.expr.Expr
 
 FACET_QUADRATURE_DEGREE = 4
 """Quadrature degree on Gamma and the boundaries (residual and diagnostics alike)."""
@@ -49,9 +51,9 @@ class Region:
 class Submesh:
     """A submesh of the parent mesh and its maps back to the parent."""
 
-    mesh: Any
-    cell_map: Any
-    vertex_map: Any
+    mesh: Mesh
+    cell_map: dolfinx.mesh.EntityMap
+    vertex_map: dolfinx.mesh.EntityMap
     parent_cells: np.ndarray
     """Parent cell index of every local submesh cell (owned and ghost)."""
 
@@ -60,18 +62,18 @@ class Submesh:
 class Domains:
     """Parent mesh, submeshes, entity maps, measures and region-wise geometry data."""
 
-    mesh: Any
-    cell_tags: Any
-    facet_tags: Any
-    regions: Any
+    mesh: Mesh
+    cell_tags: MeshTags
+    facet_tags: MeshTags
+    regions: MeshTags
     """MeshTags of the parent cells with :class:`Region` values."""
     single_particle: bool
     active_material: Submesh
     electronic: Submesh
     electrolyte: Submesh | None
-    dx: Any
-    ds: Any
-    dGamma: Any
+    dx: ufl.Measure
+    ds: ufl.Measure
+    dGamma: ufl.Measure
     """Interface measure: interior facets ("+" = AM) or, single particle, exterior facets."""
     interface_facets: np.ndarray
     """Owned interface facets of the parent mesh (local indices)."""
@@ -90,7 +92,7 @@ class Domains:
         return self.mesh.comm
 
     @property
-    def entity_maps(self) -> list:
+    def entity_maps(self) -> list[dolfinx.mesh.EntityMap]:
         maps = [self.active_material.cell_map]
         if not self.single_particle:
             maps += [self.electronic.cell_map, self.electrolyte.cell_map]
@@ -100,33 +102,35 @@ class Domains:
     def gdim(self) -> int:
         return self.mesh.geometry.dim
 
-    def am(self, u: Any) -> Any:
+    def am(self, u: Expr) -> Expr:
         """Trace on Gamma of an AM / electronic-phase quantity (the "+" side)."""
         return u if self.single_particle else u("+")
 
-    def elyte(self, u: Any) -> Any:
+    def elyte(self, u: Expr) -> Expr:
         """Trace on Gamma of an electrolyte quantity (the "-" side)."""
         return u if self.single_particle else u("-")
 
-    def normal(self) -> Any:
+    def normal(self) -> Expr:
         """Unit normal on Gamma pointing out of the particle."""
         n = ufl.FacetNormal(self.mesh)
         return n if self.single_particle else n("+")
 
-    def integrate(self, form_or_expr: Any) -> float:
+    def integrate(self, form_or_expr: ufl.Form | dolfinx.fem.Form) -> float:
         """Global value of a scalar integral (a UFL form or a compiled form)."""
         form = form_or_expr
         if not isinstance(form, dolfinx.fem.Form):
             form = dolfinx.fem.form(form, entity_maps=self.entity_maps)
         return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
 
-    def interface_dofs(self, space: Any) -> np.ndarray:
+    def interface_dofs(self, space: dolfinx.fem.FunctionSpace) -> np.ndarray:
         """Local DOFs (owned and ghost) of a P1 space on the AM submesh that lie on the interface."""
         mesh = self.mesh
         fdim = mesh.topology.dim - 1
         mesh.topology.create_connectivity(fdim, 0)
         f2v = mesh.topology.connectivity(fdim, 0)
-        parent_vertices = np.unique(np.concatenate([f2v.links(f) for f in self.interface_facets] or [np.empty(0, np.int32)]))
+        parent_vertices = np.unique(
+            np.concatenate([f2v.links(f) for f in self.interface_facets] or [np.empty(0, np.int32)])
+        )
         sub_vertices = self.active_material.vertex_map.sub_topology_to_topology(
             parent_vertices.astype(np.int32), inverse=True)
         sub_vertices = sub_vertices[sub_vertices >= 0].astype(np.int32)
@@ -159,7 +163,9 @@ def particle_tensor(domains: Domains, tensors: dict[int, np.ndarray]) -> dolfinx
     for tag, tensor in tensors.items():
         tensor = np.asarray(tensor, float)
         if tensor.shape != (gdim, gdim) or not np.allclose(tensor, tensor.T):
-            raise InputError(f"anisotropy of particle {tag}: expected a symmetric {gdim}x{gdim} tensor, got {tensor.tolist()}")
+            raise InputError(
+                f"anisotropy of particle {tag}: expected a symmetric {gdim}x{gdim} tensor, got {tensor.tolist()}"
+            )
         if np.linalg.eigvalsh(tensor).min() <= 0:
             raise InputError(f"anisotropy of particle {tag}: the tensor must be positive definite")
         cells = np.flatnonzero(domains.cell_marker == tag)
@@ -237,7 +243,9 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
     return domains
 
 
-def _interface(mesh: Any, ft: Any, marker: np.ndarray, single_particle: bool) -> tuple[np.ndarray, np.ndarray]:
+def _interface(
+    mesh: Mesh, ft: MeshTags | None, marker: np.ndarray, single_particle: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Owned interface facets and their integration data with the AM cell first."""
     tdim = mesh.topology.dim
     fdim = tdim - 1
@@ -298,7 +306,7 @@ def _measure_geometry(d: Domains) -> dict[str, float]:
     return geo
 
 
-def _cell_min_coordinate(mesh: Any, cells: np.ndarray) -> float:
+def _cell_min_coordinate(mesh: Mesh, cells: np.ndarray) -> float:
     if cells.size == 0:
         return float("inf")
     axis = mesh.geometry.dim - 1

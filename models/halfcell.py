@@ -1,4 +1,4 @@
-"""The coupled half-cell model in one place: NMC | separator | Li metal (DESIGN.md section 3).
+"""The coupled half-cell model in one place: NMC | separator | Li metal (docs/model.md, "Model").
 
 Strong form (j > 0 anodic, A/m^2; n on Gamma points out of the particle; i_app > 0 discharge)
 
@@ -38,16 +38,18 @@ as a uniform volume source, so phi_s varies inside the particle by about j R / (
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
 
 import numpy as np
 
-from models.stack import PETSc, dolfinx, ufl
-
+from foundation.errors import InputError
+from foundation.stack import PETSc, dolfinx, ufl
 from meshing.tags import FacetTag
 from models.domains import Domains, Region
-from models.errors import InputError
+from models.parameters import ParameterSet
 from models.physics import electrolyte as electrolyte_block
 from models.physics import electronic, kinetics, solid_diffusion
 
@@ -59,29 +61,74 @@ DEPLETION_FLOOR = 1.0e-3
 """Concentration floor inside ln and the electrolyte properties, relative to c_e0."""
 
 
+Function = dolfinx.fem.Function
+T = TypeVar("T")
+
+
+class _Named(Generic[T]):
+    """Iteration over the entries that are present (not None), in declaration order."""
+
+    def items(self) -> list[tuple[str, T]]:
+        present = ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
+        return [(name, u) for name, u in present if u is not None]
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.items()]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter([u for _, u in self.items()])
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+
+@dataclass(frozen=True)
+class Fields(_Named[T]):
+    """One entry per unknown, by name, in the block order of the residual and of the Newton
+    matrix: c_s, phi_s, c_e, phi_e. The single-particle model has no electrolyte unknowns
+    (``c_e = phi_e = None``); iterating yields the entries that are present.
+
+    ``Fields[Function]`` holds the unknowns, ``Fields[ufl.Argument]`` their test functions
+    and ``Fields[ufl.Form]`` the residuals, so that the three always line up by name.
+    """
+
+    c_s: T
+    phi_s: T
+    c_e: T | None = None
+    phi_e: T | None = None
+
+
+@dataclass(frozen=True)
+class PreviousStep(_Named[Function]):
+    """The concentrations at the last accepted time level, c_s^n and c_e^n (single
+    particle: no c_e^n)."""
+
+    c_s: Function
+    c_e: Function | None = None
+
+
 @dataclass
 class HalfCell:
     """Fields, parameters-as-UFL and residual forms of the half-cell model."""
 
     domains: Domains
-    parameters: Any
-    fields: list
-    """[c_s, phi_s, c_e, phi_e] (single particle: [c_s, phi_s])."""
-    previous: list
-    """[c_s^n, c_e^n] (single particle: [c_s^n])."""
-    residuals: list
-    inverse_dt: Any
-    applied_current: Any
-    """Total applied current I [A], > 0 on discharge (a dolfinx Constant)."""
-    theta: Any
-    interface_current_density: Any
+    parameters: ParameterSet
+    fields: Fields[Function]
+    previous: PreviousStep
+    residuals: Fields[ufl.Form]
+    """One residual per unknown (the charge or species balance tested with its test function)."""
+    inverse_dt: dolfinx.fem.Constant
+    applied_current: dolfinx.fem.Constant
+    """Total applied current I [A], > 0 on discharge."""
+    theta: dolfinx.fem.Constant
+    interface_current_density: ufl.core.expr.Expr
     """UFL j on Gamma [A/m^2]."""
-    counter_current_density: Any | None
-    conductivity: Any
-    porosity: Any | None
-    transport_factor: Any | None
+    counter_current_density: ufl.core.expr.Expr | None
+    conductivity: dolfinx.fem.Constant | Function
+    porosity: Function | None
+    transport_factor: Function | None
     initial_stoichiometry: float
-    forms: dict = field(default_factory=dict)
+    forms: dict[str, dolfinx.fem.Form] = field(default_factory=dict)
     """Compiled scalar forms for diagnostics (see :meth:`diagnostics`)."""
 
     @property
@@ -89,20 +136,20 @@ class HalfCell:
         return self.domains.single_particle
 
     @property
-    def c_s(self):
-        return self.fields[0]
+    def c_s(self) -> Function:
+        return self.fields.c_s
 
     @property
-    def phi_s(self):
-        return self.fields[1]
+    def phi_s(self) -> Function:
+        return self.fields.phi_s
 
     @property
-    def c_e(self):
-        return None if self.single_particle else self.fields[2]
+    def c_e(self) -> Function | None:
+        return self.fields.c_e
 
     @property
-    def phi_e(self):
-        return None if self.single_particle else self.fields[3]
+    def phi_e(self) -> Function | None:
+        return self.fields.phi_e
 
     def set_initial_state(self) -> None:
         """c_s = x0 c_s,max, c_e = c_e0, phi_e = 0 and phi_s = U(x0): rest at V_start."""
@@ -118,9 +165,9 @@ class HalfCell:
 
     def accept_step(self) -> None:
         """c^n <- c after a converged time step."""
-        self.previous[0].x.array[:] = self.c_s.x.array
+        self.previous.c_s.x.array[:] = self.c_s.x.array
         if not self.single_particle:
-            self.previous[1].x.array[:] = self.c_e.x.array
+            self.previous.c_e.x.array[:] = self.c_e.x.array
 
     def state(self) -> list[np.ndarray]:
         """Copies of every field's local values (owned and ghost), current and previous."""
@@ -138,7 +185,9 @@ class HalfCell:
         return out
 
 
-def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -> HalfCell:
+def build_half_cell(
+    domains: Domains, parameters: ParameterSet, anisotropy: Function | None = None
+) -> HalfCell:
     """Declare the fields and state the coupled weak form (see the module docstring)."""
     p = parameters
     material, cell = p.active_material, p.cell
@@ -152,7 +201,7 @@ def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -
     ds_cc = ds(int(FacetTag.CURRENT_COLLECTOR))
     ds_li = ds(int(FacetTag.COUNTER_ELECTRODE))
 
-    def constant(value: float) -> Any:
+    def constant(value: float) -> dolfinx.fem.Constant:
         return dolfinx.fem.Constant(mesh, PETSc.ScalarType(value))
 
     inverse_dt, applied, theta = constant(1.0), constant(0.0), constant(1.0)
@@ -164,8 +213,7 @@ def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -
     c_s = dolfinx.fem.Function(V_cs, name="c_s")
     phi_s = dolfinx.fem.Function(V_ps, name="phi_s")
     c_s_old = dolfinx.fem.Function(V_cs, name="c_s_old")
-    spaces = [V_cs, V_ps]
-    fields, previous = [c_s, phi_s], [c_s_old]
+    fields, previous = Fields(c_s, phi_s), PreviousStep(c_s_old)
     c_e0 = cell.initial_electrolyte_concentration
     floor = DEPLETION_FLOOR * c_e0
     if sp:
@@ -177,13 +225,13 @@ def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -
         c_e = dolfinx.fem.Function(V_ce, name="c_e")
         phi_e = dolfinx.fem.Function(V_pe, name="phi_e")
         c_e_old = dolfinx.fem.Function(V_ce, name="c_e_old")
-        spaces += [V_ce, V_pe]
-        fields += [c_e, phi_e]
-        previous += [c_e_old]
+        fields = dataclasses.replace(fields, c_e=c_e, phi_e=phi_e)
+        previous = dataclasses.replace(previous, c_e=c_e_old)
         c_e_trace = electrolyte_block.floored(domains.elyte(c_e), floor)
         phi_e_trace = domains.elyte(phi_e)
-    tests = ufl.TestFunctions(ufl.MixedFunctionSpace(*spaces))
-    v_cs, v_ps = tests[0], tests[1]
+    # test functions, named like the unknowns they test (block order = field order)
+    v = Fields(*ufl.TestFunctions(ufl.MixedFunctionSpace(*(u.function_space for u in fields))))
+    v_cs, v_ps = v.c_s, v.phi_s
 
     # ---- region-wise coefficients (DG0 on the parent mesh)
     if sp:
@@ -220,10 +268,10 @@ def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -
         i_app = applied / domains.geometry["collector_area"]
         F_ps += electronic.galvanostatic_collector(i_app, v_ps, ds_cc)
 
-    residuals = [F_cs, F_ps]
+    residuals = Fields(c_s=F_cs, phi_s=F_ps)
     i_li = None
     if not sp:
-        v_ce, v_pe = tests[2], tests[3]
+        v_ce, v_pe = v.c_e, v.phi_e
         # ---- F_ce: salt in the electrolyte
         i_e = electrolyte_block.ionic_current(c_e, phi_e, p.electrolyte, T, transport, floor)
         N = electrolyte_block.salt_flux(c_e, i_e, p.electrolyte, T, transport, floor)
@@ -234,7 +282,7 @@ def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -
         # ---- F_pe: charge in the electrolyte
         F_pe = (electrolyte_block.charge_conservation(i_e, v_pe, dx_el)
                 - j * domains.elyte(v_pe) * dG - i_li * v_pe * ds_li)
-        residuals += [F_ce, F_pe]
+        residuals = dataclasses.replace(residuals, c_e=F_ce, phi_e=F_pe)
 
     model = HalfCell(
         domains=domains, parameters=p, fields=fields, previous=previous,
@@ -248,7 +296,7 @@ def build_half_cell(domains: Domains, parameters: Any, anisotropy: Any = None) -
     return model
 
 
-def _diagnostic_forms(model: HalfCell) -> dict[str, Any]:
+def _diagnostic_forms(model: HalfCell) -> dict[str, dolfinx.fem.Form]:
     d = model.domains
     one = dolfinx.fem.Constant(d.mesh, PETSc.ScalarType(1.0))
     dx_am = d.dx(Region.ACTIVE_MATERIAL)

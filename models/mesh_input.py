@@ -1,7 +1,7 @@
 """Half-cell meshes as the model takes them: ``(mesh, cell_tags, facet_tags)``.
 
-The model accepts any dolfinx mesh whose tags follow :mod:`meshing.tags` (DESIGN.md
-section 2): active material (AM) = any cell tag >= 100, non-solid domain (NSD) = 1 or 3,
+The model accepts any dolfinx mesh whose tags follow :mod:`meshing.tags` (docs/model.md,
+"Geometry and tags"): active material (AM) = any cell tag >= 100, non-solid domain (NSD) = 1 or 3,
 separator = 2; facets 11 (current collector), 12 (Li-metal counter electrode), 13 (lateral
 walls) and 20 (AM | electrolyte interface; computed from the cell tags when absent). The
 through-plane axis is the last coordinate (z in 3D, y in 2D), with the collector at its
@@ -18,27 +18,26 @@ stage's record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from models.stack import MPI, dolfinx
-
+from foundation.errors import InputError
+from foundation.stack import MPI, dolfinx
 from meshing.distribute import MeshData
 from meshing.mesh_io import read_mesh, write_mesh
 from meshing.tags import CellTag, FacetTag
-from models.errors import InputError
 
 __all__ = ["MeshData", "check_tags", "ghosted_partitioner", "load_mesh", "save_mesh"]
 
 
-def ghosted_partitioner() -> Any:
+def ghosted_partitioner() -> Callable:
     """The cell partitioner every model mesh must be distributed with."""
     return dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
 
 
-def load_mesh(directory: str | Path, comm: Any) -> MeshData:
+def load_mesh(directory: str | Path, comm: MPI.Comm) -> MeshData:
     """Read a mesh directory written by the meshing stage (``microbat mesh``) and check its tags."""
     mesh_data = read_mesh(directory, comm)
     mesh_data.info.setdefault("source", str(Path(directory).resolve()))

@@ -22,10 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.stack import MPI, dolfinx
-
+from foundation.errors import InputError
+from foundation.stack import MPI, dolfinx
 from meshing.tags import CellTag, FacetTag
-from models.errors import InputError
 from models.mesh_input import MeshData, ghosted_partitioner
 
 Particle = tuple[Sequence[float], float]

@@ -1,9 +1,12 @@
-"""Run outputs as objects with ``update(sim, t)`` and ``close()`` (STYLE.md point 9).
+"""Run outputs: objects that implement :class:`models.simulation.Output`, and their settings.
+
+:class:`OutputSettings` is a case file's ``[outputs]`` table (parsed by :mod:`studies.case`);
+:func:`standard_outputs` turns it into the outputs of ``microbat run``:
 
 * :class:`TimeSeries` - ``timeseries.csv``, one row per accepted step (and t = 0).
 * :class:`ParticleRecords` - ``particles/particles_dod0.600.csv`` at requested depths of
   discharge and ``particles/particles_end_step1.csv`` at the end of every protocol step
-  (DESIGN.md section 6).
+  (docs/model.md, "Analytics").
 * :class:`SolHistograms` - ``sol_histograms.json``: volume-weighted SoL histograms at the
   same depths of discharge and step ends.
 * :class:`FieldSnapshots` - ``fields/dod0.600_<submesh>.bp`` (VTX/ADIOS2, opens in ParaView):
@@ -11,27 +14,49 @@
   ``fields/dod0.600_sol/sol.pvd`` (x on the AM as VTK files, which pyvista/VTK read without
   ADIOS2), at the requested depths of discharge, at t = 0 and at the end of every step.
 
-Outputs with a ``step_end(sim, step)`` method are also called when a protocol step ends
-(label ``end_step<k>``, k counted from 1), so that the end of a discharge is always recorded.
+The time loop calls ``update(sim, t)`` after every accepted step and ``step_end(sim, step)``
+when a protocol step ends (label ``end_step<k>``, k counted from 1), so that the end of a
+discharge is always recorded; ``dod_targets`` are the depths of discharge the loop lands on.
 
-CSV/JSON files are written by rank 0 through :mod:`models.files` (temporary name, then
-rename); the VTX files are written collectively to ``*.part`` and renamed when complete.
-Each output exposes ``state()``/``load(state)`` for checkpoints.
+CSV/JSON files are written by rank 0 of the mesh's communicator through
+:mod:`foundation.files` (temporary name, then rename); the VTX files are written
+collectively to ``*.part`` and renamed when complete. Each output's ``state()``/``load(state)``
+goes into checkpoints.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.stack import dolfinx
-
-from models.files import atomic_directory, write_csv, write_json
+from foundation.files import Communicator, atomic_directory, write_csv, write_json
+from foundation.schema import spec
+from foundation.stack import dolfinx
 from models.parameters import FARADAY
+from models.protocol import Step
 from models.records import ParticleStatistics
+from models.simulation import Output, Simulation
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputSettings:
+    """What a run writes (a case file's ``[outputs]`` table)."""
+
+    directory: str = spec("", help="results directory; default results/<case name> next to the working directory")
+    snapshot_dod: tuple[float, ...] = spec(
+        (0.2, 0.4, 0.6, 0.8), min=0, max=1, help="depths of discharge with field snapshots"
+    )
+    record_dod: tuple[float, ...] = spec(
+        (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), min=0, max=1,
+        help="depths of discharge with per-particle records and SoL histograms",
+    )
+    histogram_bins: int = spec(50, min=2, max=1000)
+    fields: bool = spec(True, help="write field snapshots (VTX/XDMF)")
+    checkpoint_every: int = spec(25, min=0, help="steps between restart checkpoints; 0 = none")
 
 TIMESERIES_COLUMNS = [
     "time_s", "step", "step_mode", "voltage_V", "current_A", "current_A_m2", "current_mA_cm2", "c_rate",
@@ -42,7 +67,7 @@ TIMESERIES_COLUMNS = [
 ]
 
 
-class TimeSeries:
+class TimeSeries(Output):
     """``timeseries.csv``: voltage, current, capacity, SoL, inventories, solver effort."""
 
     def __init__(self, directory: str | Path, every: int = 1) -> None:
@@ -50,8 +75,9 @@ class TimeSeries:
         self.rows: list[dict[str, Any]] = []
         self.every = every
         self._pending = 0
+        self._comm: Communicator | None = None
 
-    def update(self, sim: Any, t: float) -> None:
+    def update(self, sim: Simulation, t: float) -> None:
         cap = sim.capacity
         d = sim.diagnostics
         described = cap.describe_current(sim.current)
@@ -88,7 +114,7 @@ class TimeSeries:
         if self._pending >= self.every:
             self.write(sim.comm)
 
-    def write(self, comm: Any) -> None:
+    def write(self, comm: Communicator) -> None:
         columns = {name: [r[name] for r in self.rows] for name in TIMESERIES_COLUMNS}
         write_csv(comm, self.path, columns)
         self._pending = 0
@@ -98,7 +124,7 @@ class TimeSeries:
         return np.array([r[name] for r in self.rows])
 
     def close(self) -> None:
-        if self._pending and hasattr(self, "_comm"):
+        if self._pending and self._comm is not None:
             self.write(self._comm)
 
     def state(self) -> dict:
@@ -108,7 +134,7 @@ class TimeSeries:
         self.rows = list(state["rows"])
 
 
-class _DepthTriggered:
+class _DepthTriggered(Output):
     """Writes something when the depth of discharge passes one of ``dod_targets``, and at
     the end of each discharging step."""
 
@@ -116,7 +142,7 @@ class _DepthTriggered:
         self.dod_targets = tuple(sorted(dod_targets))
         self.done: list[str] = []
 
-    def due(self, sim: Any) -> str | None:
+    def due(self, sim: Simulation) -> str | None:
         dod = sim.depth_of_discharge
         for target in self.dod_targets:
             label = f"dod{target:.3f}"
@@ -125,7 +151,7 @@ class _DepthTriggered:
                 return label
         return None
 
-    def step_end_label(self, sim: Any) -> str | None:
+    def step_end_label(self, sim: Simulation) -> str | None:
         """``end_step<k>`` for the step that just ended, once."""
         label = f"end_step{sim.state.step_index + 1}"
         if label in self.done:
@@ -133,17 +159,17 @@ class _DepthTriggered:
         self.done.append(label)
         return label
 
-    def update(self, sim: Any, t: float) -> None:
+    def update(self, sim: Simulation, t: float) -> None:
         label = self.due(sim)
         if label is not None:
             self.write(sim, label)
 
-    def step_end(self, sim: Any, step: Any) -> None:
+    def step_end(self, sim: Simulation, step: Step) -> None:
         label = self.step_end_label(sim)
         if label is not None:
             self.write(sim, label)
 
-    def write(self, sim: Any, label: str) -> Any:
+    def write(self, sim: Simulation, label: str) -> None:
         raise NotImplementedError
 
     def state(self) -> dict:
@@ -154,19 +180,19 @@ class _DepthTriggered:
 
 
 class ParticleRecords(_DepthTriggered):
-    """``particles/particles_<label>.csv``: one row per particle (DESIGN.md section 6)."""
+    """``particles/particles_<label>.csv``: one row per particle (docs/model.md, "Analytics")."""
 
     def __init__(self, directory: str | Path, dod_targets: tuple[float, ...]) -> None:
         super().__init__(dod_targets)
         self.directory = Path(directory) / "particles"
         self._stats: ParticleStatistics | None = None
 
-    def stats(self, sim: Any) -> ParticleStatistics:
+    def stats(self, sim: Simulation) -> ParticleStatistics:
         if self._stats is None:
             self._stats = ParticleStatistics(sim.model)
         return self._stats
 
-    def write(self, sim: Any, label: str) -> Path:
+    def write(self, sim: Simulation, label: str) -> None:
         rec = self.stats(sim).particles()
         n = len(rec["particle_id"])
         columns: dict[str, Any] = {
@@ -187,10 +213,7 @@ class ParticleRecords(_DepthTriggered):
             "current_density_mean_A_m2": rec["current_density_mean"],
             "current_integral_A": rec["current_integral"],
         }
-        return write_csv(sim.comm, self.directory / f"particles_{label}.csv", columns)
-
-    def close(self) -> None:
-        pass
+        write_csv(sim.comm, self.directory / f"particles_{label}.csv", columns)
 
 
 class SolHistograms(_DepthTriggered):
@@ -203,16 +226,13 @@ class SolHistograms(_DepthTriggered):
         self.records: list[dict] = []
         self._stats: ParticleStatistics | None = None
 
-    def write(self, sim: Any, label: str) -> None:
+    def write(self, sim: Simulation, label: str) -> None:
         if self._stats is None:
             self._stats = ParticleStatistics(sim.model)
         edges, fractions = self._stats.histogram(self.bins)
         self.records.append({"label": label, "time_s": sim.time, "depth_of_discharge": sim.depth_of_discharge,
                              "mean_sol": sim.mean_sol(), "volume_fraction": fractions})
         write_json(sim.comm, self.path, {"bin_edges": edges, "weighting": "AM volume", "records": self.records})
-
-    def close(self) -> None:
-        pass
 
     def state(self) -> dict:
         return super().state() | {"records": self.records}
@@ -230,7 +250,7 @@ class FieldSnapshots(_DepthTriggered):
         self.directory = Path(directory) / "fields"
         self.written: list[str] = []
 
-    def update(self, sim: Any, t: float) -> None:
+    def update(self, sim: Simulation, t: float) -> None:
         if sim.state.steps_taken == 0 and "initial" not in self.done:
             self.done.append("initial")
             self.write(sim, "initial")
@@ -239,7 +259,7 @@ class FieldSnapshots(_DepthTriggered):
         if label is not None:
             self.write(sim, label)
 
-    def write(self, sim: Any, label: str) -> None:
+    def write(self, sim: Simulation, label: str) -> None:
         model = sim.model
         c_max = sim.parameters.active_material.max_concentration
         sol = dolfinx.fem.Function(model.c_s.function_space, name="sol")
@@ -256,7 +276,7 @@ class FieldSnapshots(_DepthTriggered):
             self.written.append(final.name)
         self._write_vtk(comm, sol, label, sim.time)
 
-    def _write_vtk(self, comm: Any, sol: Any, label: str, time: float) -> None:
+    def _write_vtk(self, comm: Communicator, sol: dolfinx.fem.Function, label: str, time: float) -> None:
         """x on the AM as ``fields/<label>_sol/sol.pvd`` (+ .pvtu/.vtu), written to a
         ``.part`` directory and renamed when complete."""
         final = self.directory / f"{label}_sol"
@@ -267,9 +287,6 @@ class FieldSnapshots(_DepthTriggered):
             del vtk  # the file object writes sol.pvd again when destroyed: before the rename, not after
         self.written.append(final.name)
 
-    def close(self) -> None:
-        pass
-
     def state(self) -> dict:
         return super().state() | {"written": self.written}
 
@@ -278,9 +295,9 @@ class FieldSnapshots(_DepthTriggered):
         self.written = list(state.get("written", []))
 
 
-def standard_outputs(directory: str | Path, settings: Any) -> list:
-    """The outputs of ``microbat run`` from the case's ``[outputs]`` table."""
-    outputs: list = [
+def standard_outputs(directory: str | Path, settings: OutputSettings) -> list[Output]:
+    """The outputs of ``microbat run`` (without checkpoints) for ``settings``."""
+    outputs: list[Output] = [
         TimeSeries(directory),
         ParticleRecords(directory, settings.record_dod),
         SolHistograms(directory, settings.record_dod, settings.histogram_bins),

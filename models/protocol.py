@@ -1,9 +1,11 @@
-"""Cycling protocols in SI: constant current, rest and constant voltage steps.
+"""Cycling protocols: the steps as declared (C-rates, current densities) and in SI.
 
-The case file gives steps with C-rates or current densities (:mod:`studies.case`); this
-module turns them into currents in amperes for the mesh at hand. 1C is the current that
-discharges the theoretical capacity of the mesh's active material in the stoichiometry
-window [x0, x_max] in one hour (DESIGN.md section 3):
+:class:`CCStep`, :class:`RestStep` and :class:`CVStep` in a :class:`Protocol` are the
+declared steps (what a case file's ``[[protocol.steps]]`` holds; :mod:`studies.case` parses
+TOML into them, field metadata for :mod:`foundation.schema`). :func:`resolve_steps` turns
+them into :class:`Step` objects with currents in amperes for the mesh at hand. 1C is the
+current that discharges the theoretical capacity of the mesh's active material in the
+stoichiometry window [x0, x_max] in one hour (docs/model.md, "Time integration and C-rate"):
 
     Q_nominal = F c_s,max (x_max - x0) V_AM,     I_1C = Q_nominal / 3600 s.
 
@@ -14,12 +16,80 @@ reported as a C-rate, A/m^2 and mA/cm^2 side by side.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from models.errors import InputError
-from models.parameters import FARADAY
+from foundation.errors import InputError
+from foundation.schema import spec
+from models.domains import Domains
+from models.parameters import FARADAY, ParameterSet
 
 
+# ----------------------------------------------------------------------------- declared steps
+@dataclass(frozen=True, kw_only=True)
+class CCStep:
+    """Constant current until a voltage limit or a duration."""
+
+    mode: Literal["cc"] = "cc"
+    direction: Literal["discharge", "charge"] = spec("discharge")
+    c_rate: float = spec(
+        0.0, min=0, max=100, help="current as a C-rate of the mesh's AM (give this or the current density)"
+    )
+    current_density_mA_cm2: float = spec(0.0, min=0, max=1000, unit="mA/cm^2", help="current per electrode area")
+    until_voltage_V: float = spec(
+        0.0, min=0, max=6, unit="V", help="stop voltage; 0 = the parameter set's cut-off/upper voltage"
+    )
+    max_duration_s: float = spec(0.0, min=0, unit="s", help="0 = no limit")
+
+    def __post_init__(self) -> None:
+        if (self.c_rate > 0) == (self.current_density_mA_cm2 > 0):
+            raise ValueError(
+                "give exactly one of c_rate > 0 or current_density_mA_cm2 > 0, "
+                f"got c_rate = {self.c_rate}, current_density_mA_cm2 = {self.current_density_mA_cm2}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestStep:
+    """Open circuit for a duration."""
+
+    mode: Literal["rest"] = "rest"
+    duration_s: float = spec(gt=0, unit="s")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CVStep:
+    """Constant voltage until the current falls below a limit or a duration."""
+
+    mode: Literal["cv"] = "cv"
+    voltage_V: float = spec(gt=0, max=6, unit="V")
+    until_current_mA_cm2: float = spec(0.0, min=0, unit="mA/cm^2", help="stop when |I| falls below this")
+    until_c_rate: float = spec(0.0, min=0, help="stop when |I| falls below this C-rate")
+    max_duration_s: float = spec(0.0, min=0, unit="s", help="0 = no limit")
+
+    def __post_init__(self) -> None:
+        if not (self.until_current_mA_cm2 > 0 or self.until_c_rate > 0 or self.max_duration_s > 0):
+            raise ValueError(
+                "mode = 'cv' needs an end: until_current_mA_cm2, until_c_rate or max_duration_s"
+            )
+
+
+STEP_KINDS = {"cc": CCStep, "rest": RestStep, "cv": CVStep}
+"""The declared step types by their ``mode`` (the discriminator of a case file's steps)."""
+ProtocolStep = CCStep | RestStep | CVStep
+
+
+@dataclass(frozen=True, kw_only=True)
+class Protocol:
+    """The declared steps, in order."""
+
+    steps: tuple[ProtocolStep, ...] = spec(default_factory=lambda: (CCStep(c_rate=1.0),))
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError("protocol.steps: at least one step is needed")
+
+
+# ----------------------------------------------------------------------------- in SI
 @dataclass(frozen=True)
 class Capacity:
     """Nominal capacity of the AM in a mesh."""
@@ -53,7 +123,7 @@ class Capacity:
         }
 
 
-def nominal_capacity(domains: Any, parameters: Any) -> Capacity:
+def nominal_capacity(domains: Domains, parameters: ParameterSet) -> Capacity:
     material = parameters.active_material
     x0 = parameters.initial_stoichiometry
     window = material.stoichiometry_discharged - x0
@@ -97,8 +167,8 @@ class Step:
         return out
 
 
-def resolve_steps(protocol: Any, capacity: Capacity, parameters: Any) -> list[Step]:
-    """The case's protocol steps as :class:`Step` objects for this mesh."""
+def resolve_steps(protocol: Protocol, capacity: Capacity, parameters: ParameterSet) -> list[Step]:
+    """The declared protocol steps as :class:`Step` objects for this mesh."""
     cell = parameters.cell
     steps = []
     single_particle = not capacity.area == capacity.area  # NaN area
@@ -117,7 +187,9 @@ def resolve_steps(protocol: Any, capacity: Capacity, parameters: Any) -> list[St
             limit = s.until_voltage_V or (cell.cutoff_voltage if sign > 0 else cell.upper_voltage)
             if s.max_duration_s == 0 and limit <= 0:
                 raise InputError(f"{where}: a cc step needs until_voltage_V or max_duration_s")
-            label = f"CC {s.direction} " + (f"{s.c_rate:g}C" if s.c_rate > 0 else f"{s.current_density_mA_cm2:g} mA/cm2")
+            label = f"CC {s.direction} " + (
+                f"{s.c_rate:g}C" if s.c_rate > 0 else f"{s.current_density_mA_cm2:g} mA/cm2"
+            )
             steps.append(Step("cc", current=sign * magnitude, voltage=limit,
                               duration=s.max_duration_s, label=label))
         elif s.mode == "rest":
@@ -133,6 +205,6 @@ def resolve_steps(protocol: Any, capacity: Capacity, parameters: Any) -> list[St
                 limit = 0.0
             steps.append(Step("cv", voltage=s.voltage_V, current_limit=limit, duration=s.max_duration_s,
                               label=f"CV {s.voltage_V:g} V"))
-        else:  # pragma: no cover - the case schema only knows these modes
+        else:  # pragma: no cover - Protocol only holds these step types
             raise InputError(f"{where}.mode: {s.mode!r} is not one of 'cc', 'rest', 'cv'")
     return steps

@@ -1,4 +1,4 @@
-"""Per-particle records and SoL histograms of the current state (DESIGN.md section 6).
+"""Per-particle records and SoL histograms of the current state (docs/model.md, "Analytics").
 
 Computed in parallel from the owned cells of the AM submesh, then summed/reduced over the
 ranks, so that the result is the same on any number of ranks. Volume integrals of the P1
@@ -10,20 +10,18 @@ quantities use the residual's quadrature (forms on Gamma with a DG0 test functio
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
-from models.stack import MPI, dolfinx, ufl
-
+from foundation.stack import MPI, dolfinx, ufl
+from models.halfcell import HalfCell
 from models.simplex_histogram import volume_histogram
-
 
 
 class ParticleStatistics:
     """Computes per-particle records and volume-weighted SoL histograms of a HalfCell."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: HalfCell) -> None:
         self.model = model
         d = self.domains = model.domains
         am = d.active_material
@@ -53,7 +51,7 @@ class ParticleStatistics:
             model.interface_current_density * d.am(w) * d.dGamma, entity_maps=d.entity_maps)
         self.W = W
 
-    def _per_cell(self, form: Any) -> np.ndarray:
+    def _per_cell(self, form: dolfinx.fem.Form) -> np.ndarray:
         vec = dolfinx.fem.assemble_vector(form)
         vec.scatter_reverse(dolfinx.la.InsertMode.add)
         return vec.array[: self.n_owned].copy()
@@ -64,7 +62,7 @@ class ParticleStatistics:
         self.domains.comm.Allreduce(local, out, op=MPI.SUM)
         return out
 
-    def _reduce(self, local: np.ndarray, op: Any) -> np.ndarray:
+    def _reduce(self, local: np.ndarray, op: MPI.Op) -> np.ndarray:
         out = np.empty_like(local)
         self.domains.comm.Allreduce(local, out, op=op)
         return out

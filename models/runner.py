@@ -1,8 +1,10 @@
-"""Library entry points: run a case on a mesh into a results directory.
+"""Library entry points: run a declared simulation on a mesh into a results directory.
 
-* :func:`run_simulation` - what ``microbat run`` calls: a case (:class:`studies.case.Case`)
-  on a tagged mesh -> ``timeseries.csv``, per-particle records, SoL histograms, field
-  snapshots, checkpoints and ``manifest.json`` in one results directory.
+* :func:`run_simulation` - the half-cell model on a tagged mesh -> ``timeseries.csv``,
+  per-particle records, SoL histograms, field snapshots and checkpoints in one results
+  directory. It reports where the run stands (:class:`RunStatus`, with
+  :func:`run_summary`) to a callback; the application (:mod:`studies.app`) turns that into
+  ``manifest.json``.
 * :func:`run_single_particle` - the single-particle (SST-only) reference for one sphere of
   a given radius at a given C-rate, returning the time series; builds its own mesh.
 """
@@ -11,31 +13,54 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from foundation.errors import InputError, SolverError
+from foundation.stack import MPI
 from models import checkpoint
-from models.errors import InputError, SolverError
-from models.files import write_json
-from models.outputs import TimeSeries, standard_outputs
+from models.mesh_input import MeshData
+from models.meshes import sphere
+from models.outputs import OutputSettings, TimeSeries, standard_outputs
+from models.parameters import ParameterSet, parameter_set
+from models.protocol import CCStep, Protocol
+from models.settings import SolverSettings
 from models.simulation import Simulation
-from models.stack import MPI, versions
 
-REPO = Path(__file__).resolve().parent.parent
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Where a run of :func:`run_simulation` stands, for whoever records it."""
+
+    status: Literal["running", "completed", "failed", "interrupted"]
+    simulation: Simulation
+    resumed: bool = False
+    error: str | None = None
+    wall_s: float | None = None
 
 
 def run_simulation(
-    mesh_data: Any, case: Any, output_dir: str | Path, resume: bool = False, show_progress: bool = True
+    mesh_data: MeshData,
+    parameters: ParameterSet,
+    protocol: Protocol,
+    solver: SolverSettings,
+    outputs: OutputSettings,
+    output_dir: str | Path,
+    resume: bool = False,
+    show_progress: bool = True,
+    on_status: Callable[[RunStatus], None] | None = None,
 ) -> Path:
-    """Run ``case`` on ``mesh_data`` (a :class:`models.mesh_input.MeshData`); return the
-    results directory. ``resume`` continues from ``output_dir/checkpoint`` if present.
+    """Run ``protocol`` on ``mesh_data``; return the results directory.
 
-    A run that fails keeps everything written so far and a manifest with
-    ``"status": "failed"`` and the error; the error is then re-raised.
+    ``resume`` continues from ``output_dir/checkpoint`` if present. ``on_status`` is called
+    once the simulation is built ("running") and when it ends ("completed", "failed" or
+    "interrupted"). A run that fails keeps everything written so far, reports the error and
+    re-raises it.
     """
     started = time.perf_counter()
     out = Path(output_dir)
@@ -47,79 +72,61 @@ def run_simulation(
         # a fresh run must not later be resumed from an older run's checkpoint
         for f in (out / "checkpoint").glob("*"):
             f.unlink()
-    parameters = case.parameters.resolve()
-    outputs = standard_outputs(out, case.outputs)
-    if case.outputs.checkpoint_every:
-        outputs.append(checkpoint.Checkpoints(out, case.outputs.checkpoint_every))
-    sim = Simulation(mesh_data, parameters, case.protocol, case.solver, outputs, show_progress=show_progress)
-    manifest = _Manifest(out / "manifest.json", sim, case, mesh_data)
+    run_outputs = standard_outputs(out, outputs)
+    if outputs.checkpoint_every:
+        run_outputs.append(checkpoint.Checkpoints(out, outputs.checkpoint_every))
+    sim = Simulation(mesh_data, parameters, protocol, solver, run_outputs, show_progress=show_progress)
+
+    def report(status: RunStatus) -> None:
+        if on_status is not None:
+            on_status(status)
+
+    resumed = False
     try:
         sim.build()
-        resumed = False
         if resume and checkpoint.exists(out / "checkpoint"):
             checkpoint.load(sim, out / "checkpoint")
             resumed = True
-        manifest.write("running", resumed=resumed)
+        report(RunStatus("running", sim, resumed=resumed))
         sim.run()
     except (SolverError, InputError, KeyboardInterrupt) as err:
         sim.close()
-        manifest.write("failed" if not isinstance(err, KeyboardInterrupt) else "interrupted",
-                       error=str(err), wall=time.perf_counter() - started)
+        report(RunStatus("failed" if not isinstance(err, KeyboardInterrupt) else "interrupted", sim,
+                         resumed=resumed, error=str(err), wall_s=time.perf_counter() - started))
         raise
     sim.close()
-    manifest.write("completed", wall=time.perf_counter() - started)
+    report(RunStatus("completed", sim, resumed=resumed, wall_s=time.perf_counter() - started))
     return out
 
 
-class _Manifest:
-    """``manifest.json``: what ran, on what, with which versions, and how long it took."""
-
-    def __init__(self, path: Path, sim: Simulation, case: Any, mesh_data: Any) -> None:
-        self.path, self.sim, self.case, self.mesh_data = path, sim, case, mesh_data
-        self.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self.versions = versions()
-        self.commit = git_commit()
-        self.resumed = False
-
-    def write(self, status: str, error: str | None = None, resumed: bool | None = None,
-              wall: float | None = None) -> None:
-        from studies.schema import to_plain
-
-        sim = self.sim
-        if resumed is not None:
-            self.resumed = resumed
-        data: dict[str, Any] = {
-            "status": status,
-            "error": error,
-            "created": self.created,
-            "resumed": self.resumed,
-            "versions": self.versions,
-            "git_commit": self.commit,
-            "mpi_ranks": sim.comm.size,
-            "case": to_plain(self.case),
-            "parameters": sim.parameters.describe(),
-            "mesh": mesh_statistics(sim) | {"info": self.mesh_data.info},
-            "wall_time_s": wall,
-            "timers_s": dict(sim.timers),
+def run_summary(sim: Simulation) -> dict[str, Any]:
+    """What a run is and how far it got: ranks, parameters, mesh statistics, timers and,
+    once built, the capacity basis, the protocol in SI, the solver and the result."""
+    data: dict[str, Any] = {
+        "mpi_ranks": sim.comm.size,
+        "parameters": sim.parameters.describe(),
+        "mesh": mesh_statistics(sim) | {"info": sim.mesh_data.info},
+        "timers_s": dict(sim.timers),
+    }
+    if hasattr(sim, "capacity"):  # built
+        cap = sim.capacity
+        data["capacity"] = {
+            "nominal_C": cap.charge,
+            "one_c_current_A": cap.one_c_current,
+            "collector_area_m2": cap.area,
+            "areal_capacity_mAh_cm2": cap.areal_mAh_cm2 if np.isfinite(cap.area) else None,
+            "am_mass_kg": cap.am_mass,
+            "initial_stoichiometry": sim.parameters.initial_stoichiometry,
         }
-        if hasattr(sim, "capacity"):
-            cap = sim.capacity
-            data["capacity"] = {
-                "nominal_C": cap.charge,
-                "one_c_current_A": cap.one_c_current,
-                "collector_area_m2": cap.area,
-                "areal_capacity_mAh_cm2": cap.areal_mAh_cm2 if np.isfinite(cap.area) else None,
-                "am_mass_kg": cap.am_mass,
-                "initial_stoichiometry": sim.parameters.initial_stoichiometry,
-            }
-            data["protocol"] = [s.describe(cap) for s in sim.steps]
-            data["solver"] = {"preset": sim.galvanostatic.preset, "options": sim.galvanostatic.options,
-                              "unknowns": sim.galvanostatic.unknowns}
-            data["result"] = sim.summary() if sim.diagnostics else None
-        write_json(sim.comm, self.path, data)
+        data["protocol"] = [s.describe(cap) for s in sim.steps]
+        data["solver"] = {"preset": sim.galvanostatic.preset, "options": sim.galvanostatic.options,
+                          "unknowns": sim.galvanostatic.unknowns}
+        data["result"] = sim.summary() if sim.diagnostics else None
+    return data
 
 
 def mesh_statistics(sim: Simulation) -> dict[str, Any]:
+    """Cells and vertices of the mesh; once built, particles, geometry and unknowns."""
     mesh = sim.mesh_data.mesh
     tdim = mesh.topology.dim
     out: dict[str, Any] = {
@@ -131,29 +138,18 @@ def mesh_statistics(sim: Simulation) -> dict[str, Any]:
         d = sim.domains
         out["particles"] = len(d.particle_tags)
         out["geometry"] = d.geometry
-        out["unknowns"] = {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields}
+        out["unknowns"] = {name: u.function_space.dofmap.index_map.size_global for name, u in sim.model.fields.items()}
     return out
-
-
-def git_commit() -> str | None:
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if result.returncode != 0:
-        return None
-    return result.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def run_single_particle(
     radius: float,
     c_rate: float,
-    parameters: Any = "baseline",
+    parameters: str | ParameterSet = "baseline",
     overrides: dict | None = None,
     until_voltage: float = 0.0,
     mesh_size: float = 0.15,
-    comm: Any = None,
+    comm: MPI.Comm | None = None,
     solver: dict | None = None,
     output_dir: str | Path | None = None,
     surface_mesh_size: float | None = None,
@@ -164,7 +160,7 @@ def run_single_particle(
     diffusion as the full model; ``parameters`` is a set name or a ParameterSet;
     ``until_voltage`` 0 means the set's cut-off; ``mesh_size`` is the element size relative
     to the radius, ``surface_mesh_size`` (relative, smaller) refines it towards the surface
-    (:func:`models.meshes.sphere`); ``solver`` overrides :class:`studies.case.SolverSettings` fields. Returns
+    (:func:`models.meshes.sphere`); ``solver`` overrides :class:`models.settings.SolverSettings` fields. Returns
     the :class:`models.outputs.TimeSeries` (``.column("voltage_V")``, ``"capacity_mAh_g"``,
     ``"mean_sol"``, ...) with ``.summary`` (stop reason, capacity, timers) and
     ``.phi_s_range`` (max - min of phi_s in the particle at the end, serial) and
@@ -172,10 +168,6 @@ def run_single_particle(
     integrated on the mesh: the faceted sphere's equivalent radius is 3 V / A); with
     ``output_dir`` it is also written there as CSV.
     """
-    from models.meshes import sphere
-    from models.parameters import parameter_set
-    from studies.case import CCStep, Protocol, SolverSettings
-
     comm = comm if comm is not None else MPI.COMM_SELF
     pset = parameter_set(parameters, overrides) if isinstance(parameters, str) else parameters
     settings = dataclasses.replace(SolverSettings(model="single_particle", dt_max_s=60.0), **(solver or {}))

@@ -1,4 +1,4 @@
-"""Exact volume histograms of a P1 field over simplices (SoL histograms, DESIGN.md section 6).
+"""Exact volume histograms of a P1 field over simplices (SoL histograms, docs/model.md "Analytics").
 
 A linear function f on a simplex with vertex values v_0 <= ... <= v_n (n = tdim) takes
 values whose volume distribution is the B-spline with knots v_i: the fraction of the

@@ -1,7 +1,10 @@
-"""A half-cell simulation: declare, then build and run (STYLE.md point 4).
+"""A half-cell simulation: declare, then build and run.
 
 ``Simulation(mesh_data, parameters, protocol, settings, outputs)`` declares a run from
-plain objects; :meth:`Simulation.build` creates, in named stages, the domains (submeshes and
+plain objects (a :class:`models.mesh_input.MeshData`, a
+:class:`models.parameters.ParameterSet`, a :class:`models.protocol.Protocol`, a
+:class:`models.settings.SolverSettings` and a list of :class:`Output`);
+:meth:`Simulation.build` creates, in named stages, the domains (submeshes and
 measures), the coupled forms, the Newton solver(s) and the protocol in amperes;
 :meth:`Simulation.run` integrates the protocol with backward Euler:
 
@@ -14,8 +17,9 @@ measures), the coupled forms, the Newton solver(s) and the protocol in amperes;
 * electrolyte depletion (c_e -> 0) is detected and reported (the forms floor c_e inside ln
   and the transport properties, so the solve stays finite).
 
-Outputs are objects with ``update(sim, t)`` and ``close()``; the loop does not know what
-they write. :func:`run_simulation` is the library entry point used by ``microbat run``.
+Outputs implement :class:`Output` (``update(sim, t)``, ``step_end(sim, step)``,
+``close()``, ``dod_targets``, ``state()``/``load()``); the loop does not know what they
+write. :func:`models.runner.run_simulation` is the library entry point used by ``microbat run``.
 """
 
 from __future__ import annotations
@@ -23,20 +27,24 @@ from __future__ import annotations
 import math
 import sys
 import time
+import typing
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from models.stack import MPI, PETSc, dolfinx
-
+from foundation.errors import SolverError
+from foundation.progress import Progress
+from foundation.stack import MPI, PETSc, dolfinx
 from meshing.tags import FacetTag
 from models.domains import build_domains
-from models.errors import InputError, SolverError
 from models.halfcell import DEPLETION_FLOOR, build_half_cell
+from models.mesh_input import MeshData
+from models.parameters import ParameterSet
 from models.parameters.components import STOICHIOMETRY_CLAMP
-from models.progress import Progress
-from models.protocol import Capacity, Step, nominal_capacity, resolve_steps
+from models.protocol import Capacity, Protocol, Step, nominal_capacity, resolve_steps
+from models.settings import SolverSettings
 from models.solver import NewtonResult, NewtonSolver
 from models.timestepping import TimeStepController
 
@@ -45,6 +53,34 @@ DEPLETION_REPORT = 0.01
 MAX_LANDING_ATTEMPTS = 12
 SINGLE_PARTICLE_ATOL = 1e-8
 """Smallest Newton absolute tolerance (relative to the 1C current) in single-particle mode."""
+
+
+class Output(typing.Protocol):
+    """What the time loop calls; it does not know what an output writes.
+
+    An object with these members is an output; subclassing :class:`Output` inherits the
+    defaults below (no depth targets, nothing at a step end, nothing to close or to keep
+    in a checkpoint), so an output defines only what it needs.
+    """
+
+    dod_targets: tuple[float, ...] = ()
+    """Depths of discharge the loop lands on exactly during a discharging CC step."""
+
+    def update(self, sim: Simulation, t: float) -> None:
+        """After the consistent initialisation (t = 0) and after every accepted step."""
+
+    def step_end(self, sim: Simulation, step: Step) -> None:
+        """When a protocol step ends (its limit, its duration or a stop event)."""
+
+    def close(self) -> None:
+        """At the end of the run, also after a failure."""
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of this output (JSON data)."""
+        return {}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned, from a checkpoint."""
 
 
 @dataclass
@@ -74,19 +110,19 @@ class Simulation:
 
     def __init__(
         self,
-        mesh_data: Any,
-        parameters: Any,
-        protocol: Any,
-        settings: Any,
-        outputs: list | None = None,
-        anisotropy: Any = None,
+        mesh_data: MeshData,
+        parameters: ParameterSet,
+        protocol: Protocol | Sequence[Step],
+        settings: SolverSettings,
+        outputs: list[Output] | None = None,
+        anisotropy: dolfinx.fem.Function | None = None,
         show_progress: bool = True,
     ) -> None:
         self.mesh_data = mesh_data
         self.parameters = parameters
         self.protocol = protocol
         self.settings = settings
-        self.outputs = list(outputs or [])
+        self.outputs: list[Output] = list(outputs or [])
         self.anisotropy = anisotropy
         self.show_progress = show_progress
         self.state = RunState()
@@ -131,7 +167,7 @@ class Simulation:
         self.lithium_initial = self.model.diagnostics()["lithium_solid"]
         return self
 
-    def _make_solver(self, bcs: list, relative_tolerance: float | None = None) -> NewtonSolver:
+    def _make_solver(self, bcs: list[dolfinx.fem.DirichletBC], relative_tolerance: float | None = None) -> NewtonSolver:
         s = self.settings
         scale = max(self.capacity.one_c_current, max((abs(st.current) for st in self.steps), default=0.0))
         atol = s.newton_atol * scale
@@ -157,7 +193,7 @@ class Simulation:
         self._held_voltage.value = step.voltage
         return self._potentiostatic
 
-    def _collector_bc(self) -> Any:
+    def _collector_bc(self) -> dolfinx.fem.DirichletBC:
         """phi_s = V on the collector (single particle: in the whole equipotential particle)."""
         V = self.model.phi_s.function_space
         sub = self.domains.electronic
@@ -218,7 +254,7 @@ class Simulation:
             self.min_electrolyte_concentration = self.comm.allreduce(local, op=MPI.MIN)
 
     def _max_sol_change(self) -> float:
-        c, c_old = self.model.c_s, self.model.previous[0]
+        c, c_old = self.model.c_s, self.model.previous.c_s
         n = c.function_space.dofmap.index_map.size_local
         local = float(np.max(np.abs(c.x.array[:n] - c_old.x.array[:n]), initial=0.0))
         return self.comm.allreduce(local, op=MPI.MAX) / self.parameters.active_material.max_concentration
@@ -358,7 +394,7 @@ class Simulation:
         """Time to the next requested depth of discharge during a discharging CC step."""
         if step.mode != "cc" or step.current <= 0:
             return math.inf
-        targets = sorted({t for o in self.outputs for t in getattr(o, "dod_targets", ())})
+        targets = sorted({t for o in self.outputs for t in o.dod_targets})
         dod = self.depth_of_discharge
         ahead = [t for t in targets if t > dod + 1e-9]
         if not ahead:
@@ -427,8 +463,7 @@ class Simulation:
                                   "voltage_V": self.voltage, "reason": why})
         with self._timer("outputs"):
             for output in self.outputs:
-                if hasattr(output, "step_end"):
-                    output.step_end(self, step)
+                output.step_end(self, step)
 
     def _update_outputs(self) -> None:
         with self._timer("outputs"):
@@ -466,5 +501,5 @@ class _Timer:
         self.start = time.perf_counter()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.timers[self.name] = self.timers.get(self.name, 0.0) + time.perf_counter() - self.start

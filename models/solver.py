@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from models.stack import PETSc, dolfinx
-
-from models.errors import InputError
+from foundation.errors import InputError
+from foundation.stack import MPI, PETSc, dolfinx
+from models.halfcell import HalfCell
 
 JIT_OPTIONS = {"cffi_extra_compile_args": ["-O3", "-march=native", "-g0"]}
-"""Compiler flags for the residual and Jacobian kernels (assembly dominates a Newton step
-on small and medium meshes; -O3 -march=native is about 15 % faster than the default)."""
+"""Compiler flags for the residual and Jacobian kernels: assembly dominates a Newton step
+on small and medium meshes, and these flags shorten it (benchmarks/README.md)."""
 
 AUTO_DIRECT_LIMIT = 150_000
 """Unknowns up to which ``auto`` picks the direct solver."""
@@ -48,7 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ksp_type": "preonly",
         "pc_type": "lu",
         "pc_factor_mat_solver_type": "mumps",
-        "mat_mumps_icntl_7": 5,  # METIS ordering (~15 % faster than the default here)
+        "mat_mumps_icntl_7": 5,  # METIS ordering: faster than the default here (benchmarks/README.md)
         "mat_mumps_icntl_14": 100,  # workspace headroom: no refactorisation on delayed pivots
         "mat_mumps_icntl_24": 1,  # detect null pivots instead of failing
     },
@@ -70,23 +70,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fieldsplit_pot_ksp_type": "preonly",
         "fieldsplit_pot_pc_type": "gamg",
         "fieldsplit_pot_pc_gamg_threshold": 0.02,
-        # Unsmoothed aggregation here too: on packing meshes (325k unknowns) the smoothed
-        # prolongator made the level-1 Galerkin product nearly dense (390 s per setup);
-        # unsmoothed it takes 0.1 s and GMRES needs a few more iterations.
+        # Unsmoothed aggregation here too: on packing meshes the smoothed prolongator made the
+        # level-1 Galerkin product nearly dense and the setup very slow; unsmoothed, GMRES
+        # needs a few more iterations (benchmarks/README.md).
         "fieldsplit_pot_pc_gamg_agg_nsmooths": 0,
         "fieldsplit_pot_pc_gamg_reuse_interpolation": True,
         # Jacobian assembly is about half of a Newton iteration on packing meshes (16 blocks on
-        # Gamma); rebuilding it every second iteration took the reference electrode from 7.6 s
-        # to 4.8 s per iteration with the same number of iterations (2 ranks; compare
-        # `bench_model.py --max-time 40` with and without `--option snes_lag_jacobian=1`).
+        # Gamma); rebuilding it every second iteration costs no extra iterations and saves
+        # much of that (benchmarks/README.md).
         "snes_lag_jacobian": 2,
     },
 }
 
-SPLITS = {
-    # split name -> indices of the fields [c_s, phi_s, c_e, phi_e] it holds
-    "full": {"cs": [0], "ce": [2], "pot": [1, 3]},
-    "single_particle": {"cs": [0], "pot": [1]},
+SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
+    # split name (the fieldsplit_<name>_ option prefix) -> the unknowns it holds
+    # (names of models.halfcell.Fields)
+    "full": {"cs": ("c_s",), "ce": ("c_e",), "pot": ("phi_s", "phi_e")},
+    "single_particle": {"cs": ("c_s",), "pot": ("phi_s",)},
 }
 
 _counter = itertools.count()
@@ -120,13 +120,13 @@ class NewtonSolver:
 
     def __init__(
         self,
-        model: Any,
+        model: HalfCell,
         preset: str = "auto",
         petsc_options: dict[str, Any] | None = None,
         residual_tolerance: float = 1e-10,
         relative_tolerance: float = 1e-9,
         max_iterations: int = 25,
-        bcs: list | None = None,
+        bcs: list[dolfinx.fem.DirichletBC] | None = None,
     ) -> None:
         self.model = model
         n = self.unknowns = sum(
@@ -142,7 +142,7 @@ class NewtonSolver:
         self.options = options
         self.prefix = f"microbat{next(_counter)}_"
         self.problem = dolfinx.fem.petsc.NonlinearProblem(
-            model.residuals, model.fields, bcs=bcs or [], kind="mpi",
+            list(model.residuals), list(model.fields), bcs=bcs or [], kind="mpi",
             entity_maps=model.domains.entity_maps, petsc_options_prefix=self.prefix,
             petsc_options=options, jit_options=JIT_OPTIONS,
         )
@@ -151,20 +151,21 @@ class NewtonSolver:
         self._check_unused = True
 
     def _set_fieldsplits(self) -> None:
-        """Index sets of the monolithic matrix: rows are [owned c_s | owned phi_s | ...]."""
+        """Index sets of the monolithic matrix: rows are [owned c_s | owned phi_s | ...] in
+        the order of the fields."""
         comm = self.model.domains.comm
-        maps = [u.function_space.dofmap for u in self.model.fields]
-        offset = sum(m.index_map.local_range[0] * m.index_map_bs for m in maps)
-        field_sets = []
-        for m in maps:
+        maps = {name: u.function_space.dofmap for name, u in self.model.fields.items()}
+        offset = sum(m.index_map.local_range[0] * m.index_map_bs for m in maps.values())
+        field_rows: dict[str, np.ndarray] = {}
+        for name, m in maps.items():
             n_owned = m.index_map.size_local * m.index_map_bs
-            field_sets.append(np.arange(offset, offset + n_owned, dtype=PETSc.IntType))
+            field_rows[name] = np.arange(offset, offset + n_owned, dtype=PETSc.IntType)
             offset += n_owned
         splits = SPLITS["single_particle" if self.model.single_particle else "full"]
         pc = self.problem.solver.getKSP().getPC()
         index_sets = []
         for name, members in splits.items():
-            rows = np.concatenate([field_sets[i] for i in members])
+            rows = np.concatenate([field_rows[field] for field in members])
             index_sets.append((name, PETSc.IS().createGeneral(rows, comm=comm)))
         pc.setFieldSplitIS(*index_sets)
         self.problem.solver.setFromOptions()
@@ -196,7 +197,7 @@ class NewtonSolver:
         except PETSc.Error:
             reason = -100
         finite = all(np.all(np.isfinite(u.x.array)) for u in self.model.fields)
-        converged = reason > 0 and bool(self.model.domains.comm.allreduce(finite, op=_land()))
+        converged = reason > 0 and bool(self.model.domains.comm.allreduce(finite, op=MPI.LAND))
         if not converged:
             for u, values in zip(self.model.fields, saved, strict=True):
                 u.x.array[:] = values
@@ -207,12 +208,6 @@ class NewtonSolver:
             linear_iterations=int(snes.getLinearSolveIterations()),
             seconds=time.perf_counter() - start,
         )
-
-
-def _land():
-    from models.stack import MPI
-
-    return MPI.LAND
 
 
 def _option_value(value: Any) -> Any:

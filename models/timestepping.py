@@ -1,4 +1,4 @@
-"""Time-step control for backward Euler (STYLE.md point 8).
+"""Time-step control for backward Euler (docs/model.md, "Time integration and C-rate").
 
 The step grows after easy Newton solves and shrinks after hard ones; it is also limited so
 that the state of lithiation changes by at most ``max_sol_change`` anywhere in one step.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.errors import SolverError
+from foundation.errors import SolverError
 
 
 @dataclass

@@ -10,7 +10,7 @@
 * :func:`save_figures` - all of the above into ``DIR/figures/``, returning the paths.
 
 Plot functions take a :class:`postprocess.discharge_results.DischargeResult` and return a
-matplotlib ``Figure``; files are written through :mod:`models.files` (atomic).
+matplotlib ``Figure``; files are written through :mod:`foundation.files` (atomic).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from models.files import atomic_path  # noqa: E402
+from foundation.errors import InputError  # noqa: E402
+from foundation.files import atomic_path  # noqa: E402
 
 from .discharge_results import (  # noqa: E402
     DischargeResult,
@@ -187,8 +188,6 @@ def save_figures(result: DischargeResult, directory: str | Path | None = None, r
     an electrode depth) is skipped with a message through ``log``; so is the 3D render when
     there is no snapshot or no off-screen OpenGL. Returns the written paths.
     """
-    from models.errors import InputError
-
     out = Path(directory) if directory else result.directory / "figures"
     written = []
     for name, plot in FIGURES.items():

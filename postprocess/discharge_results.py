@@ -5,12 +5,14 @@ The files are those of :mod:`models.outputs` and :mod:`models.runner`:
 * ``timeseries.csv`` - one row per accepted time step (voltage, capacity, mean SoL, ...);
 * ``sol_histograms.json`` - volume-weighted SoL histograms (bin edges + volume fraction of the
   AM per bin) at the recorded depths of discharge and step ends;
-* ``particles/particles_<label>.csv`` - per-particle records (DESIGN.md section 6);
+* ``particles/particles_<label>.csv`` - per-particle records (docs/model.md, "Analytics");
 * ``fields/<label>_sol/sol.pvd`` - the SoL field x on the AM (VTK), next to the VTX ``.bp`` files;
 * ``manifest.json`` - status, case, capacity basis (1C current), mesh geometry.
 
+:func:`results_report` says what a run gave and where its files are (``microbat demo``).
+
 Nothing here needs dolfinx or MPI, so the figures can be made anywhere from copied results.
-The analytics of DESIGN.md section 6 that the figures show (particle depth from the
+The analytics of docs/model.md, "Analytics" that the figures show (particle depth from the
 separator, effective particle C-rate C_p) are computed here, not in the plot functions.
 """
 
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class DischargeResult:
 
     @property
     def one_c_current(self) -> float:
-        """The 1C current [A] of this mesh's AM (DESIGN.md: 1C empties [x0, x_max] in one hour)."""
+        """The 1C current [A] of this mesh's AM (docs/model.md: 1C empties [x0, x_max] in one hour)."""
         return float(self.manifest["capacity"]["one_c_current_A"])
 
     @property
@@ -207,9 +209,53 @@ def depth_from_separator(record: ParticleRecord, electrode_thickness: float) -> 
 
 
 def particle_c_rate(record: ParticleRecord, one_c_current: float) -> np.ndarray:
-    """Effective particle C-rate C_p = |mean j of the particle| / j_ref (DESIGN.md section 6),
+    """Effective particle C-rate C_p = |mean j of the particle| / j_ref (docs/model.md, "Analytics"),
 
     with j_ref = (1C current) / (total AM surface area of the record) [A/m^2].
     """
     j_ref = one_c_current / float(np.nansum(record["surface_area_m2"]))
     return np.abs(record["current_density_mean_A_m2"]) / j_ref
+
+
+def results_report(result: DischargeResult, figures: list[Path], wall: float, program: str) -> str:
+    """What the run gave and where every figure and data file is (absolute paths)."""
+    out = result.directory
+    ts = result.timeseries
+    lines = [
+        f"\n{program}: {result.status} in {wall:.0f} s on {result.manifest.get('mpi_ranks', 1)} rank(s); "
+        f"{result.stop_reason}",
+        f"  capacity {ts['capacity_mAh_cm2'][-1]:.3f} mAh/cm^2 = {ts['capacity_mAh_g'][-1]:.1f} mAh/g, "
+        f"final voltage {ts['voltage_V'][-1]:.3f} V, mean SoL {ts['mean_sol'][-1]:.3f}",
+        "figures:",
+        *(f"  {path.resolve()}" for path in figures),
+        "data:",
+        *(f"  {path.resolve()}" + (f"  ({note})" if note else "") for path, note in data_files(out)),
+        f"{program}: results are in {out.resolve()}",
+    ]
+    return "\n".join(lines)
+
+
+def data_files(out: Path) -> list[tuple[Path, str]]:
+    """The data files of a results directory worth pointing to, with a short note each.
+
+    The end-of-discharge particle table and SoL snapshot are named; the other records and
+    snapshots are summarised by their directory.
+    """
+    notes = {
+        "timeseries.csv": "voltage, current, capacity, mean SoL, lithium balance per time step",
+        "sol_histograms.json": "volume-weighted SoL histograms at the record times",
+        "manifest.json": "status, case, parameters, mesh statistics, versions, timings",
+        "mesh/mesh.xdmf": "tagged mesh (ParaView); mesh/mesh.json is its report",
+        "particles/particles_end_step1.csv": "per-particle records at the end of the discharge",
+        "fields/end_step1_sol/sol.pvd": "SoL field on the AM at the end of the discharge (VTK)",
+    }
+    files = [(out / name, note) for name, note in notes.items() if (out / name).exists()]
+    tables = sorted((out / "particles").glob("particles_*.csv"))
+    if tables:
+        files.append((out / "particles", f"{len(tables)} per-particle tables: "
+                      + ", ".join(t.stem.removeprefix("particles_") for t in tables)))
+    bp = sorted((out / "fields").glob("*.bp"))
+    if bp:
+        files.append((out / "fields", f"{len(bp)} VTX field files (*.bp, ParaView) and "
+                      f"{len(list((out / 'fields').glob('*_sol/sol.pvd')))} VTK SoL snapshots (*_sol/sol.pvd)"))
+    return files

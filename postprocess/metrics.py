@@ -1,4 +1,4 @@
-"""All microstructure metrics of a labelled volume, as one record (DESIGN.md section 7).
+"""All microstructure metrics of a labelled volume, as one record (docs/model.md, "Microstructure metrics").
 
 :func:`compute_metrics` runs the metrics selected by name:
 
@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from foundation.errors import InputError
 from meshing.records import LabelledVolume
-from models.errors import InputError
 
 from . import connectivity, correlation, particles, phase_metrics
 from .tortuosity import DEAD_END_THRESHOLD, TortuosityResult, tortuosity_factor
@@ -95,7 +95,7 @@ class MicrostructureMetrics:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (``models.files.write_json``); axes are keys "0", "1", "2"."""
+        """JSON-ready summary (``foundation.files.write_json``); axes are keys "0", "1", "2"."""
         out: dict[str, Any] = {
             "shape": list(self.shape),
             "voxel_size_m": self.voxel_size,

@@ -88,9 +88,11 @@ def plot_flux_map(flux_map: FluxMap) -> Figure:
     fig.colorbar(image, ax=ax, label="|q| / max |q|")
     rows, cols = [a for a in range(3) if a != flux_map.slice_axis]
     ax.set(
-        xlabel=f"axis {cols}", ylabel=f"axis {rows}",
+        xlabel=f"axis {cols}",
+        ylabel=f"axis {rows}",
         title=f"flux through {flux_map.phase} along axis {flux_map.flow_axis} (slice {flux_map.index} of axis "
-        f"{flux_map.slice_axis});\nwhite: dead-end (< {100 * flux_map.dead_end_threshold:g} % of max), grey: other phases",
+        f"{flux_map.slice_axis});\nwhite: dead-end (< {100 * flux_map.dead_end_threshold:g} % of max), "
+        "grey: other phases",
     )
     return fig
 

@@ -30,7 +30,9 @@ def particle_labels(volume: LabelledVolume, am_phase: str = "am") -> tuple[np.nd
     """The volume's particle labels, or a watershed separation of its AM phase; with the source."""
     if volume.particles is not None:
         return np.asarray(volume.particles, dtype=np.int32), "volume"
-    separation = separate_particles(volume.mask(am_phase), volume.voxel_size, through_plane_axis=volume.through_plane_axis)
+    separation = separate_particles(
+        volume.mask(am_phase), volume.voxel_size, through_plane_axis=volume.through_plane_axis
+    )
     return separation.particles, "watershed"
 
 

@@ -1,4 +1,4 @@
-"""Per-phase microstructure metrics of a labelled voxel volume (DESIGN.md section 7).
+"""Per-phase microstructure metrics of a labelled voxel volume (docs/model.md, "Microstructure metrics").
 
 * volume fractions eps_i = V_i / V and the porosity;
 * specific surface area a_i = A_i / V [1/m] and interfacial areas a_ij = A_ij / V, by voxel

@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import InputError, SolverError
+from foundation.errors import InputError, SolverError
+from foundation.stack import MPI, PETSc
 
 from .connectivity import describe_non_percolation, label_clusters, percolating_mask, percolation
 
@@ -166,8 +167,6 @@ def tortuosity_factor(
     active = percolating_mask(mask, axis, labels)
     if dirichlet == "voxel_centres" and mask.shape[axis] < 3:
         raise InputError(f"tortuosity with dirichlet='voxel_centres' needs >= 3 voxels along axis {axis}")
-
-    from models.stack import MPI, PETSc
 
     comm = MPI.COMM_SELF if comm is None else comm
     start = time.perf_counter()

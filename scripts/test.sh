@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (called by `make test` and by CI):
+#   0. ruff (pyproject.toml [tool.ruff]): pyflakes, pycodestyle, import order;
 #   1. the whole default suite serially (everything not marked `slow`);
 #   2. the tests marked `mpi` again on two MPI ranks, which must agree with serial.
 # Extra arguments are passed to both pytest runs (e.g. `-k tortuosity`).
@@ -9,6 +10,9 @@ bash scripts/setup.sh
 
 export PYBAMM_DISABLE_TELEMETRY=true
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+echo "== ruff check"
+.venv/bin/ruff check .
 
 echo "== serial test suite"
 .venv/bin/python -m pytest -m "not slow" "$@"

@@ -13,6 +13,12 @@ A case has six tables, each validated into a frozen dataclass before any work st
 Lengths in case files are in micrometres (keys end in ``_um``), currents in mA/cm^2 or
 C-rates, times in seconds; the library works in SI. Relative paths are relative to the
 case file. ``microbat case --schema`` prints every key with its default and meaning.
+
+The tables ``[[protocol.steps]]``, ``[solver]`` and ``[outputs]`` are the libraries' own
+input types (:mod:`models.protocol`, :mod:`models.settings`, :mod:`models.outputs`), parsed
+here directly and re-exported under their case-file names; this module keeps the geometry,
+mesh and parameter tables and the :class:`Case` that composes them. Every error names the
+dotted TOML key (:class:`CaseError`, i.e. :class:`foundation.schema.SchemaError`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .schema import CaseError, build, build_tagged, spec
+from foundation.schema import SchemaError, build, build_tagged, spec
+from meshing.options import MeshOptions
+from models.outputs import OutputSettings
+from models.parameters import ParameterSet, parameter_set
+from models.protocol import STEP_KINDS, CCStep, CVStep, Protocol, RestStep
+from models.settings import SolverSettings
+
+CaseError = SchemaError
+"""A case file (or command-line case) that cannot be accepted; the message names the key."""
+Outputs = OutputSettings
+"""The ``[outputs]`` table (:class:`models.outputs.OutputSettings`)."""
 
 __all__ = [
     "Case",
@@ -34,6 +50,7 @@ __all__ = [
     "ImageParticles",
     "ImageSegmentation",
     "MeshSettings",
+    "OutputSettings",
     "Outputs",
     "PackingGeometry",
     "Parameters",
@@ -48,7 +65,7 @@ __all__ = [
 # ----------------------------------------------------------------------------- geometry
 @dataclass(frozen=True, kw_only=True)
 class PackingGeometry:
-    """A synthetic electrode of spherical particles (DESIGN.md section 5)."""
+    """A synthetic electrode of spherical particles (docs/model.md, "The paper's electrode cases")."""
 
     arrangement: Literal["monodisperse", "bimodal", "layered", "graded", "aligned_channels"] = spec(
         "monodisperse", help="particle arrangement"
@@ -58,7 +75,9 @@ class PackingGeometry:
     small_diameter_um: float = spec(8.0, gt=0, unit="um", help="small particles (bimodal, layered)")
     large_diameter_um: float = spec(12.0, gt=0, unit="um", help="large particles (bimodal, layered)")
     small_volume_share: float = spec(0.5, min=0, max=1, help="share of AM volume in small particles (bimodal)")
-    layer_thickness_um: float = spec(30.0, min=0, unit="um", help="small-particle layer next to the separator (layered)")
+    layer_thickness_um: float = spec(
+        30.0, min=0, unit="um", help="small-particle layer next to the separator (layered)"
+    )
     am_fraction: float = spec(0.43, gt=0, lt=0.75, help="target active-material volume fraction (packable: 0.15-0.60)")
     am_fraction_gradient: float = spec(
         0.0, min=-0.4, max=0.4, help="AM fraction at the separator minus at the collector (graded, aligned_channels)"
@@ -77,9 +96,13 @@ class ImageSegmentation:
     method: Literal["multi_otsu", "random_forest"] = spec(
         "multi_otsu", help="multi_otsu = global thresholds; random_forest = classifier trained on training_labels"
     )
-    grey_order: tuple[str, ...] = spec((), help="multi_otsu: phase names from darkest to brightest; empty = pore, cbd, am")
+    grey_order: tuple[str, ...] = spec(
+        (), help="multi_otsu: phase names from darkest to brightest; empty = pore, cbd, am"
+    )
     training_labels: str = spec(
-        "", help="random_forest: annotation volume shaped like the image (before crop): 0 = not annotated, k = k-th phase of labels"
+        "",
+        help="random_forest: annotation volume shaped like the image (before crop): 0 = not annotated, "
+        "k = k-th phase of labels",
     )
     denoise: bool = spec(True, help="non-local-means denoising (strength from the estimated noise)")
     nlm_patch_size: int = spec(3, min=1, max=9, help="NLM patch edge [voxels], odd")
@@ -117,15 +140,20 @@ class ImageGeometry:
         default_factory=lambda: {"pore": 0, "am": 85, "cbd": 170},
         help="phase name -> grey value (names: pore, am, cbd)",
     )
-    through_plane_axis: int = spec(0, min=0, max=2, help="array axis of the electrode thickness (index 0 at the collector)")
+    through_plane_axis: int = spec(
+        0, min=0, max=2, help="array axis of the electrode thickness (index 0 at the collector)"
+    )
     crop: tuple[int, ...] = spec((), min=0, help="[i0, i1, j0, j1, k0, k1] voxel bounds, empty = whole volume")
     downsample: int = spec(1, min=1, max=16, help="integer downsampling factor (mode filter)")
     raw_shape: tuple[int, ...] = spec((), min=1, help=".raw files: array shape")
     raw_dtype: str = spec("uint8", help=".raw files: NumPy dtype")
     dataset: str = spec("", help="HDF5 files: dataset name")
     min_fragment_um: float = spec(
-        1.5, min=0, unit="um",
-        help="isolated AM fragments with equivalent-sphere diameter below this are dead (given to the surrounding phase); 0 = keep all",
+        1.5,
+        min=0,
+        unit="um",
+        help="isolated AM fragments with equivalent-sphere diameter below this are dead "
+        "(given to the surrounding phase); 0 = keep all",
     )
     grey: bool = spec(False, help="the file holds grey values: filter and segment it ([geometry.image.segmentation])")
     segmentation: ImageSegmentation = spec(default_factory=ImageSegmentation)
@@ -155,22 +183,32 @@ class MeshSettings:
         "auto", help="auto = occ for packings, surface_nets for images; voxel = 6 tetrahedra per voxel (images)"
     )
     interface_size_um: float = spec(
-        0.0, min=0, unit="um", help="packings: element size at the AM interface; 0 = r_mean/5 (images: always one voxel)"
+        0.0,
+        min=0,
+        unit="um",
+        help="packings: element size at the AM interface; 0 = r_mean/5 (images: always one voxel)",
     )
     bulk_size_factor: float = spec(
-        3.0, min=1, max=20, help="bulk element size / interface size (images: interior coarsening, capped at 1.5 voxels)"
+        3.0,
+        min=1,
+        max=20,
+        help="bulk element size / interface size (images: interior coarsening, capped at 1.5 voxels)",
     )
-    separator_size_um: float = spec(0.0, min=0, unit="um", help="element size in the separator; 0 = max(bulk size, L_sep/10)")
+    separator_size_um: float = spec(
+        0.0, min=0, unit="um", help="element size in the separator; 0 = max(bulk size, L_sep/10)"
+    )
     smoothing_iterations: int = spec(4, min=0, max=64, help="SurfaceNets smoothing iterations (images)")
-    resolve_cbd: bool = spec(False, help="images: keep the carbon-binder domain as cell tag 3 (else lumped into the NSD, tag 1)")
+    resolve_cbd: bool = spec(
+        False, help="images: keep the carbon-binder domain as cell tag 3 (else lumped into the NSD, tag 1)"
+    )
     max_cells: int = spec(5_000_000, min=1000, help="refuse meshes estimated above this many tetrahedra")
     threads: int = spec(0, min=0, help="gmsh threads; 0 = all cores (a fixed count makes meshes reproducible)")
-    algorithm_3d: Literal["hxt", "delaunay"] = spec("hxt", help="gmsh 3D algorithm (hxt retries with delaunay on failure)")
+    algorithm_3d: Literal["hxt", "delaunay"] = spec(
+        "hxt", help="gmsh 3D algorithm (hxt retries with delaunay on failure)"
+    )
 
-    def options(self) -> Any:
+    def options(self) -> MeshOptions:
         """The :class:`meshing.options.MeshOptions` (SI units)."""
-        from meshing.options import MeshOptions
-
         return MeshOptions(
             interface_size=self.interface_size_um * 1e-6,
             bulk_size_factor=self.bulk_size_factor,
@@ -192,115 +230,14 @@ class Parameters:
     )
 
     def __post_init__(self) -> None:
-        from models.parameters import parameter_set
-
         try:
             parameter_set(self.set, self.overrides)
         except (KeyError, TypeError, ValueError) as err:
             raise CaseError(f"parameters: {err.args[0] if err.args else err}") from None
 
-    def resolve(self) -> Any:
+    def resolve(self) -> ParameterSet:
         """The :class:`models.parameters.ParameterSet`."""
-        from models.parameters import parameter_set
-
         return parameter_set(self.set, self.overrides)
-
-
-# ----------------------------------------------------------------------------- protocol
-@dataclass(frozen=True, kw_only=True)
-class CCStep:
-    """Constant current until a voltage limit or a duration."""
-
-    mode: Literal["cc"] = "cc"
-    direction: Literal["discharge", "charge"] = spec("discharge")
-    c_rate: float = spec(0.0, min=0, max=100, help="current as a C-rate of the mesh's AM (give this or the current density)")
-    current_density_mA_cm2: float = spec(0.0, min=0, max=1000, unit="mA/cm^2", help="current per electrode area")
-    until_voltage_V: float = spec(0.0, min=0, max=6, unit="V", help="stop voltage; 0 = the parameter set's cut-off/upper voltage")
-    max_duration_s: float = spec(0.0, min=0, unit="s", help="0 = no limit")
-
-    def __post_init__(self) -> None:
-        if (self.c_rate > 0) == (self.current_density_mA_cm2 > 0):
-            raise ValueError(
-                "give exactly one of c_rate > 0 or current_density_mA_cm2 > 0, "
-                f"got c_rate = {self.c_rate}, current_density_mA_cm2 = {self.current_density_mA_cm2}"
-            )
-
-
-@dataclass(frozen=True, kw_only=True)
-class RestStep:
-    """Open circuit for a duration."""
-
-    mode: Literal["rest"] = "rest"
-    duration_s: float = spec(gt=0, unit="s")
-
-
-@dataclass(frozen=True, kw_only=True)
-class CVStep:
-    """Constant voltage until the current falls below a limit or a duration."""
-
-    mode: Literal["cv"] = "cv"
-    voltage_V: float = spec(gt=0, max=6, unit="V")
-    until_current_mA_cm2: float = spec(0.0, min=0, unit="mA/cm^2", help="stop when |I| falls below this")
-    until_c_rate: float = spec(0.0, min=0, help="stop when |I| falls below this C-rate")
-    max_duration_s: float = spec(0.0, min=0, unit="s", help="0 = no limit")
-
-    def __post_init__(self) -> None:
-        if not (self.until_current_mA_cm2 > 0 or self.until_c_rate > 0 or self.max_duration_s > 0):
-            raise ValueError(
-                "mode = 'cv' needs an end: until_current_mA_cm2, until_c_rate or max_duration_s"
-            )
-
-
-STEP_KINDS = {"cc": CCStep, "rest": RestStep, "cv": CVStep}
-Step = CCStep | RestStep | CVStep
-
-
-@dataclass(frozen=True, kw_only=True)
-class Protocol:
-    steps: tuple[Step, ...] = spec(default_factory=lambda: (CCStep(c_rate=1.0),))
-
-    def __post_init__(self) -> None:
-        if not self.steps:
-            raise ValueError("protocol.steps: at least one step is needed")
-
-
-# ----------------------------------------------------------------------------- solver
-@dataclass(frozen=True, kw_only=True)
-class SolverSettings:
-    preset: Literal["auto", "direct", "iterative"] = spec(
-        "auto", help="direct = MUMPS LU; iterative = GMRES + fieldsplit/GAMG; auto picks by size"
-    )
-    petsc_options: dict[str, float | int | str | bool] = spec(
-        default_factory=dict, help="PETSc options merged on top of the preset"
-    )
-    model: Literal["full", "single_particle"] = spec(
-        "full", help="single_particle = AM only with uniform electrolyte (SST-only reference)"
-    )
-    dt_initial_s: float = spec(1.0, gt=0, unit="s")
-    dt_min_s: float = spec(1e-4, gt=0, unit="s")
-    dt_max_s: float = spec(120.0, gt=0, unit="s")
-    max_sol_change: float = spec(0.02, gt=0, max=0.5, help="largest change of the SoL at any point in one step")
-    predictor: bool = spec(True, help="start Newton from the last step's trend extrapolated (false: from the last solution)")
-    newton_rtol: float = spec(1e-9, gt=0, lt=1, help="Newton tolerance relative to the first residual of a step")
-    newton_atol: float = spec(
-        1e-10, gt=0, lt=1e-3, help="Newton absolute tolerance on the residual (a current), relative to the 1C current"
-    )
-    newton_max_it: int = spec(25, min=1)
-    voltage_tolerance_V: float = spec(1e-5, gt=0, max=0.01, unit="V", help="how closely a voltage cut-off is landed")
-
-
-# ----------------------------------------------------------------------------- outputs
-@dataclass(frozen=True, kw_only=True)
-class Outputs:
-    directory: str = spec("", help="results directory; default results/<case name> next to the working directory")
-    snapshot_dod: tuple[float, ...] = spec((0.2, 0.4, 0.6, 0.8), min=0, max=1, help="depths of discharge with field snapshots")
-    record_dod: tuple[float, ...] = spec(
-        (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), min=0, max=1,
-        help="depths of discharge with per-particle records and SoL histograms",
-    )
-    histogram_bins: int = spec(50, min=2, max=1000)
-    fields: bool = spec(True, help="write field snapshots (VTX/XDMF)")
-    checkpoint_every: int = spec(25, min=0, help="steps between restart checkpoints; 0 = none")
 
 
 # ----------------------------------------------------------------------------- case
@@ -313,7 +250,7 @@ class Case:
     parameters: Parameters = spec(default_factory=Parameters)
     protocol: Protocol = spec(default_factory=Protocol)
     solver: SolverSettings = spec(default_factory=SolverSettings)
-    outputs: Outputs = spec(default_factory=Outputs)
+    outputs: OutputSettings = spec(default_factory=OutputSettings)
     base_dir: str = spec(".", help="directory relative paths refer to (set from the case file)")
 
     def __post_init__(self) -> None:
@@ -344,7 +281,9 @@ def case_from_dict(data: dict[str, Any], base_dir: str | Path = ".", name: str =
     if protocol is not None:
         if not isinstance(protocol, dict) or set(protocol) - {"steps"}:
             extra = sorted(set(protocol) - {"steps"}) if isinstance(protocol, dict) else protocol
-            raise CaseError(f"protocol: unknown key(s) {extra}; accepted: steps (an array of tables [[protocol.steps]])")
+            raise CaseError(
+                f"protocol: unknown key(s) {extra}; accepted: steps (an array of tables [[protocol.steps]])"
+            )
         raw_steps = protocol.get("steps", [])
         if not isinstance(raw_steps, list):
             raise CaseError("protocol.steps: expected an array of tables [[protocol.steps]]")

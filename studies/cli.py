@@ -1,32 +1,26 @@
 """The `microbat` command line.
 
 Each subcommand lives in its own module under :mod:`studies.commands` with a
-``register(subparsers)`` function that adds its parser and sets ``func``. Heavy imports
-(dolfinx, gmsh, PETSc) happen inside the command functions, so ``microbat --help`` is fast.
+``register(subparsers)`` function that adds its parser and sets ``func``, which calls one
+function of :mod:`studies.app` or of a library. Every import is at the top of its module
+(``tests/test_layering.py``), so even ``microbat --help`` loads the numerical stack.
 
-Errors in the input (:class:`models.errors.InputError`, including case-file errors) are
+Errors in the input (:class:`foundation.errors.InputError`, including case-file errors) are
 printed as one message without a traceback, exit status 2; a solver that cannot proceed
-(:class:`models.errors.SolverError`) exits with status 3.
+(:class:`foundation.errors.SolverError`) exits with status 3.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
-from models.errors import InputError, SolverError
+from foundation.errors import InputError, SolverError
+from studies.app import package_version
+from studies.commands import analyze, case, demo, generate, info, mesh, plot, run, segment
 
-COMMANDS = ["info", "case", "generate", "segment", "analyze", "mesh", "run", "plot", "demo"]
-"""Subcommand modules in :mod:`studies.commands`, in the order shown by --help."""
-
-
-def package_version() -> str:
-    try:
-        return version("microbat")
-    except PackageNotFoundError:  # running from a source tree without installing
-        return "0+unknown"
+COMMANDS = [info, case, generate, segment, analyze, mesh, run, plot, demo]
+"""Subcommand modules of :mod:`studies.commands`, in the order shown by --help."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"microbat {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"studies.commands.{name}").register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

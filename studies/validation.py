@@ -23,12 +23,21 @@ Used by ``tests/test_validation_pybamm.py`` (a small electrode) and
 from __future__ import annotations
 
 import csv
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from foundation.stack import MPI
+from meshing.distribute import MeshData
+from meshing.records import Packing
 from meshing.tags import FacetTag
+from meshing.voxelize import voxelize
+from models.reference import HomogenisedElectrode, half_cell_pybamm
+from postprocess.tortuosity import tortuosity_factor
+from studies.app import build_geometry, mesh_for_case, run_case_on_mesh
+from studies.case import Case, case_from_dict
 
 UM = 1e-6
 
@@ -70,7 +79,7 @@ class ElectrodeValidation:
     """The measured electrode, its homogenised twin and the comparison at each C-rate."""
 
     measured: dict[str, float]
-    electrode: Any
+    electrode: HomogenisedElectrode
     rates: list[RateComparison]
     mesh_counts: dict[str, Any]
     mesh_wall_s: float
@@ -79,7 +88,8 @@ class ElectrodeValidation:
         m = self.measured
         lines = [
             f"electrode: L = {m['thickness_m'] * 1e6:.2f} um, phi_AM = {m['am_fraction']:.4f}, "
-            f"a = {m['surface_area_density_1_m'] / 1e6:.4f} 1/um (R_eq = {self.electrode.particle_radius * 1e6:.3f} um), "
+            f"a = {m['surface_area_density_1_m'] / 1e6:.4f} 1/um "
+            f"(R_eq = {self.electrode.particle_radius * 1e6:.3f} um), "
             f"tau_NSD = {m['nsd_tortuosity_factor']:.4f} (voxel NSD fraction {m['nsd_voxel_fraction']:.4f}), "
             f"DFN eps_e = {self.electrode.porosity:.4f}, tau_e = {self.electrode.tortuosity_factor:.4f}",
             f"mesh: {self.mesh_counts.get('cells')} cells, {self.mesh_counts.get('particles')} particles "
@@ -110,14 +120,12 @@ def packing_case(
     seed: int = 1,
     diameter_um: float = 8.0,
     am_fraction: float = 0.43,
-) -> Any:
+) -> Case:
     """A D8-type monodisperse packing case discharged at ``c_rate`` to ``cutoff_voltage_V``.
 
     The cut-off is set in the parameter set (``cell.cutoff_voltage``), so the DFN, which
     reads it from there, stops at the same voltage.
     """
-    from studies.case import case_from_dict
-
     return case_from_dict(
         {
             "geometry": {"source": "packing", "packing": {
@@ -134,11 +142,8 @@ def packing_case(
     )
 
 
-def measure_electrode(mesh_data: Any, packing: Any, comm: Any = None) -> dict[str, float]:
+def measure_electrode(mesh_data: MeshData, packing: Packing, comm: MPI.Comm | None = None) -> dict[str, float]:
     """phi_AM, a, L from the mesh report; tau_NSD from the voxelised packing."""
-    from meshing.voxelize import voxelize
-    from postprocess.tortuosity import tortuosity_factor
-
     report = mesh_data.info["report"]
     am = report["volume_m3"]["active_material"]["mesh"]
     nsd = report["volume_m3"]["nsd"]["mesh"]
@@ -161,7 +166,7 @@ def measure_electrode(mesh_data: Any, packing: Any, comm: Any = None) -> dict[st
 
 def validate_electrode(
     workdir: str | Path,
-    comm: Any,
+    comm: MPI.Comm,
     *,
     c_rates: tuple[float, ...] = (0.5, 1.0, 3.0),
     lateral_um: float = 24.0,
@@ -183,11 +188,6 @@ def validate_electrode(
     shielded point (a contact neck in the FE, the deepest particle in the DFN) fills, not
     the electrode's transport limitation that the DFN is meant to capture.
     """
-    from models.reference import HomogenisedElectrode, half_cell_pybamm
-    from models.runner import run_simulation
-    from studies.geometry_stage import build_geometry
-    from studies.mesh_stage import mesh_for_case
-
     workdir = Path(workdir)
     geometry = dict(lateral_um=lateral_um, thickness_um=thickness_um, interface_size_um=interface_size_um,
                     bulk_size_factor=bulk_size_factor, cutoff_voltage_V=cutoff_voltage_V, seed=seed)
@@ -207,8 +207,8 @@ def validate_electrode(
     rates = []
     for c_rate in c_rates:
         started = time.perf_counter()
-        out = run_simulation(mesh_data, packing_case(c_rate, **geometry), workdir / f"fe_{c_rate:g}C",
-                             show_progress=False)
+        out = run_case_on_mesh(mesh_data, packing_case(c_rate, **geometry), workdir / f"fe_{c_rate:g}C",
+                               show_progress=False)
         fe_wall = time.perf_counter() - started
         rows = _read_rows(out / "timeseries.csv", comm)
         last = rows[-1]
@@ -230,7 +230,7 @@ def validate_electrode(
     return ElectrodeValidation(measured, electrode, rates, mesh_data.info["report"]["counts"], mesh_wall)
 
 
-def _read_rows(path: Path, comm: Any) -> list[dict[str, str]]:
+def _read_rows(path: Path, comm: MPI.Comm) -> list[dict[str, str]]:
     rows = None
     if comm.rank == 0:
         with open(path, newline="") as f:
@@ -238,9 +238,7 @@ def _read_rows(path: Path, comm: Any) -> list[dict[str, str]]:
     return comm.bcast(rows, root=0)
 
 
-def _fe_end(manifest: Path, comm: Any) -> str:
-    import json
-
+def _fe_end(manifest: Path, comm: MPI.Comm) -> str:
     reason = None
     if comm.rank == 0:
         reason = json.loads(manifest.read_text())["result"]["state"]["stop_reason"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from meshing.clearance import MIN_GAP, MIN_OVERLAP
+from meshing.particle_share import power_assign
 from meshing.records import LabelledVolume, Packing
 
 
@@ -59,7 +60,6 @@ def spheres_image(packing: Packing, voxel_size: float, cbd_shell: float = 0.0) -
     axes = [(np.arange(n) + 0.5) * voxel_size for n in shape]
     X, Y, Z = np.meshgrid(*axes, indexing="ij")
     pts = np.stack([X, Y, Z], axis=-1).reshape(-1, 3)
-    from meshing.particle_share import power_assign
 
     owner = power_assign(pts, packing.centres, packing.radii)
     dist2 = np.sum((pts - packing.centres[owner]) ** 2, axis=1) - packing.radii[owner] ** 2

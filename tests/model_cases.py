@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from models.meshes import structured_electrode
-from studies.case import CCStep, Protocol, SolverSettings
+from models.protocol import CCStep, Protocol
+from models.settings import SolverSettings
 
 UM = 1e-6
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from studies.case import CaseError, CCStep, RestStep, case_from_dict, load_case
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 GOOD = """
 name = "d8_small"
@@ -49,9 +49,18 @@ def test_good_case_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"geometry": {"packing": {"diamter_um": 8}}}, r"geometry\.packing\.diamter_um: unknown key \(did you mean 'diameter_um'\?\)"),
-        ({"mesh": {"method": "tetgen"}}, r"mesh\.method: 'tetgen' is not one of 'auto', 'occ', 'surface_nets', 'voxel'"),
-        ({"geometry": {"packing": {"am_fraction": 0.9}}}, r"geometry\.packing\.am_fraction: 0\.9 is out of range; accepted: < 0\.75"),
+        (
+            {"geometry": {"packing": {"diamter_um": 8}}},
+            r"geometry\.packing\.diamter_um: unknown key \(did you mean 'diameter_um'\?\)",
+        ),
+        (
+            {"mesh": {"method": "tetgen"}},
+            r"mesh\.method: 'tetgen' is not one of 'auto', 'occ', 'surface_nets', 'voxel'",
+        ),
+        (
+            {"geometry": {"packing": {"am_fraction": 0.9}}},
+            r"geometry\.packing\.am_fraction: 0\.9 is out of range; accepted: < 0\.75",
+        ),
         ({"geometry": {"packing": {"thickness_um": -60}}}, r"thickness_um: -60 is out of range; accepted: > 0 um"),
         ({"solver": {"dt_max_s": "fast"}}, r"solver\.dt_max_s: expected a number, got 'fast'"),
         ({"outputs": {"histogram_bins": 2.5}}, r"outputs\.histogram_bins: expected an integer"),

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
 from meshing.clearance import clearance_report, require_sanitised
 from meshing.records import Packing
-from models.errors import InputError
 
 
 def _pair(distance: float, r: float = 1.0) -> Packing:
     box = (10.0, 10.0, 10.0)
-    return Packing(centres=[[5 - distance / 2, 5, 5], [5 + distance / 2, 5, 5]], radii=[r, r], box=box, particle_ids=[0, 1])
+    return Packing(
+        centres=[[5 - distance / 2, 5, 5], [5 + distance / 2, 5, 5]], radii=[r, r], box=box, particle_ids=[0, 1]
+    )
 
 
 @pytest.mark.parametrize(
@@ -28,7 +30,17 @@ def test_pair_rule(distance, ok):
 @pytest.mark.parametrize(
     "z, ok",
     # r = 1: clear of z=0 by > 5 %, cutting by > 8 %, tiny caps from outside are rejected
-    [(1.06, True), (1.04, False), (0.95, False), (0.9, True), (0.0, True), (-0.9, True), (-0.95, False), (-1.03, False), (-1.2, True)],
+    [
+        (1.06, True),
+        (1.04, False),
+        (0.95, False),
+        (0.9, True),
+        (0.0, True),
+        (-0.9, True),
+        (-0.95, False),
+        (-1.03, False),
+        (-1.2, True),
+    ],
 )
 def test_face_rule(z, ok):
     p = Packing(centres=[[5, 5, z]], radii=[1.0], box=(10, 10, 10), particle_ids=[0])

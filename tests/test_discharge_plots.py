@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.errors import InputError
+from foundation.errors import InputError
+from foundation.stack import MPI
 from postprocess.discharge_plots import (
     plot_particles_by_depth,
     plot_sol_histograms,
@@ -18,8 +19,11 @@ from postprocess.discharge_plots import (
     save_figures,
 )
 from postprocess.discharge_results import depth_from_separator, particle_c_rate, read_results
+from studies.app import clear_previous_results, run_case_on_mesh
+from studies.case import case_from_dict
 from studies.cli import main
-from tests.conftest import run_cli
+from tests.helpers import run_cli
+from tests.model_cases import small_electrode
 
 C_RATE = 3.0
 
@@ -27,11 +31,6 @@ C_RATE = 3.0
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A 3C discharge of two staircase particles to 3.6 V, with records and a snapshot."""
-    from models.runner import run_simulation
-    from models.stack import MPI
-    from studies.case import case_from_dict
-    from tests.model_cases import small_electrode
-
     out = tmp_path_factory.mktemp("tiny_run")
     case = case_from_dict({
         "name": "tiny",
@@ -39,7 +38,7 @@ def tiny_run(tmp_path_factory) -> Path:
         "solver": {"dt_initial_s": 5.0, "dt_max_s": 60.0},
         "outputs": {"snapshot_dod": [0.2], "record_dod": [0.1, 0.2, 0.3], "histogram_bins": 40},
     }, base_dir=out)
-    return run_simulation(small_electrode(MPI.COMM_SELF), case, out / "results", show_progress=False)
+    return run_case_on_mesh(small_electrode(MPI.COMM_SELF), case, out / "results", show_progress=False)
 
 
 def _csv_columns(path: Path) -> dict[str, np.ndarray]:
@@ -209,8 +208,6 @@ def test_demo_rejects_an_impossible_packing_before_meshing(tmp_path, capsys):
 
 
 def test_a_fresh_run_removes_the_records_of_an_earlier_run(tmp_path):
-    from studies.run_stage import clear_previous_results
-
     (tmp_path / "particles").mkdir()
     (tmp_path / "particles" / "particles_dod0.900.csv").write_text("stale")
     (tmp_path / "fields" / "dod0.900_sol").mkdir(parents=True)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from models.files import atomic_path, write_csv, write_json
+from foundation.files import atomic_path, write_csv, write_json
 
 
 @pytest.mark.mpi

@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.helpers import REPO, run_cli
 from tests.meshing_inputs import random_packing, spheres_image
 
 
 def write_packing_case(tmp_path: Path, packing, extra: str = "") -> Path:
     packing.save(tmp_path / "packing.npz")
     case = tmp_path / "case.toml"
-    case.write_text(f'name = "cli_packing"\n[geometry]\nsource = "file"\nfile = "packing.npz"\n[mesh]\nthreads = 1\n{extra}')
+    case.write_text(
+        f'name = "cli_packing"\n[geometry]\nsource = "file"\nfile = "packing.npz"\n[mesh]\nthreads = 1\n{extra}'
+    )
     return case
 
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
+from foundation.stack import MPI
+from meshing.build import build_mesh, mesh_geometry
+from meshing.image_mesh import mesh_image
 from meshing.options import MeshOptions
+from meshing.phase_image import phase_image
 from meshing.records import LabelledVolume
 from meshing.tags import CellTag, FacetTag
-from models.errors import InputError
+from meshing.tetmesh import tet_volumes
+from meshing.voxel_mesh import voxel_mesh
 from tests.meshing_inputs import random_packing, spheres_image
 
 SEPARATOR = 8e-6
@@ -30,9 +36,6 @@ def three_phase(packing) -> LabelledVolume:
 
 
 def build(volume, method="auto", **options):
-    from meshing.build import build_mesh
-    from models.stack import MPI
-
     return build_mesh(volume, SEPARATOR, MPI.COMM_WORLD, MeshOptions(**options), method=method)
 
 
@@ -85,15 +88,14 @@ def test_voxel_mesh_is_exact_and_conforms(two_phase):
         assert r["volume_m3"][key]["ratio"] == pytest.approx(1.0, rel=1e-9)
     assert r["particle_volume_max_rel_error"] < 1e-9
     h = two_phase.voxel_size
-    assert r["interface_area_m2"]["mesh"] == pytest.approx(md.info["reference"]["interface_area_voxel_faces_m2"], rel=1e-9)
+    assert r["interface_area_m2"]["mesh"] == pytest.approx(
+        md.info["reference"]["interface_area_voxel_faces_m2"], rel=1e-9
+    )
     assert r["quality"]["min"] > 0.4  # Kuhn tetrahedra
     assert md.info["sizes_m"]["interface"] == h
 
 
 def test_per_particle_tags_follow_the_particle_labels(two_phase):
-    from meshing.image_mesh import mesh_image
-    from meshing.tetmesh import tet_volumes
-
     tm = mesh_image(two_phase, SEPARATOR, MeshOptions(threads=1))
     vol = np.abs(tet_volumes(tm.nodes, tm.tets))
     ref = tm.info["reference"]["volume_m3"]
@@ -103,8 +105,6 @@ def test_per_particle_tags_follow_the_particle_labels(two_phase):
 
 
 def test_image_without_particle_labels_uses_am_components(two_phase):
-    from meshing.phase_image import phase_image
-
     plain = LabelledVolume(labels=two_phase.labels, voxel_size=two_phase.voxel_size, phases=two_phase.phases,
                            through_plane_axis=2)
     img = phase_image(plain)
@@ -113,9 +113,6 @@ def test_image_without_particle_labels_uses_am_components(two_phase):
 
 
 def test_image_over_the_budget_is_refused(two_phase):
-    from meshing.image_mesh import mesh_image
-    from meshing.voxel_mesh import voxel_mesh
-
     with pytest.raises(InputError, match="over mesh.max_cells"):
         mesh_image(two_phase, SEPARATOR, MeshOptions(max_cells=1000))
     with pytest.raises(InputError, match="6 tetrahedra each.*over mesh.max_cells"):
@@ -123,7 +120,5 @@ def test_image_over_the_budget_is_refused(two_phase):
 
 
 def test_wrong_method_for_the_geometry_is_refused(two_phase):
-    from meshing.build import mesh_geometry
-
     with pytest.raises(InputError, match="method = 'occ' for an image"):
         mesh_geometry(two_phase, SEPARATOR, method="occ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
 from meshing.label_cleanup import components, count_pinches, make_well_composed, remove_specks
 from meshing.options import MeshOptions
 from meshing.particle_share import particle_shares, power_assign
@@ -13,9 +14,8 @@ from meshing.records import LabelledVolume
 from meshing.separator_slab import _grid_triangles, slab_boundary, structured_block
 from meshing.surface_nets import open_edges
 from meshing.tags import CellTag, FacetTag
-from meshing.tetmesh import TriangleIndex, check_tet_mesh, mean_ratio, tet_faces, tet_volumes
+from meshing.tetmesh import TriangleIndex, check_tet_mesh, mean_ratio, tet_faces, tet_volumes, triangle_areas
 from meshing.voxel_mesh import voxel_mesh
-from models.errors import InputError
 
 
 def cap_volume(r: float, height: float) -> float:
@@ -105,7 +105,9 @@ def test_separator_slab_boundary_is_closed_and_the_block_fills_the_rest():
     assert open_edges(tris) == 0
     assert slab.has_block and slab.top_level == pytest.approx(30.0)
     all_points = np.concatenate([points, slab.points])
-    new, block, lateral, top = structured_block(slab.cap_grid, (nx, ny), slab.cap_level, slab.top_level, 3.0, len(all_points))
+    new, block, lateral, top = structured_block(
+        slab.cap_grid, (nx, ny), slab.cap_level, slab.top_level, 3.0, len(all_points)
+    )
     x = np.concatenate([all_points, new])
     assert np.abs(tet_volumes(x, block)).sum() == pytest.approx(nx * ny * (30.0 - slab.cap_level))
     assert open_edges(np.concatenate([slab.cap, lateral, top])) == 0  # the block's boundary closes
@@ -129,7 +131,6 @@ def test_voxel_mesh_is_exact_and_its_facets_are_faces():
     assert v[tm.cell_tags == CellTag.CBD].sum() == pytest.approx(12e-18)
     assert v[tm.cell_tags == CellTag.SEPARATOR].sum() == pytest.approx(80e-18 * 5 / 1)
     iface = tm.facets[tm.facet_tags == FacetTag.INTERFACE]
-    from meshing.tetmesh import triangle_areas
 
     assert triangle_areas(tm.nodes, iface).sum() == pytest.approx(2 * (16 + 12 + 12) * 1e-12)
 

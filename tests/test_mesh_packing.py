@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
+from foundation.stack import MPI
+from meshing.build import build_mesh
 from meshing.clearance import require_sanitised
+from meshing.mesh_io import read_mesh, write_mesh
+from meshing.mesh_report import complete_report
+from meshing.occ_packing import mesh_packing
 from meshing.options import MeshingError, MeshOptions
 from meshing.records import Packing
 from meshing.tags import CellTag, FacetTag
-from models.errors import InputError
+from meshing.tetmesh import tet_volumes
 from tests.meshing_inputs import random_packing
 
 SEPARATOR = 25e-6
@@ -24,9 +30,6 @@ def packing() -> Packing:
 
 @pytest.fixture(scope="module")
 def packing_mesh(packing):
-    from meshing.build import build_mesh
-    from models.stack import MPI
-
     return build_mesh(packing, SEPARATOR, MPI.COMM_WORLD)
 
 
@@ -67,14 +70,13 @@ def test_interface_area_within_one_percent_of_the_exact_area_at_the_default_size
 
 
 def test_each_particle_volume_matches_its_exact_share(packing):
-    from meshing.occ_packing import mesh_packing
-    from meshing.tetmesh import tet_volumes
-
     r = float(np.mean(packing.radii))
     tm = mesh_packing(packing, SEPARATOR, MeshOptions(interface_size=r / 8, bulk_size_factor=2.0, threads=1))
     ref = tm.info["reference"]
     vol = np.abs(tet_volumes(tm.nodes, tm.tets))
-    assert ref["am_volume_from_shares_m3"] == pytest.approx(ref["am_volume_m3"], rel=1e-3)  # shares add up to the CAD union
+    assert ref["am_volume_from_shares_m3"] == pytest.approx(
+        ref["am_volume_m3"], rel=1e-3
+    )  # shares add up to the CAD union
     overlapping = 0
     for i, c in enumerate(packing.centres):
         tag = CellTag.PARTICLE_BASE + packing.particle_ids[i]
@@ -87,9 +89,6 @@ def test_each_particle_volume_matches_its_exact_share(packing):
 
 @pytest.mark.mpi
 def test_mesh_files_round_trip(packing_mesh, shared_tmp_path):
-    from meshing.mesh_io import read_mesh, write_mesh
-    from meshing.mesh_report import complete_report
-
     md = packing_mesh
     write_mesh(shared_tmp_path / "mesh", md.mesh, md.cell_tags, md.facet_tags, md.info)
     assert (shared_tmp_path / "mesh" / "mesh.xdmf").is_file() and (shared_tmp_path / "mesh" / "mesh.json").is_file()
@@ -105,8 +104,6 @@ def test_mesh_files_round_trip(packing_mesh, shared_tmp_path):
 
 
 def test_unsanitised_packing_is_refused_before_meshing(packing):
-    from meshing.occ_packing import mesh_packing
-
     c = packing.centres.copy()
     r = packing.radii.copy()
     c[1] = c[0] + np.array([r[0] + r[1] + 0.01 * min(r[0], r[1]), 0, 0])  # near-tangent pair
@@ -116,8 +113,6 @@ def test_unsanitised_packing_is_refused_before_meshing(packing):
 
 
 def test_empty_packing_and_bad_separator_are_refused(packing):
-    from meshing.occ_packing import mesh_packing
-
     empty = Packing(centres=np.zeros((0, 3)), radii=np.zeros(0), box=packing.box, particle_ids=np.zeros(0))
     with pytest.raises(InputError, match="empty active-material"):
         mesh_packing(empty, SEPARATOR)
@@ -126,8 +121,6 @@ def test_empty_packing_and_bad_separator_are_refused(packing):
 
 
 def test_mesh_over_the_budget_is_refused_with_the_estimate(packing):
-    from meshing.occ_packing import mesh_packing
-
     with pytest.raises(InputError, match=r"M tetrahedra .* over mesh.max_cells = 1,000"):
         mesh_packing(packing, SEPARATOR, MeshOptions(max_cells=1000))
 
@@ -135,7 +128,6 @@ def test_mesh_over_the_budget_is_refused_with_the_estimate(packing):
 def test_a_failing_gmsh_step_is_named(packing, monkeypatch):
     import gmsh
 
-    from meshing.occ_packing import mesh_packing
 
     def fail(dim=3):
         raise Exception("Invalid boundary mesh (overlapping facets) on surface 12")

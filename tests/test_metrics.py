@@ -7,6 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
+from foundation.files import _to_jsonable, write_json
+from foundation.stack import MPI
 from meshing.records import LabelledVolume
 from postprocess import connectivity, correlation, particles, phase_metrics
 from postprocess.metrics import METRICS, compute_metrics
@@ -174,8 +177,6 @@ def test_rev_curves_reach_the_full_volume():
 
 
 def test_all_metrics_as_json(tmp_path):
-    from models.files import write_json
-
     rng = np.random.default_rng(3)
     from scipy import ndimage
 
@@ -195,8 +196,6 @@ def test_all_metrics_as_json(tmp_path):
 
 
 def test_bad_metric_requests():
-    from models.errors import InputError
-
     v = _volume(_slabs())
     with pytest.raises(InputError, match="not known"):
         compute_metrics(v, metrics=["porosity_squared"])
@@ -218,13 +217,11 @@ def test_bad_metric_requests():
 
 @pytest.mark.mpi
 def test_metrics_are_the_same_on_one_and_two_ranks(comm):
-    from models.stack import MPI
     from scipy import ndimage
 
     rng = np.random.default_rng(4)
     field = ndimage.gaussian_filter(rng.standard_normal((28, 26, 24)), 1.5)
     v = _volume(np.digitize(field, np.quantile(field, [0.45, 0.85])).astype(np.uint8))
-    from models.files import _to_jsonable  # NaN -> None, so that missing values compare equal
 
     parallel = _to_jsonable(compute_metrics(v, comm, tortuosity_phases=["pore"]).to_dict())
     serial = _to_jsonable(compute_metrics(v, MPI.COMM_SELF, tortuosity_phases=["pore"]).to_dict())

@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REFERENCE_DATA, REPO, run_cli
+from meshing.volume_io import read_labelled_volume
+from postprocess.phase_metrics import specific_areas_by_faces
+from postprocess.tortuosity import tortuosity_factor
+from tests.helpers import REFERENCE_DATA, REPO, run_cli
 
 VOLUME = REFERENCE_DATA / "nmc_3phase_256.tiff"
 LABELS = "pore=0,am=85,cbd=170"
@@ -106,9 +109,6 @@ TAUFACTOR_TAU = {0: 2.07716, 1: 2.0766}
 
 
 def test_surface_areas_match_taufactor_on_the_shared_volume():
-    from meshing.volume_io import read_labelled_volume
-    from postprocess.phase_metrics import specific_areas_by_faces
-
     volume = read_labelled_volume(VOLUME, 0.390625e-6, {"pore": 0, "am": 85, "cbd": 170})
     surfaces, _ = specific_areas_by_faces(volume)
     assert surfaces == pytest.approx(TAUFACTOR_SURFACES, rel=1e-9)
@@ -116,9 +116,6 @@ def test_surface_areas_match_taufactor_on_the_shared_volume():
 
 @pytest.mark.slow
 def test_pore_tortuosity_matches_taufactor_on_the_shared_volume(comm):
-    from meshing.volume_io import read_labelled_volume
-    from postprocess.tortuosity import tortuosity_factor
-
     volume = read_labelled_volume(VOLUME, 0.390625e-6, {"pore": 0, "am": 85, "cbd": 170})
     for axis, reference in TAUFACTOR_TAU.items():
         tau = tortuosity_factor(volume.mask("pore"), axis, comm).tortuosity_factor

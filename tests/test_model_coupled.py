@@ -1,6 +1,6 @@
 """The coupled half-cell problem: interface orientation, lithium and charge conservation.
 
-DESIGN.md section 3: testing the weak form with v = 1 gives exact discrete balances, so
+docs/model.md, "Model": testing the weak form with v = 1 gives exact discrete balances, so
 the lithium gained by the AM equals the charge passed / F and the interface current equals
 the applied current, to solver tolerance, at every step, on 1 and 2 ranks.
 """
@@ -10,19 +10,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.stack import dolfinx, ufl
-
+from foundation.errors import InputError
+from foundation.stack import dolfinx, ufl
 from meshing.build import build_mesh
 from meshing.options import MeshOptions
 from meshing.records import Packing
 from meshing.tags import CellTag
-from models.domains import build_domains
-from models.errors import InputError
+from models.domains import build_domains, particle_tensor
 from models.halfcell import build_half_cell
-from models.mesh_input import MeshData
+from models.mesh_input import MeshData, load_mesh, save_mesh
 from models.outputs import TimeSeries
 from models.parameters import FARADAY, parameter_set
 from models.simulation import Simulation
+from models.solver import NewtonSolver
 from tests.model_cases import UM, discharge, settings, small_electrode
 
 
@@ -114,7 +114,6 @@ def test_initial_potentials_balance_the_applied_current(comm):
     d = build_domains(mesh_data)
     p = parameter_set("baseline")
     model = build_half_cell(d, p)
-    from models.solver import NewtonSolver
 
     current = 1e-9
     solver = NewtonSolver(model, preset="direct", residual_tolerance=1e-12 * current)
@@ -132,9 +131,6 @@ def test_initial_potentials_balance_the_applied_current(comm):
 
 @pytest.mark.mpi
 def test_anisotropic_particles_conserve_lithium_and_change_the_gradient(comm):
-    from models.domains import particle_tensor
-    from models.solver import NewtonSolver
-
     d = build_domains(small_electrode(comm))
     p = parameter_set("baseline")
     results = {}
@@ -156,8 +152,6 @@ def test_anisotropic_particles_conserve_lithium_and_change_the_gradient(comm):
 
 @pytest.mark.mpi
 def test_mesh_directory_round_trip_keeps_tags_on_ghost_cells(comm, shared_tmp_path):
-    from models.mesh_input import load_mesh, save_mesh
-
     original = small_electrode(comm)
     save_mesh(original, shared_tmp_path / "mesh")
     loaded = load_mesh(shared_tmp_path / "mesh", comm)

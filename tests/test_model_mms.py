@@ -13,8 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from models.stack import MPI, PETSc, dolfinx, ufl
-
+from foundation.stack import MPI, PETSc, dolfinx, ufl
 from models.parameters import FARADAY, parameter_set
 from models.physics import electrolyte, solid_diffusion
 

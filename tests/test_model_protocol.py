@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+
 import pytest
 
-from models.errors import InputError, SolverError
+from foundation.errors import InputError, SolverError
 from models.parameters import FARADAY, parameter_set
-from models.protocol import Capacity, resolve_steps
+from models.protocol import Capacity, CCStep, CVStep, Protocol, RestStep, resolve_steps
 from models.timestepping import TimeStepController
-from studies.case import CCStep, CVStep, Protocol, RestStep
 
 
 def _capacity(area=1.6e-9):

@@ -8,15 +8,18 @@ import json
 import numpy as np
 import pytest
 
-from models.stack import MPI
-
-from models.errors import SolverError
+from foundation.errors import SolverError
+from foundation.stack import MPI
+from models import runner
 from models.mesh_input import save_mesh
 from models.outputs import TimeSeries
 from models.parameters import parameter_set
-from models.simulation import Simulation
+from models.protocol import CCStep, CVStep, Protocol, RestStep
+from models.records import ParticleStatistics
+from models.simulation import Output, Simulation
+from studies import app
 from studies.case import case_from_dict
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.model_cases import discharge, settings, small_electrode
 
 
@@ -48,10 +51,8 @@ def _case(tmp, **outputs):
     }, base_dir=tmp)
 
 
-class _Interrupt:
+class _Interrupt(Output):
     """An output that stops the run after a given number of steps (like a killed job)."""
-
-    dod_targets = ()
 
     def __init__(self, after_steps):
         self.after_steps = after_steps
@@ -59,9 +60,6 @@ class _Interrupt:
     def update(self, sim, t):
         if sim.state.steps_taken == self.after_steps:
             raise KeyboardInterrupt
-
-    def close(self):
-        pass
 
 
 def _rows(path):
@@ -71,20 +69,18 @@ def _rows(path):
 
 @pytest.mark.mpi
 def test_restart_from_checkpoint_reproduces_the_uninterrupted_run(comm, shared_tmp_path, monkeypatch):
-    from models import runner
-
     mesh = small_electrode(comm)
-    full = runner.run_simulation(mesh, _case(shared_tmp_path), shared_tmp_path / "full", show_progress=False)
+    full = app.run_case_on_mesh(mesh, _case(shared_tmp_path), shared_tmp_path / "full", show_progress=False)
     original = runner.standard_outputs
     monkeypatch.setattr(runner, "standard_outputs", lambda d, s: original(d, s) + [_Interrupt(10)])
     with pytest.raises(KeyboardInterrupt):
-        runner.run_simulation(small_electrode(comm), _case(shared_tmp_path), shared_tmp_path / "cut",
+        app.run_case_on_mesh(small_electrode(comm), _case(shared_tmp_path), shared_tmp_path / "cut",
                               show_progress=False)
     comm.barrier()
     manifest = json.loads((shared_tmp_path / "cut" / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
     monkeypatch.setattr(runner, "standard_outputs", original)
-    resumed = runner.run_simulation(small_electrode(comm), _case(shared_tmp_path), shared_tmp_path / "cut",
+    resumed = app.run_case_on_mesh(small_electrode(comm), _case(shared_tmp_path), shared_tmp_path / "cut",
                                     resume=True, show_progress=False)
     comm.barrier()
     a, b = _rows(full / "timeseries.csv"), _rows(resumed / "timeseries.csv")
@@ -102,10 +98,8 @@ def test_restart_from_checkpoint_reproduces_the_uninterrupted_run(comm, shared_t
     assert not list((full / "fields").glob("*.part")) and not list((resumed / "fields").glob("*.part"))
 
 
-class _BreakNewton:
+class _BreakNewton(Output):
     """Makes every Newton solve from step ``after`` on fail (one iteration allowed)."""
-
-    dod_targets = ()
 
     def __init__(self, after):
         self.after = after
@@ -114,15 +108,10 @@ class _BreakNewton:
         if sim.state.steps_taken == self.after:
             sim.galvanostatic.problem.solver.setTolerances(max_it=1)
 
-    def close(self):
-        pass
-
 
 @pytest.mark.mpi
 def test_newton_failure_at_the_smallest_step_is_a_clear_error_and_keeps_the_outputs(
         comm, shared_tmp_path, monkeypatch):
-    from models import runner
-
     case = case_from_dict({
         "name": "fails", "protocol": {"steps": [{"mode": "cc", "c_rate": 3.0}]},
         "solver": {"dt_initial_s": 5.0, "dt_min_s": 1.0}, "outputs": {"fields": False},
@@ -130,7 +119,7 @@ def test_newton_failure_at_the_smallest_step_is_a_clear_error_and_keeps_the_outp
     original = runner.standard_outputs
     monkeypatch.setattr(runner, "standard_outputs", lambda d, s: original(d, s) + [_BreakNewton(6)])
     with pytest.raises(SolverError, match="smallest time step") as info:
-        runner.run_simulation(small_electrode(comm), case, shared_tmp_path / "fails", show_progress=False)
+        app.run_case_on_mesh(small_electrode(comm), case, shared_tmp_path / "fails", show_progress=False)
     assert "Newton did not converge" in str(info.value)
     comm.barrier()
     rows = _rows(shared_tmp_path / "fails" / "timeseries.csv")
@@ -154,9 +143,7 @@ def test_electrolyte_depletion_is_reported_without_nan(comm):
 
 
 def test_cli_run_writes_the_results_directory(tmp_path):
-    from models.stack import MPI as _MPI
-
-    mesh_dir = save_mesh(small_electrode(_MPI.COMM_SELF), tmp_path / "mesh")
+    mesh_dir = save_mesh(small_electrode(MPI.COMM_SELF), tmp_path / "mesh")
     case = tmp_path / "small.toml"
     case.write_text(
         'name = "small"\n[[protocol.steps]]\nmode = "cc"\nc_rate = 3.0\nuntil_voltage_V = 3.6\n'
@@ -180,14 +167,14 @@ def test_cli_run_writes_the_results_directory(tmp_path):
     assert np.isclose(sum(histograms["records"][0]["volume_fraction"]), 1.0)
     # without --mesh the case's geometry is meshed first: a missing geometry file is an input error
     missing = tmp_path / "missing.toml"
-    missing.write_text(case.read_text().replace('name = "small"', 'name = "missing"\n[geometry]\nsource = "file"\nfile = "nope.npz"'))
+    missing.write_text(
+        case.read_text().replace('name = "small"', 'name = "missing"\n[geometry]\nsource = "file"\nfile = "nope.npz"')
+    )
     status, _, stderr = run_cli("run", str(missing), "--output", str(tmp_path / "none"))
     assert status == 2 and "nope.npz" in stderr and not (tmp_path / "none" / "timeseries.csv").exists()
 
 
 def _records(comm):
-    from models.records import ParticleStatistics
-
     sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=240.0),
                      settings(), [], show_progress=False).build()
     sim.run()
@@ -215,8 +202,6 @@ def test_particle_records_and_histograms_are_the_same_on_any_number_of_ranks(com
 
 @pytest.mark.mpi
 def test_constant_voltage_step_holds_the_voltage_and_the_current_decays(comm):
-    from studies.case import CCStep, CVStep, Protocol, RestStep
-
     protocol = Protocol(steps=(CCStep(c_rate=2.0, max_duration_s=300.0, until_voltage_V=3.0),
                                RestStep(duration_s=30.0),
                                CVStep(voltage_V=3.95, until_c_rate=0.5, max_duration_s=600.0)))

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from models.stack import MPI, PETSc, dolfinx, ufl
-
+from foundation.stack import MPI, PETSc, dolfinx, ufl
 from models.meshes import sphere
 from models.parameters import FARADAY
 from models.physics import solid_diffusion
@@ -72,7 +71,10 @@ def test_sphere_surface_concentration_matches_crank(comm):
         F, c, petsc_options_prefix="crank_",
         petsc_options={"snes_type": "ksponly", "ksp_type": "preonly", "pc_type": "lu",
                        "pc_factor_mat_solver_type": "mumps"})
-    area = comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0)) * ds)), op=MPI.SUM)
+    area = comm.allreduce(
+        dolfinx.fem.assemble_scalar(dolfinx.fem.form(dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0)) * ds)),
+        op=MPI.SUM,
+    )
     surface = dolfinx.fem.form(c * ds)
     t_end = 0.3 * radius**2 / D
     times, c_surface = [], []

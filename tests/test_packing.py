@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
 from meshing.clearance import MIN_GAP, clearance_report, require_sanitised
 from meshing.connectivity import connectivity
 from meshing.packing import PackingSpec, generate_packing, sanitise
 from meshing.records import Packing
 from meshing.union_volume import am_fraction, am_fraction_profile
 from meshing.voxelize import voxelize
-from models.errors import InputError
 
 UM = 1e-6
 
@@ -20,15 +20,27 @@ UM = 1e-6
 CASES = {
     "monodisperse": dict(box=(32 * UM, 32 * UM, 40 * UM), diameter=8 * UM, seed=3),
     "spread": dict(box=(32 * UM, 32 * UM, 40 * UM), diameter=8 * UM, diameter_spread=0.2, seed=3),
-    "bimodal": dict(box=(48 * UM, 48 * UM, 40 * UM), arrangement="bimodal", small_diameter=8 * UM, large_diameter=12 * UM, seed=3),
-    "layered": dict(
-        box=(48 * UM, 48 * UM, 48 * UM), arrangement="layered", small_diameter=8 * UM, large_diameter=12 * UM,
-        layer_thickness=24 * UM, seed=3,
+    "bimodal": dict(
+        box=(48 * UM, 48 * UM, 40 * UM), arrangement="bimodal", small_diameter=8 * UM, large_diameter=12 * UM, seed=3
     ),
-    "graded": dict(box=(32 * UM, 32 * UM, 64 * UM), arrangement="graded", diameter=8 * UM, am_fraction_gradient=0.2, seed=3),
+    "layered": dict(
+        box=(48 * UM, 48 * UM, 48 * UM),
+        arrangement="layered",
+        small_diameter=8 * UM,
+        large_diameter=12 * UM,
+        layer_thickness=24 * UM,
+        seed=3,
+    ),
+    "graded": dict(
+        box=(32 * UM, 32 * UM, 64 * UM), arrangement="graded", diameter=8 * UM, am_fraction_gradient=0.2, seed=3
+    ),
     "channels": dict(
-        box=(40 * UM, 40 * UM, 32 * UM), arrangement="aligned_channels", diameter=8 * UM, channel_diameter=8 * UM,
-        channel_spacing=20 * UM, seed=3,
+        box=(40 * UM, 40 * UM, 32 * UM),
+        arrangement="aligned_channels",
+        diameter=8 * UM,
+        channel_diameter=8 * UM,
+        channel_spacing=20 * UM,
+        seed=3,
     ),
 }
 
@@ -180,7 +192,10 @@ BAD = [
     (dict(arrangement="graded", am_fraction_gradient=0.5), r"0\.180 at the collector and 0\.680 at the separator"),
     (dict(am_fraction_gradient=0.1), r"applies to arrangements 'graded' and 'aligned_channels'"),
     (dict(arrangement="layered", layer_thickness=4 * UM), r"layer thinner than its particles"),
-    (dict(arrangement="layered", layer_thickness=80 * UM), r"layer_thickness: 80 um; accepted: 0 \.\.\. thickness 60 um"),
+    (
+        dict(arrangement="layered", layer_thickness=80 * UM),
+        r"layer_thickness: 80 um; accepted: 0 \.\.\. thickness 60 um",
+    ),
     (dict(arrangement="bimodal", small_diameter=12 * UM, large_diameter=8 * UM), r"must be below large_diameter"),
     (dict(arrangement="aligned_channels", channel_diameter=30 * UM, channel_spacing=20 * UM), r"channels would merge"),
     (dict(arrangement="aligned_channels", am_fraction=0.58), r"in the particle matrix between the channels"),

@@ -10,18 +10,20 @@ import numpy as np
 import pytest
 import tifffile
 
+from foundation.errors import InputError
 from meshing.records import LabelledVolume, Packing
-from models.errors import InputError
+from studies.app import build_geometry, load_record, packing_spec
 from studies.case import Geometry, PackingGeometry, load_case
 from studies.cli import main
-from studies.geometry_stage import build_geometry, load_record, packing_spec
-from tests.conftest import REPO, run_cli
+from tests.helpers import REPO, run_cli
 
 DEMO = REPO / "studies" / "cases" / "demo.toml"
 
 
 def test_packing_geometry_maps_micrometres_to_the_generator():
-    g = PackingGeometry(arrangement="layered", lateral_um=(48.0, 40.0), thickness_um=60.0, layer_thickness_um=30.0, seed=4)
+    g = PackingGeometry(
+        arrangement="layered", lateral_um=(48.0, 40.0), thickness_um=60.0, layer_thickness_um=30.0, seed=4
+    )
     spec = packing_spec(g)
     assert spec.box == pytest.approx((48e-6, 40e-6, 60e-6))
     assert spec.layer_thickness == pytest.approx(30e-6) and spec.large_diameter == pytest.approx(12e-6)

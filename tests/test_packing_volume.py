@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
+from meshing.packing import generate_packing
 from meshing.records import Packing
 from meshing.union_volume import am_fraction, am_fraction_profile, union_volume
 from meshing.voxelize import voxelize
-from models.errors import InputError
 
 BOX = (10.0, 10.0, 10.0)
 
@@ -63,7 +64,9 @@ def test_many_overlapping_spheres_agree_with_fine_voxel_sampling():
     a different error), on a Boolean packing with deep, multiple overlaps and face cuts."""
     rng = np.random.default_rng(7)
     n = 120
-    p = Packing(centres=rng.uniform(-0.5, 10.5, (n, 3)), radii=rng.uniform(0.8, 1.2, n), box=BOX, particle_ids=np.arange(n))
+    p = Packing(
+        centres=rng.uniform(-0.5, 10.5, (n, 3)), radii=rng.uniform(0.8, 1.2, n), box=BOX, particle_ids=np.arange(n)
+    )
     exact = am_fraction(p)
     voxels = voxelize(p, 0.8 / 25).volume_fraction("am")
     assert 0.3 < exact < 0.8
@@ -111,7 +114,6 @@ def test_generated_packing_agrees_with_the_opencascade_solid():
     its exact solid volume must match the ray-cast AM fraction, and a connected network must
     come out as a single solid."""
     gmsh = pytest.importorskip("gmsh")
-    from meshing.packing import generate_packing
 
     um = 1e-6
     p = generate_packing(box=(20 * um, 20 * um, 24 * um), diameter=8 * um, seed=5)

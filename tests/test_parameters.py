@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.stack import MPI, dolfinx
 from models.parameters import FARADAY, parameter_set
 from models.parameters.constants import GAS_CONSTANT
 
@@ -83,7 +84,6 @@ def test_property_functions_accept_ufl(baseline, landesfeind):
     """The same functions build UFL expressions that evaluate to the NumPy values."""
     import ufl
 
-    from models.stack import MPI, dolfinx
 
     msh = dolfinx.mesh.create_unit_interval(MPI.COMM_SELF, 4)
     x_num, c_num = 0.47, 1234.0
@@ -98,13 +98,18 @@ def test_property_functions_accept_ufl(baseline, landesfeind):
         am, el = pset.active_material, pset.electrolyte
         checks = [
             (am.open_circuit_potential(x), am.open_circuit_potential(x_num)),
-            (am.exchange_current_density(c, x * am.max_concentration),
-             am.exchange_current_density(c_num, x_num * am.max_concentration)),
+            (
+                am.exchange_current_density(c, x * am.max_concentration),
+                am.exchange_current_density(c_num, x_num * am.max_concentration),
+            ),
             (el.conductivity(c, T), el.conductivity(c_num, T)),
             (el.diffusivity(c, T) * 1e10, el.diffusivity(c_num, T) * 1e10),
             (el.transference_number(c, T), el.transference_number(c_num, T)),
             (el.thermodynamic_factor(c, T), el.thermodynamic_factor(c_num, T)),
-            (pset.counter_electrode.exchange_current_density(c), pset.counter_electrode.exchange_current_density(c_num)),
+            (
+                pset.counter_electrode.exchange_current_density(c),
+                pset.counter_electrode.exchange_current_density(c_num),
+            ),
         ]
         oregan = parameter_set(pset.name, {"active_material.diffusivity_model": "oregan2022"}).active_material
         checks.append((oregan.solid_diffusivity(x) * 1e15, oregan.solid_diffusivity(x_num) * 1e15))
@@ -142,7 +147,10 @@ def test_ocp_and_solid_diffusivity_match_pybamm(baseline):
     d_s = _pybamm_function("ORegan2022", "Positive particle diffusivity [m2.s-1]")
     oregan = parameter_set("baseline", {"active_material.diffusivity_model": "oregan2022"}).active_material
     np.testing.assert_allclose(oregan.solid_diffusivity(STO), _call(d_s, STO, T), rtol=1e-10)
-    assert pybamm.ParameterValues("ORegan2022")["Maximum concentration in positive electrode [mol.m-3]"] == am.max_concentration
+    assert (
+        pybamm.ParameterValues("ORegan2022")["Maximum concentration in positive electrode [mol.m-3]"]
+        == am.max_concentration
+    )
     assert pybamm.ParameterValues("Chen2020")["Positive particle diffusivity [m2.s-1]"] == am.diffusivity
 
 
@@ -163,8 +171,12 @@ def test_exchange_current_densities_match_pybamm(baseline):
 def test_nyman2008_matches_pybamm(baseline):
     el = baseline.electrolyte
     pv = pybamm.ParameterValues("Chen2020")
-    np.testing.assert_allclose(el.conductivity(C_E, T), _call(pv["Electrolyte conductivity [S.m-1]"], C_E, T), rtol=1e-12)
-    np.testing.assert_allclose(el.diffusivity(C_E, T), _call(pv["Electrolyte diffusivity [m2.s-1]"], C_E, T), rtol=1e-12)
+    np.testing.assert_allclose(
+        el.conductivity(C_E, T), _call(pv["Electrolyte conductivity [S.m-1]"], C_E, T), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        el.diffusivity(C_E, T), _call(pv["Electrolyte diffusivity [m2.s-1]"], C_E, T), rtol=1e-12
+    )
     assert el.transference_number(1000.0, T) == pv["Cation transference number"]
     assert el.thermodynamic_factor(1000.0, T) == pv["Thermodynamic factor"]
 

@@ -8,7 +8,7 @@ import pytest
 from scipy import integrate, sparse
 from scipy.sparse import linalg as splinalg
 
-from models.errors import InputError
+from foundation.errors import InputError
 from models.reference import (
     crank_sphere_constant_flux,
     sphere_surface_early_time,

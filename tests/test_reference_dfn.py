@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import InputError
+from foundation.errors import InputError
 from models.parameters import FARADAY, parameter_set
 from models.reference import HomogenisedElectrode, compare_discharges
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import InputError
+from foundation.errors import InputError
 from models.parameters import parameter_set
 from models.reference import HomogenisedElectrode, pybamm_parameter_values
+from models.reference.pybamm_parameters import pybamm_ocp_barrier
 
 pybamm = pytest.importorskip("pybamm")
 
@@ -78,8 +79,6 @@ def test_material_functions_equal_ours(set_name, diffusivity_model, electrode):
 
 def test_the_barrier_would_matter_without_the_cancellation():
     """PyBaMM's barrier is real at x = 0.9995 (so the previous test can fail)."""
-    from models.reference.pybamm_parameters import pybamm_ocp_barrier
-
     assert _evaluate(pybamm.ParameterValues({}), pybamm_ocp_barrier(pybamm, pybamm.Scalar(0.9995))) < -0.02
 
 

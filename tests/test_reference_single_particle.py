@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import InputError
+from foundation.errors import InputError
 from models.parameters import FARADAY, parameter_set
 from models.reference import (
     compare_discharges,
     one_c_surface_current_density,
     single_particle_crank,
     single_particle_finite_volume,
+    single_particle_pybamm,
     single_particle_voltage,
     surface_overpotential,
 )
@@ -86,8 +87,6 @@ pybamm = pytest.importorskip("pybamm")
 @pytest.mark.parametrize("diffusivity_model", ["constant", "oregan2022"])
 @pytest.mark.parametrize("c_rate", [1.0, 3.0])
 def test_pybamm_spm_matches_own_finite_volumes(diffusivity_model, c_rate):
-    from models.reference import single_particle_pybamm
-
     params = _params(diffusivity_model)
     ours = single_particle_finite_volume(params, RADIUS, c_rate=c_rate)
     spm = single_particle_pybamm(params, RADIUS, c_rate=c_rate)

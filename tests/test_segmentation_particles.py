@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
 from meshing.particles import remove_floating_fragments, separate_particles
-from models.errors import InputError
 from tests.phantoms import PHASES, sphere_packing, voxelize_particles
 
 VOXEL = 0.5e-6
@@ -87,7 +87,9 @@ def test_two_touching_spheres_and_an_isolated_one():
     a = result.particles[16, 24, 24]
     b = result.particles[31, 24, 24]
     assert a != b and a and b
-    assert np.all(result.particles[:22][am[:22]] == a) and np.all(result.particles[26:40, :, 16:][am[26:40, :, 16:]] == b)
+    assert np.all(result.particles[:22][am[:22]] == a) and np.all(
+        result.particles[26:40, :, 16:][am[26:40, :, 16:]] == b
+    )
 
 
 def test_separation_rejects_bad_input():

@@ -19,11 +19,13 @@ from meshing.segmentation import (
     annotations_from_slices,
     denoise_and_sharpen,
     estimate_noise,
+    multiscale_features,
+    normalise_grey,
     predict_random_forest,
     segment_multi_otsu,
     segment_random_forest,
+    symmetric_eigenvalues,
     train_random_forest,
-    normalise_grey,
 )
 from tests.phantoms import PHASES, dice, make_phantom
 
@@ -110,7 +112,9 @@ def test_slabs_give_the_whole_volume_answer(phantom):
     truth = phantom.labels[:32, :32, :32]
     annotations = annotations_from_slices(image.shape, {5: truth[5], 6: truth[6], 25: truth[25]}, PHASES)
     one_pass = ForestSettings(trees=8, sigma_max=2.0)
-    in_slabs = ForestSettings(trees=8, sigma_max=2.0, feature_memory=(32 * 32 * one_pass.num_features * 4) * (8 + 2 * one_pass.halo))
+    in_slabs = ForestSettings(
+        trees=8, sigma_max=2.0, feature_memory=(32 * 32 * one_pass.num_features * 4) * (8 + 2 * one_pass.halo)
+    )
     assert in_slabs.slab(image.shape) == 8 and one_pass.slab(image.shape) == 32
     forest = train_random_forest(image, annotations, PHASES, one_pass)
     forest_slabbed = train_random_forest(image, annotations, PHASES, in_slabs)
@@ -123,7 +127,6 @@ def test_features_match_scikit_image():
     """The fast feature set equals skimage.feature.multiscale_basic_features (float32)."""
     from skimage.feature import multiscale_basic_features
 
-    from meshing.segmentation import multiscale_features, symmetric_eigenvalues
 
     image = np.random.default_rng(0).random((24, 20, 16)).astype(np.float32)
     settings = ForestSettings(sigma_min=0.5, sigma_max=4.0)
@@ -133,5 +136,7 @@ def test_features_match_scikit_image():
     scale = np.abs(theirs).max(axis=(0, 1, 2))
     assert np.all(np.abs(ours - theirs).max(axis=(0, 1, 2)) <= 1e-4 * scale)
     # degenerate and diagonal matrices
-    values = symmetric_eigenvalues(*(np.array([2.0, 3.0]), np.zeros(2), np.zeros(2), np.array([2.0, -1.0]), np.zeros(2), np.array([2.0, 5.0])))
+    values = symmetric_eigenvalues(
+        *(np.array([2.0, 3.0]), np.zeros(2), np.zeros(2), np.array([2.0, -1.0]), np.zeros(2), np.array([2.0, 5.0]))
+    )
     np.testing.assert_allclose(np.stack(values), [[2.0, 5.0], [2.0, 3.0], [2.0, -1.0]], atol=1e-12)

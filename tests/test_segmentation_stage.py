@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from foundation.errors import InputError
 from meshing.image_volume import build_image_volume
 from meshing.records import LabelledVolume
 from meshing.segmentation import (
@@ -16,8 +17,9 @@ from meshing.segmentation import (
     segment_multi_otsu,
     volume_kind,
 )
-from models.errors import InputError
+from postprocess.segmentation_plots import plot_segmentation_slice
 from studies.case import CaseError, case_from_dict
+from studies.cli import main
 from tests.phantoms import PHASES, dice, make_phantom
 
 AM = PHASES["am"]
@@ -99,7 +101,11 @@ def test_labelled_input_with_fragment_removal(small, files):
         ("grey.tif", {"grey": True, "labels": {"pore": 0, "am": 85, "binder": 170}}, "grey_order"),
         ("grey.tif", {"grey": True, "segmentation": {"grey_order": ["pore", "am"]}}, "every phase"),
         ("grey.tif", {"grey": True, "labels": {"pore": 0, "am": 0}}, "share a value"),
-        ("labels.tif", {"separate_particles": True, "labels": {"pore": 0, "nmc": 85, "cbd": 170}}, "needs an 'am' phase"),
+        (
+            "labels.tif",
+            {"separate_particles": True, "labels": {"pore": 0, "nmc": 85, "cbd": 170}},
+            "needs an 'am' phase",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_work(files, path, image, message):
@@ -157,7 +163,6 @@ def test_downsampled_annotations_keep_thin_scribbles():
 def test_segmentation_figure(small):
     from matplotlib.figure import Figure
 
-    from postprocess.segmentation_plots import plot_segmentation_slice
 
     fig = plot_segmentation_slice(
         small.grey, small.labels, PHASES, small.particles, axis=1, voxel_size=small.voxel_size, truth=small.labels
@@ -168,8 +173,6 @@ def test_segmentation_figure(small):
 
 
 def test_segment_command(small, files, tmp_path, capsys):
-    from studies.cli import main
-
     status = main([
         "segment", str(files / "grey.tif"), "--voxel-size", "0.4", "--grey", "--particles",
         "--diameter", "6.4", "--output", str(tmp_path / "seg"),
@@ -182,6 +185,8 @@ def test_segment_command(small, files, tmp_path, capsys):
     assert tifffile.imread(tmp_path / "seg" / "labels.tif").shape == small.labels.shape
     assert (tmp_path / "seg" / "segmentation.png").stat().st_size > 1000
     assert not list((tmp_path / "seg").glob(".*"))  # no temporary files left
-    status = main(["segment", str(files / "labels.tif"), "--voxel-size", "0.4", "--grey", "--output", str(tmp_path / "x")])
+    status = main(
+        ["segment", str(files / "labels.tif"), "--voxel-size", "0.4", "--grey", "--output", str(tmp_path / "x")]
+    )
     assert status == 2 and "looks already segmented" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

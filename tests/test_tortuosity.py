@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import InputError
-from postprocess.connectivity import percolation, percolating_mask
+import foundation.stack  # noqa: F401  (openpnm imports petsc4py, which needs the stack loaded first)
+from foundation.errors import InputError
+from foundation.stack import MPI
+from postprocess.connectivity import percolating_mask, percolation
 from postprocess.tortuosity import plane_partition, tortuosity_factor
 
 
@@ -108,8 +110,6 @@ def test_fields_are_kept_on_request():
 
 
 def test_porespy_sphere_packing_agrees_within_one_percent():
-    import models.stack  # noqa: F401  (openpnm imports petsc4py, which needs the stack loaded first)
-
     ps = pytest.importorskip("porespy")
     pytest.importorskip("openpnm")
     im = ps.generators.overlapping_spheres(shape=[64, 64, 64], r=6, porosity=0.45, seed=3).astype(bool)
@@ -154,8 +154,6 @@ def _random_medium(shape=(41, 37, 35), seed=7):  # odd sides: padded coarsening
 
 @pytest.mark.mpi
 def test_one_and_two_ranks_agree(comm):
-    from models.stack import MPI
-
     mask = _random_medium()
     assert percolating_mask(mask, 0).any()
     for axis in range(3):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tifffile
 
+import foundation.stack  # noqa: F401  (load PETSc's HDF5 in this process first)
+from foundation.errors import InputError
 from meshing.records import LabelledVolume
 from meshing.volume_io import (
     crop,
@@ -14,8 +16,7 @@ from meshing.volume_io import (
     parse_phase_map,
     read_labelled_volume,
 )
-from models.errors import InputError
-from tests.conftest import REFERENCE_DATA
+from tests.helpers import REFERENCE_DATA
 
 PHASES = {"pore": 0, "am": 85, "cbd": 170}
 
@@ -79,7 +80,11 @@ def _truncated_tiff(tmp_path, volume):
     "make, kwargs, message",
     [
         (lambda p, v: p / "missing.tif", {}, "no such file"),
-        (lambda p, v: ((p / "t.tif").write_bytes(b"II*\x00garbage"), p / "t.tif")[1], {}, "no image data|cannot be read"),
+        (
+            lambda p, v: ((p / "t.tif").write_bytes(b"II*\x00garbage"), p / "t.tif")[1],
+            {},
+            "no image data|cannot be read",
+        ),
         (_truncated_tiff, {}, "no image data|cannot be read"),
         (lambda p, v: (v.tofile(p / "v.raw"), p / "v.raw")[1], {"raw_shape": (6, 7, 9)}, "truncated"),
         (lambda p, v: (v.tofile(p / "v.raw"), p / "v.raw")[1], {}, "needs its shape"),
@@ -126,7 +131,6 @@ def test_hdf5_after_the_fem_stack_is_loaded(tmp_path, volume):
     import subprocess
     import sys
 
-    import models.stack  # noqa: F401  (load PETSc's HDF5 in this process first)
 
     script = "import h5py, numpy, sys; f = h5py.File(sys.argv[1], 'w'); f['v'] = numpy.load(sys.argv[2]); f.close()"
     np.save(tmp_path / "v.npy", volume)

@@ -1,4 +1,4 @@
-"""Half-cell parameter sets (DESIGN.md section 4): frozen dataclasses in SI units.
+"""Half-cell parameter sets (docs/model.md, "Parameters"): frozen dataclasses in SI units.
 
 >>> from models.parameters import parameter_set
 >>> p = parameter_set("baseline", {"nsd.porosity": 0.23})

@@ -1,7 +1,7 @@
 """Named parameter sets and overrides.
 
 ``parameter_set("nmc811_nyman2008", {"separator.porosity": 0.45})`` returns a frozen
-:class:`ParameterSet`. Sets (DESIGN.md section 4):
+:class:`ParameterSet`. Sets (docs/model.md, "Parameters"):
 
 * ``nmc811_nyman2008`` (alias ``baseline``): NMC811 OCP and kinetics of Chen 2020 with
   c_s,max = 51765 mol/m^3 of O'Regan 2022, D_s constant 4e-15 m^2/s (the SoL-dependent
@@ -30,7 +30,7 @@ from .components import (
 )
 
 RHO_NMC = 4750.0
-"""NMC811 density used for gravimetric capacities [kg/m^3] (DESIGN.md section 6)."""
+"""NMC811 density used for gravimetric capacities [kg/m^3] (docs/model.md, "Analytics")."""
 
 
 @dataclass(frozen=True)

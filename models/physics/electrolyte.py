@@ -1,6 +1,6 @@
 """Concentrated-solution electrolyte in NSD u separator (c_e in mol/m^3, phi_e in V).
 
-Strong form (Newman; DESIGN.md section 3):
+Strong form (Newman; docs/model.md, "Model"):
     eps dc_e/dt = -div N,          N   = -D_eff grad c_e + t+ i_e / F
     div i_e = 0,                   i_e = -kappa_eff grad phi_e
                                          + kappa_eff (2RT/F)(1 - t+) TDF grad ln c_e
@@ -17,22 +17,22 @@ properties, so a locally depleted electrolyte gives a small conductivity instead
 
 from __future__ import annotations
 
-from typing import Any
-
-from models.stack import ufl
-
+from foundation.stack import ufl
 from models.parameters import FARADAY, GAS_CONSTANT
+from models.parameters.components import Electrolyte
+
+Expr = ufl.core.expr.Expr
 
 
-def floored(c_e: Any, concentration_floor: float) -> Any:
+def floored(c_e: Expr, concentration_floor: float) -> Expr:
     """max(c_e, floor): the concentration seen by ln and the transport properties."""
     return ufl.max_value(c_e, concentration_floor)
 
 
 def ionic_current(
-    c_e: Any, phi_e: Any, electrolyte: Any, temperature: float, transport_factor: Any,
+    c_e: Expr, phi_e: Expr, electrolyte: Electrolyte, temperature: float, transport_factor: Expr,
     concentration_floor: float,
-) -> Any:
+) -> Expr:
     """i_e [A/m^2] with kappa_eff = kappa(c) eps/tau and the diffusion potential term."""
     c = floored(c_e, concentration_floor)
     kappa = electrolyte.conductivity(c, temperature) * transport_factor
@@ -44,9 +44,9 @@ def ionic_current(
 
 
 def salt_flux(
-    c_e: Any, current: Any, electrolyte: Any, temperature: float, transport_factor: Any,
+    c_e: Expr, current: Expr, electrolyte: Electrolyte, temperature: float, transport_factor: Expr,
     concentration_floor: float,
-) -> Any:
+) -> Expr:
     """N = -D_eff grad c_e + t+ i_e / F [mol m^-2 s^-1]."""
     c = floored(c_e, concentration_floor)
     diffusivity = electrolyte.diffusivity(c, temperature) * transport_factor
@@ -54,16 +54,16 @@ def salt_flux(
     return -diffusivity * ufl.grad(c_e) + t_plus * current / FARADAY
 
 
-def storage(c_e: Any, c_e_old: Any, v: Any, porosity: Any, inverse_dt: Any, dx: Any) -> Any:
+def storage(c_e: Expr, c_e_old: Expr, v: Expr, porosity: Expr, inverse_dt: Expr, dx: ufl.Measure) -> ufl.Form:
     """F eps (c_e - c_e_old) / dt v dx [A]."""
     return FARADAY * porosity * (c_e - c_e_old) * inverse_dt * v * dx
 
 
-def salt_transport(flux: Any, v: Any, dx: Any) -> Any:
+def salt_transport(flux: Expr, v: Expr, dx: ufl.Measure) -> ufl.Form:
     """-F N . grad v dx [A]."""
     return -FARADAY * ufl.inner(flux, ufl.grad(v)) * dx
 
 
-def charge_conservation(current: Any, v: Any, dx: Any) -> Any:
+def charge_conservation(current: Expr, v: Expr, dx: ufl.Measure) -> ufl.Form:
     """-i_e . grad v dx [A]."""
     return -ufl.inner(current, ufl.grad(v)) * dx

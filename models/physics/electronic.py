@@ -10,21 +10,21 @@ Weak form:     (sigma grad phi_s, grad v) + <j, v>_Gamma + <i_app, v>_collector 
 
 from __future__ import annotations
 
-from typing import Any
+from foundation.stack import ufl
 
-from models.stack import ufl
+Expr = ufl.core.expr.Expr
 
 
-def current_density(phi_s: Any, conductivity: Any) -> Any:
+def current_density(phi_s: Expr, conductivity: Expr) -> Expr:
     """i_s = -sigma grad phi_s [A/m^2]."""
     return -conductivity * ufl.grad(phi_s)
 
 
-def conduction(phi_s: Any, v: Any, conductivity: Any, dx: Any) -> Any:
+def conduction(phi_s: Expr, v: Expr, conductivity: Expr, dx: ufl.Measure) -> ufl.Form:
     """-i_s . grad v dx [A]."""
     return -ufl.inner(current_density(phi_s, conductivity), ufl.grad(v)) * dx
 
 
-def galvanostatic_collector(applied_current_density: Any, v: Any, ds_collector: Any) -> Any:
+def galvanostatic_collector(applied_current_density: Expr, v: Expr, ds_collector: ufl.Measure) -> ufl.Form:
     """i_app v ds over the current collector [A] (uniform current density, discharge > 0)."""
     return applied_current_density * v * ds_collector

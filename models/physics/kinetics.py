@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.stack import ufl
-
+from foundation.stack import ufl
 from models.parameters import FARADAY, GAS_CONSTANT
 
 EXPONENT_CAP = 60.0

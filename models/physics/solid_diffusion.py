@@ -14,19 +14,19 @@ This module provides the first two terms; the interface term comes from the kine
 
 from __future__ import annotations
 
-from typing import Any
-
-from models.stack import ufl
-
+from foundation.stack import ufl
 from models.parameters import FARADAY
+from models.parameters.components import ActiveMaterial
+
+Expr = ufl.core.expr.Expr
 
 
-def state_of_lithiation(c_s: Any, material: Any) -> Any:
+def state_of_lithiation(c_s: Expr, material: ActiveMaterial) -> Expr:
     """x = c_s / c_s,max [-]."""
     return c_s / material.max_concentration
 
 
-def lithium_flux(c_s: Any, material: Any, anisotropy: Any = None) -> Any:
+def lithium_flux(c_s: Expr, material: ActiveMaterial, anisotropy: Expr | None = None) -> Expr:
     """N_s = -D_s(x) A grad c_s [mol m^-2 s^-1]."""
     diffusivity = material.solid_diffusivity(state_of_lithiation(c_s, material))
     gradient = ufl.grad(c_s)
@@ -35,11 +35,13 @@ def lithium_flux(c_s: Any, material: Any, anisotropy: Any = None) -> Any:
     return -diffusivity * gradient
 
 
-def storage(c_s: Any, c_s_old: Any, v: Any, inverse_dt: Any, dx: Any) -> Any:
+def storage(c_s: Expr, c_s_old: Expr, v: Expr, inverse_dt: Expr, dx: ufl.Measure) -> ufl.Form:
     """F (c_s - c_s_old) / dt v dx  [A]: backward-Euler accumulation."""
     return FARADAY * (c_s - c_s_old) * inverse_dt * v * dx
 
 
-def transport(c_s: Any, v: Any, material: Any, dx: Any, anisotropy: Any = None) -> Any:
+def transport(
+    c_s: Expr, v: Expr, material: ActiveMaterial, dx: ufl.Measure, anisotropy: Expr | None = None
+) -> ufl.Form:
     """-F N_s . grad v dx  [A]: the diffusion term."""
     return -FARADAY * ufl.inner(lithium_flux(c_s, material, anisotropy), ufl.grad(v)) * dx

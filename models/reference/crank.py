@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import InputError
+from foundation.errors import InputError
 
 SERIES_TOLERANCE = 1e-15
 """Truncate the series once the first omitted exponential factor is below this."""

@@ -8,7 +8,7 @@ particle radius of the DFN is not free: lithium conservation between the particl
 equation (dc/dt = -3 j / (F R) on average) and the electrode balance (eps_AM dc/dt = -a j / F)
 requires R = 3 eps_AM / a, the volume-to-surface equivalent radius.
 
-Mapping from the finite-element model of DESIGN.md (NSD lumping, section 4). The FE mesh
+Mapping from the finite-element model of docs/model.md (NSD lumping, "Parameters"). The FE mesh
 splits the electrode into AM cells (volume fraction phi_AM) and the non-solid domain (NSD,
 1 - phi_AM), and the electrolyte inside the NSD has volume fraction eps_nsd and tortuosity
 factor tau_nsd. So, per electrode volume,
@@ -16,7 +16,7 @@ factor tau_nsd. So, per electrode volume,
     eps_e = eps_nsd (1 - phi_AM),       tau_e = tau_nsd * tau_NSD,
 
 where tau_NSD is the geometric tortuosity factor of the NSD region of the mesh (a steady
-diffusion solve through it, DESIGN.md section 7: tau = phi D / D_eff): the FE model's
+diffusion solve through it, docs/model.md "Microstructure metrics": tau = phi D / D_eff): the FE model's
 effective diffusivity through the electrode is D (eps_nsd / tau_nsd) (1 - phi_AM) / tau_NSD.
 Identical in both models: the equations of each phase (solid diffusion, Butler-Volmer,
 concentrated-solution electrolyte), every parameter function, the separator slab, the
@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from foundation.errors import InputError
+
 from ..parameters import FARADAY, ParameterSet
 from .records import SECONDS_PER_HOUR
 
@@ -130,7 +131,7 @@ class HomogenisedElectrode:
         nsd_tortuosity_factor: float,
         electronic_conductivity: float | None = None,
     ) -> HomogenisedElectrode:
-        """The homogenised twin of an FE electrode mesh with the DESIGN.md NSD lumping.
+        """The homogenised twin of an FE electrode mesh with the NSD lumping of docs/model.md.
 
         Args:
             params: parameter set (its ``nsd`` gives eps_nsd and tau_nsd).

@@ -4,14 +4,15 @@ Shared by the single-particle solvers (own finite volumes, Crank series) so that
 voltage is computed the same way as in the finite-element model's single-particle mode:
 V = phi_s = U(x_surf) + eta with phi_e = 0 and eta from
 
-    j = i0(c_e0, c_s,surf) [exp(a_a F eta / RT) - exp(-a_c F eta / RT)]      (DESIGN.md sec. 3)
+    j = i0(c_e0, c_s,surf) [exp(a_a F eta / RT) - exp(-a_c F eta / RT)]      (docs/model.md)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from foundation.errors import InputError
+
 from ..parameters import FARADAY, ParameterSet
 from .records import SECONDS_PER_HOUR
 

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, SolverError
+from foundation.errors import InputError, SolverError
+
 from ..parameters import FARADAY, ParameterSet
 from .homogenised import HomogenisedElectrode
 from .kinetics import discharge_current, window_capacity_density
@@ -159,7 +160,7 @@ def half_cell_pybamm(
     """Galvanostatic discharge of a homogenised NMC | separator | Li half cell, PyBaMM DFN.
 
     Args:
-        params: parameter set (all of DESIGN.md section 4; ``nsd`` is not used: the
+        params: parameter set (all of docs/model.md "Parameters"; ``nsd`` is not used: the
             electrode's effective properties are in ``electrode``).
         electrode: :class:`HomogenisedElectrode` (measured on the FE mesh, or
             :meth:`HomogenisedElectrode.from_lumped_nsd`).

@@ -3,7 +3,7 @@
 PyBaMM is imported lazily (it is a test extra) with telemetry disabled, so nothing goes to
 the network. The property functions handed to PyBaMM are the parameter set's own
 functions (they accept PyBaMM symbols through NumPy's ufunc dispatch), so the reference
-solves exactly the equations of DESIGN.md sections 3-4:
+solves exactly the equations of docs/model.md ("Model", "Parameters"):
 
 * U(x): the set's ``ocp_function`` at the stoichiometry clamped to [1e-6, 1 - 1e-6], minus
   PyBaMM's own OCP barrier ``U_asymptotes`` (added to every OCP since PyBaMM 24.x; < 1 mV
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from foundation.errors import InputError
+
 from ..parameters import FARADAY, ParameterSet
 from ..parameters.components import STOICHIOMETRY_CLAMP
 from .homogenised import HomogenisedElectrode

@@ -1,10 +1,10 @@
 """What the reference models return, and how a model run is compared with them.
 
-Conventions shared by all references (DESIGN.md sections 3-4):
+Conventions shared by all references (docs/model.md, "Model" and "Parameters"):
 
 * discharge of the NMC electrode: lithium enters the active material (AM); the current
   densities taken by the references are *positive for discharge* (the interfacial current
-  j of DESIGN.md, anodic positive, is then negative);
+  j of docs/model.md, anodic positive, is then negative);
 * 1C discharges the theoretical capacity of the AM in the stoichiometry window
   [x0, x_max] in one hour: Q_1C = c_s,max (x_max - x0) F per unit AM volume, with x0 from
   U(x0) = V_start (4.2 V) and x_max = 0.9084;
@@ -13,7 +13,7 @@ Conventions shared by all references (DESIGN.md sections 3-4):
   beyond which the model equations stop changing (``"surface saturation"``, see below);
   or a safety time limit (``"time limit"``).
 
-Why "surface saturation": with the DESIGN.md clamp x in [1e-6, 1 - 1e-6] inside U and i0,
+Why "surface saturation": with the clamp x in [1e-6, 1 - 1e-6] inside U and i0,
 the smallest exchange current density is i0(x = 1 - 1e-6) ~ 6e-3 A/m^2, so the voltage of
 a saturated particle levels off near U(1) - 0.3 V ~ 3.2 V at 1C-3C and never reaches
 2.8 V (U(1) = 3.487 V for the Chen 2020 fit). The discharge is then over in every physical
@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import InputError
+from foundation.errors import InputError
 
 SECONDS_PER_HOUR = 3600.0
 

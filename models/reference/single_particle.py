@@ -1,6 +1,6 @@
 """Own single-particle references: one sphere + Butler-Volmer + uniform electrolyte.
 
-The finite-element model's single-particle mode (DESIGN.md section 3, "limiting cases")
+The finite-element model's single-particle mode (docs/model.md, "Limiting cases")
 solves solid diffusion in the AM cells only, with c_e = c_e0 and phi_e = 0, so that under a
 constant current the interfacial current density j is known and uniform and
 
@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import integrate, optimize, sparse
 
-from ..errors import InputError, SolverError
+from foundation.errors import InputError, SolverError
+
 from ..parameters import FARADAY, ParameterSet
 from ..parameters.components import STOICHIOMETRY_CLAMP
 from .crank import crank_sphere_constant_flux

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from studies import app
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,18 +15,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.errors import InputError
-
-    from ..case import Case, load_case
-    from ..schema import describe, to_plain
-
-    if args.schema:
-        print("\n".join(describe(Case)))
-        print("[[protocol.steps]]  mode = 'cc' | 'rest' | 'cv'  (see studies/case.py)")
-        return 0
-    if not args.case:
-        raise InputError("give a case file (.toml) or --schema")
-    case = load_case(args.case)
-    print(json.dumps(to_plain(case), indent=2))
-    print(f"{args.case}: valid", flush=True)
+    app.show_case(args.case, schema=args.schema)
     return 0

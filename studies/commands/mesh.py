@@ -3,15 +3,16 @@
 Runs under ``mpiexec``: the geometry and gmsh run on rank 0, the mesh is distributed and the
 report is computed on all ranks, the files are written collectively.
 
-The geometry comes from ``studies.geometry_stage.build_geometry(case)``: a generated packing,
+The geometry comes from :func:`studies.app.build_geometry`: a generated packing,
 a CT volume (read, segmented, particles separated) or a saved ``.npz`` record.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+
+from foundation.stack import MPI
+from studies import app
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,40 +30,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from models.stack import MPI
-    from studies.case import load_case
-    from studies.mesh_stage import mesh_for_case
-
-    comm = MPI.COMM_WORLD
-    case = load_case(args.case)
-    if args.method:
-        case = dataclasses.replace(case, mesh=dataclasses.replace(case.mesh, method=args.method))
-
-    def log(message: str) -> None:
-        if not args.quiet and comm.rank == 0:
-            print(f"microbat mesh: {message}", flush=True)
-
-    md = mesh_for_case(case, comm, args.output, log, rebuild=True)
-    if comm.rank == 0:
-        print(summary(md.info))
-        print(f"microbat mesh: wrote {(Path(args.output) / 'mesh.xdmf').resolve()} and mesh.json")
+    app.mesh(args.case, args.output, MPI.COMM_WORLD, method=args.method, quiet=args.quiet)
     return 0
-
-
-def summary(info: dict[str, Any]) -> str:
-    r = info["report"]
-    c, v, a, q = r["counts"], r["volume_m3"], r["interface_area_m2"], r["quality"]
-    lines = [
-        f"microbat mesh: {info.get('route')} mesh with {c['cells']:,} tetrahedra, {c['vertices']:,} vertices, "
-        f"{c['particles']} particles on {info.get('mpi_ranks', 1)} rank(s)",
-        f"  AM volume {v['active_material']['mesh']:.4e} m^3 (x{v['active_material'].get('ratio', float('nan')):.4f} of the geometry), "
-        f"interface area {a['mesh']:.4e} m^2 (x{a.get('ratio', float('nan')):.4f} of the {a['reference_kind'] or 'reference'})",
-        f"  quality (mean ratio) min {q['min']:.3g}, 1 % quantile {q['q01']:.3g}; conforming: {r['conformity']['ok']}",
-    ]
-    if r.get("particle_volume_max_rel_error") is not None:
-        lines.append(f"  largest per-particle volume error {100 * r['particle_volume_max_rel_error']:.2f} %")
-    return "\n".join(lines)
-
-

@@ -1,13 +1,16 @@
 """`microbat plot DIR`: the figures of a results directory of `microbat run` / `microbat demo`.
 
 Reads only the files (timeseries.csv, sol_histograms.json, particles/, fields/*_sol/,
-manifest.json), so it works on copied results and on interrupted runs.
+manifest.json), so it works on copied results and on interrupted runs. Under ``mpiexec``
+rank 0 of the world communicator plots; the other ranks do nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from foundation.stack import MPI
+from studies import app
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,20 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from postprocess.discharge_plots import save_figures
-    from postprocess.discharge_results import read_results
-
-    import os
-
-    if int(os.environ.get("PMI_RANK", "0")) != 0:  # under (MPICH's) mpiexec one rank plots; no MPI import needed
-        return 0
-    result = read_results(args.results)
-
-    def log(message: str) -> None:
-        print(f"microbat plot: {message}", flush=True)
-
-    written = save_figures(result, args.output, render=not args.no_render, log=log)
-    for path in written:
-        print(f"  {Path(path).resolve()}")
-    print(f"microbat plot: {len(written)} figures of {result.name!r} ({result.status})")
+    app.plot_results(args.results, args.output, MPI.COMM_WORLD, render=not args.no_render,
+                     log=lambda message: print(f"microbat plot: {message}", flush=True))
     return 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from foundation.stack import MPI
+from studies import app
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,15 +27,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.stack import MPI
-
-    from ..case import load_case
-    from ..run_stage import run_case
-
-    comm = MPI.COMM_WORLD
-    case = load_case(args.case)
-    result = run_case(case, comm, args.output, mesh_dir=args.mesh, resume=args.resume,
-                      show_progress=not args.quiet)
-    if comm.rank == 0:
-        print(f"microbat run: results in {result.resolve()}")
+    app.run(args.case, MPI.COMM_WORLD, args.output, mesh_dir=args.mesh, resume=args.resume, quiet=args.quiet)
     return 0

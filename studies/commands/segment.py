@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from foundation.errors import InputError
+from meshing.volume_io import parse_phase_map
+from studies import app
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "segment",
-        help="filter and segment a grey CT volume (or check a segmented one), remove floating AM fragments, separate particles",
+        help="filter and segment a grey CT volume (or check a segmented one), remove floating AM fragments, "
+        "separate particles",
         description=(
             "Writes OUTPUT/volume.npz (labels, particles, processing record), OUTPUT/labels.tif, "
             "OUTPUT/segmentation.json and OUTPUT/segmentation.png (a slice of each step)."
@@ -16,14 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("volume", help="image file or folder of slices")
     p.add_argument("--voxel-size", type=float, required=True, help="voxel edge [um]")
-    p.add_argument("--labels", default="pore=0,am=85,cbd=170", help="phase name=value written for each phase (default %(default)s)")
+    p.add_argument(
+        "--labels", default="pore=0,am=85,cbd=170", help="phase name=value written for each phase (default %(default)s)"
+    )
     p.add_argument("--grey", action="store_true", help="the volume holds grey values: filter and segment it")
     p.add_argument("--method", choices=["multi_otsu", "random_forest"], default="multi_otsu")
     p.add_argument("--grey-order", default="", help="multi_otsu: phase names darkest to brightest, e.g. pore,cbd,am")
     p.add_argument("--training-labels", default="", help="random_forest: annotation volume (0 = none, k = k-th phase)")
     p.add_argument("--crop", default="", help="i0,i1,j0,j1,k0,k1 voxel bounds")
     p.add_argument("--downsample", type=int, default=1)
-    p.add_argument("--min-fragment", type=float, default=1.5, help="dead-fragment size, equivalent diameter [um]; 0 = keep all")
+    p.add_argument(
+        "--min-fragment", type=float, default=1.5, help="dead-fragment size, equivalent diameter [um]; 0 = keep all"
+    )
     p.add_argument("--particles", action="store_true", help="separate the AM into particles")
     p.add_argument("--diameter", type=float, default=0.0, help="expected particle diameter [um]; 0 = estimate")
     p.add_argument("--through-plane-axis", type=int, default=0, choices=[0, 1, 2])
@@ -32,23 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
+    app.segment(_image_table(args), Path(args.output))
+    return 0
 
-    import tifffile
 
-    from meshing.image_volume import build_image_volume
-    from meshing.volume_io import parse_phase_map
-    from models.errors import InputError
-    from models.files import atomic_path, write_json
-
-    from ..case import case_from_dict
-
+def _image_table(args: argparse.Namespace) -> dict:
+    """The options as a case's ``[geometry.image]`` table."""
     try:
         crop = [int(v) for v in args.crop.split(",")] if args.crop else []
     except ValueError:
         raise InputError(f"--crop {args.crop!r}: expected six integers i0,i1,j0,j1,k0,k1") from None
-    table = {
+    return {
         "path": str(Path(args.volume).resolve()),
         "voxel_size_um": args.voxel_size,
         "labels": parse_phase_map(args.labels),
@@ -65,42 +69,3 @@ def run(args: argparse.Namespace) -> int:
         },
         "particles": {"diameter_um": args.diameter},
     }
-    image = case_from_dict({"geometry": {"source": "image", "image": table}}).geometry.image
-    volume = build_image_volume(image)
-    out = Path(args.output)
-    with atomic_path(out / "volume.npz") as tmp:
-        os.replace(volume.save(tmp.with_name(tmp.name + ".npz")), tmp)
-    with atomic_path(out / "labels.tif") as tmp:
-        tifffile.imwrite(tmp, volume.labels, photometric="minisblack")
-    write_json(None, out / "segmentation.json", {"shape": volume.shape, "voxel_size_m": volume.voxel_size,
-                                                  "phases": volume.phases} | volume.meta)
-    _figure(args, volume, out)
-    fractions = ", ".join(f"{k} {v:.3f}" for k, v in volume.meta["volume_fractions"].items())
-    print(f"{args.volume}: {volume.shape} voxels of {volume.voxel_size * 1e6:g} um; volume fractions {fractions}")
-    if "fragments" in volume.meta:
-        f = volume.meta["fragments"]
-        print(f"floating AM fragments below {args.min_fragment:g} um removed: {f['removed_count']} "
-              f"({100 * f['removed_am_share']:.3f} % of the AM volume)")
-    if volume.particles is not None:
-        p = volume.meta["particles"]
-        print(f"particles: {p['count']} ({p['boundary_count']} touch the volume faces)")
-    print(f"written: {out}/volume.npz, labels.tif, segmentation.json, segmentation.png")
-    return 0
-
-
-def _figure(args, volume, out) -> None:
-    import matplotlib.pyplot as plt
-
-    from meshing.volume_io import crop, downsample_grey, load_image
-    from models.files import atomic_path
-    from postprocess.segmentation_plots import plot_segmentation_slice
-
-    grey = None
-    if args.grey:  # the grey panel shows the scan as read (cropped, downsampled), before filtering
-        grey = crop(load_image(args.volume), volume.meta["crop"])
-        grey = downsample_grey(grey, args.downsample) if args.downsample > 1 else grey
-    fig = plot_segmentation_slice(grey, volume.labels, volume.phases, volume.particles,
-                                  axis=args.through_plane_axis, voxel_size=volume.voxel_size)
-    with atomic_path(out / "segmentation.png") as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)

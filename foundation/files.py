@@ -5,8 +5,9 @@ writes it and (b) it appears under its final name only once it is complete (writ
 temporary name in the same directory, then renamed). An interrupted run therefore never
 leaves a file that looks complete.
 
-``comm`` is anything with ``rank`` (an mpi4py communicator, typically ``mesh.comm``) or
-None for serial code; the library never reaches for ``MPI.COMM_WORLD`` itself.
+``comm`` is a :class:`Communicator` (an mpi4py communicator, typically ``mesh.comm``) or
+None for serial code: the writing rank is rank 0 *of that communicator*, never a rank read
+from the environment, and the library never reaches for ``MPI.COMM_WORLD`` itself.
 """
 
 from __future__ import annotations
@@ -15,15 +16,25 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 
-def is_writer(comm: Any | None) -> bool:
+class Communicator(Protocol):
+    """What the file helpers need of a communicator (mpi4py's ``Comm`` has both)."""
+
+    @property
+    def rank(self) -> int: ...
+
+    def barrier(self) -> None: ...
+
+
+def is_writer(comm: Communicator | None) -> bool:
     """True on the rank that writes files (rank 0, or always without a communicator)."""
     return comm is None or comm.rank == 0
 
@@ -51,14 +62,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_directory(comm: Any, path: str | Path) -> Iterator[Path]:
+def atomic_directory(comm: Communicator, path: str | Path) -> Iterator[Path]:
     """Collective: every rank writes into ``path.part``, which replaces ``path`` once all
     ranks are done (writers such as VTX and VTK write one directory from all ranks).
 
     On an exception the ``.part`` directory stays behind, never under the final name.
     """
-    import shutil
-
     path = Path(path)
     part = path.with_name(path.name + ".part")
     if is_writer(comm):
@@ -79,7 +88,7 @@ def _umask() -> int:
     return mask
 
 
-def write_text(comm: Any | None, path: str | Path, text: str) -> Path:
+def write_text(comm: Communicator | None, path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically on the writer rank."""
     path = Path(path)
     if is_writer(comm):
@@ -104,13 +113,13 @@ def _to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json(comm: Any | None, path: str | Path, data: Any) -> Path:
+def write_json(comm: Communicator | None, path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON (NumPy values converted; NaN -> null)."""
     return write_text(comm, path, json.dumps(_to_jsonable(data), indent=2) + "\n")
 
 
 def write_csv(
-    comm: Any | None, path: str | Path, columns: dict[str, Any], float_format: str = "%.10g"
+    comm: Communicator | None, path: str | Path, columns: dict[str, Any], float_format: str = "%.10g"
 ) -> Path:
     """Write named, equally long columns as CSV with a header row."""
     path = Path(path)

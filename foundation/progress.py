@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
+
+from foundation.files import Communicator
 
 
 class Progress:
@@ -18,7 +20,7 @@ class Progress:
         self,
         label: str,
         total: float = 1.0,
-        comm: Any | None = None,
+        comm: Communicator | None = None,
         stream: TextIO | None = None,
         interval: float = 10.0,
         enabled: bool = True,

@@ -5,23 +5,24 @@ requires ``import dolfinx_solver`` before ``dolfinx``, ``petsc4py`` or ``mpi4py`
 imported: it loads ``mpi4py.MPI`` first and refuses a foreign petsc4py. Every project
 module that needs the stack imports it from here, e.g.::
 
-    from models.stack import MPI, PETSc, dolfinx
+    from foundation.stack import MPI, PETSc, dolfinx
 
 so that users and the rest of the code never have to know about the ordering rule.
-(``tests/test_stack_import.py`` checks that no module imports the stack around this.)
+(``tests/test_layering.py`` checks that no other module imports the stack directly.)
 """
 
 from __future__ import annotations
 
 import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py / mpi4py)
 
-import basix  # noqa: E402
-import dolfinx  # noqa: E402
-import dolfinx.fem.petsc  # noqa: E402,F401
-import dolfinx.io  # noqa: E402,F401
-import ufl  # noqa: E402
-from mpi4py import MPI  # noqa: E402
-from petsc4py import PETSc  # noqa: E402
+# isort: split
+import basix
+import dolfinx
+import dolfinx.fem.petsc  # noqa: F401
+import dolfinx.io  # noqa: F401
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
 
 __all__ = ["MPI", "PETSc", "basix", "dolfinx", "ufl", "versions"]
 

@@ -1,14 +1,16 @@
 """Turning plain TOML data into frozen dataclasses, with errors for people.
 
-A dataclass describes one table of a case file. Field types drive the conversion (bool,
-int, float, str, ``Literal`` choices, tuples, lists and dicts of these, nested dataclasses,
-tagged unions selected by a discriminator key); ``field(metadata=...)`` adds ranges:
+A dataclass describes one table of a case file (the libraries declare their own input types
+this way, e.g. :class:`models.protocol.CCStep`; :mod:`studies.case` composes them). Field
+types drive the conversion (bool, int, float, str, ``Literal`` choices, tuples, lists and
+dicts of these, nested dataclasses, tagged unions selected by a discriminator key);
+:func:`spec` (``field(metadata=...)``) adds ranges and help:
 
     ``{"min": 0, "max": 1}``            closed bounds
     ``{"gt": 0}`` / ``{"lt": 1}``       open bounds
     ``{"help": "..."}``                 one line shown in error messages and `microbat case --help`
 
-Every problem raises :class:`CaseError` naming the dotted key, the value and what is
+Every problem raises :class:`SchemaError` naming the dotted key, the value and what is
 accepted, before any work starts.
 """
 
@@ -21,11 +23,15 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin
 
-from models.errors import InputError
+from foundation.errors import InputError
 
 
-class CaseError(InputError):
-    """A case file (or command-line case) that cannot be accepted."""
+class SchemaError(InputError):
+    """Plain data (a case file, a command-line case) that cannot be accepted.
+
+    The message starts with the dotted key (``protocol.steps[0].c_rate: ...``);
+    :mod:`studies.case` calls it ``CaseError``.
+    """
 
 
 def spec(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, **meta: Any) -> Any:
@@ -38,14 +44,14 @@ def spec(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclass
 def build(cls: type, data: Any, where: str) -> Any:
     """Build dataclass ``cls`` from a mapping, checking every key, type and range."""
     if not isinstance(data, Mapping):
-        raise CaseError(f"{where or 'case'}: expected a table, got {_show(data)}")
+        raise SchemaError(f"{where or 'case'}: expected a table, got {_show(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = unknown[0]
         hint = difflib.get_close_matches(key, list(fields), n=1)
-        raise CaseError(
+        raise SchemaError(
             f"{_join(where, key)}: unknown key"
             + (f" (did you mean {hint[0]!r}?)" if hint else "")
             + f"; accepted keys in [{where or 'case'}]: {', '.join(fields)}"
@@ -58,14 +64,14 @@ def build(cls: type, data: Any, where: str) -> Any:
             check_range(f, value, key, raw=data[name])
             kwargs[name] = value
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise CaseError(f"{key}: missing required key ({f.metadata.get('help', 'no default')})")
+            raise SchemaError(f"{key}: missing required key ({f.metadata.get('help', 'no default')})")
     try:
         return cls(**kwargs)
-    except CaseError:
+    except SchemaError:
         raise
     except (ValueError, TypeError, KeyError) as err:
         msg = err.args[0] if err.args else str(err)
-        raise CaseError(f"{where or 'case'}: {msg}") from None
+        raise SchemaError(f"{where or 'case'}: {msg}") from None
 
 
 def convert(tp: Any, value: Any, key: str) -> Any:
@@ -79,13 +85,15 @@ def convert(tp: Any, value: Any, key: str) -> Any:
         for option in (a for a in args if a is not type(None)):
             try:
                 return convert(option, value, key)
-            except CaseError as err:
+            except SchemaError as err:
                 errors.append(str(err))
-        raise CaseError(errors[0] if len(errors) == 1 else f"{key}: {_show(value)} is not accepted: " + "; ".join(errors))
+        raise SchemaError(
+            errors[0] if len(errors) == 1 else f"{key}: {_show(value)} is not accepted: " + "; ".join(errors)
+        )
     if origin is Literal:
         if value not in args:
             hint = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
-            raise CaseError(
+            raise SchemaError(
                 f"{key}: {_show(value)} is not one of {', '.join(repr(a) for a in args)}"
                 + (f" (did you mean {hint[0]!r}?)" if hint else "")
             )
@@ -94,35 +102,35 @@ def convert(tp: Any, value: Any, key: str) -> Any:
         return build(tp, value, key)
     if tp is bool:
         if not isinstance(value, bool):
-            raise CaseError(f"{key}: expected true or false, got {_show(value)}")
+            raise SchemaError(f"{key}: expected true or false, got {_show(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise CaseError(f"{key}: expected an integer, got {_show(value)}")
+            raise SchemaError(f"{key}: expected an integer, got {_show(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CaseError(f"{key}: expected a number, got {_show(value)}")
+            raise SchemaError(f"{key}: expected a number, got {_show(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise CaseError(f"{key}: expected a string, got {_show(value)}")
+            raise SchemaError(f"{key}: expected a string, got {_show(value)}")
         return value
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise CaseError(f"{key}: expected an array, got {_show(value)}")
+            raise SchemaError(f"{key}: expected an array, got {_show(value)}")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
-            raise CaseError(f"{key}: expected an array of {len(args)} values, got {_show(value)}")
+            raise SchemaError(f"{key}: expected an array of {len(args)} values, got {_show(value)}")
         return tuple(convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
     if origin is list:
         if not isinstance(value, (list, tuple)):
-            raise CaseError(f"{key}: expected an array, got {_show(value)}")
+            raise SchemaError(f"{key}: expected an array, got {_show(value)}")
         return [convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, Mapping):
-            raise CaseError(f"{key}: expected a table, got {_show(value)}")
+            raise SchemaError(f"{key}: expected a table, got {_show(value)}")
         vt = args[1] if args else Any
         return {str(k): convert(vt, v, _join(key, str(k))) for k, v in value.items()}
     raise TypeError(f"schema: unsupported field type {tp!r} at {key}")  # a bug, not bad input
@@ -131,11 +139,11 @@ def convert(tp: Any, value: Any, key: str) -> Any:
 def build_tagged(options: Mapping[str, type], discriminator: str, data: Any, where: str) -> Any:
     """Build one of several dataclasses, chosen by the value of ``data[discriminator]``."""
     if not isinstance(data, Mapping):
-        raise CaseError(f"{where}: expected a table, got {_show(data)}")
+        raise SchemaError(f"{where}: expected a table, got {_show(data)}")
     kind = data.get(discriminator)
     if kind not in options:
         hint = difflib.get_close_matches(str(kind), list(options), n=1)
-        raise CaseError(
+        raise SchemaError(
             f"{_join(where, discriminator)}: {_show(kind)} is not one of "
             f"{', '.join(repr(k) for k in options)}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
         )
@@ -160,7 +168,7 @@ def check_range(f: dataclasses.Field, value: Any, key: str, raw: Any = None) -> 
         if bad:
             unit = f" {meta['unit']}" if "unit" in meta else ""
             shown = value if raw is None else raw
-            raise CaseError(f"{key}: {_show(shown)} is out of range; accepted: {bad}{unit}")
+            raise SchemaError(f"{key}: {_show(shown)} is out of range; accepted: {bad}{unit}")
 
 
 def describe(cls: type, prefix: str = "") -> list[str]:

@@ -1,0 +1,39 @@
+"""Solver settings as data: the Newton preset, PETSc overrides and the time-step control.
+
+:class:`SolverSettings` is what :class:`models.simulation.Simulation` reads (a case file's
+``[solver]`` table; :mod:`studies.case` parses TOML into it, field metadata for
+:mod:`foundation.schema`). The presets themselves are in :mod:`models.solver`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from foundation.schema import spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolverSettings:
+    preset: Literal["auto", "direct", "iterative"] = spec(
+        "auto", help="direct = MUMPS LU; iterative = GMRES + fieldsplit/GAMG; auto picks by size"
+    )
+    petsc_options: dict[str, float | int | str | bool] = spec(
+        default_factory=dict, help="PETSc options merged on top of the preset"
+    )
+    model: Literal["full", "single_particle"] = spec(
+        "full", help="single_particle = AM only with uniform electrolyte (SST-only reference)"
+    )
+    dt_initial_s: float = spec(1.0, gt=0, unit="s")
+    dt_min_s: float = spec(1e-4, gt=0, unit="s")
+    dt_max_s: float = spec(120.0, gt=0, unit="s")
+    max_sol_change: float = spec(0.02, gt=0, max=0.5, help="largest change of the SoL at any point in one step")
+    predictor: bool = spec(
+        True, help="start Newton from the last step's trend extrapolated (false: from the last solution)"
+    )
+    newton_rtol: float = spec(1e-9, gt=0, lt=1, help="Newton tolerance relative to the first residual of a step")
+    newton_atol: float = spec(
+        1e-10, gt=0, lt=1e-3, help="Newton absolute tolerance on the residual (a current), relative to the 1C current"
+    )
+    newton_max_it: int = spec(25, min=1)
+    voltage_tolerance_V: float = spec(1e-5, gt=0, max=0.01, unit="V", help="how closely a voltage cut-off is landed")

@@ -1,0 +1,547 @@
+"""The microbat application: the stages of a case, composed, and what each command does.
+
+A case file runs through stages, each a function with a typed result and, where it is
+expensive, files on disk that the next stage starts from:
+
+    geometry   build_geometry(case)             -> Packing | LabelledVolume
+    mesh       mesh_for_case(case, comm, dir)   -> MeshData   (dir/mesh.xdmf, reused while the
+                                                                geometry and mesh settings match)
+    run        run_case(case, comm, ...)         -> results directory (models.runner.run_simulation
+                                                                plus manifest.json)
+    figures    plot_results(dir, ...)            -> figure files (postprocess.discharge_plots)
+
+This module is the only place that knows case files (:class:`studies.case.Case`), git and
+the run manifest; the libraries (:mod:`meshing`, :mod:`models`, :mod:`postprocess`) take
+their own types. The ``microbat`` subcommands (:mod:`studies.commands`) are argparse plus
+one call of this module or of a library. Files are written by rank 0 of the communicator
+the caller passes (:mod:`foundation.files`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from foundation.errors import InputError
+from foundation.files import Communicator, atomic_path, is_writer, write_json
+from foundation.schema import build, describe, to_plain
+from foundation.stack import MPI, PETSc, versions
+from meshing.build import build_mesh
+from meshing.distribute import MeshData
+from meshing.image_volume import build_image_volume
+from meshing.mesh_io import read_info
+from meshing.mesh_report import describe_mesh
+from meshing.packing import PackingSpec, generate_packing
+from meshing.packing_spec import channel_area_share, target_profile
+from meshing.records import LabelledVolume, Packing
+from meshing.volume_io import crop, downsample_grey, load_image, save_record, write_labels_tiff
+from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
+from models.mesh_input import check_tags, load_mesh, save_mesh
+from models.parameters import available_parameter_sets
+from models.runner import RunStatus, run_simulation, run_summary
+from postprocess.discharge_plots import save_figure, save_figures
+from postprocess.discharge_results import read_results, results_report
+from postprocess.packing_plots import plot_packing
+from postprocess.segmentation_plots import plot_segmentation_slice
+
+from .case import Case, PackingGeometry, case_from_dict, load_case
+
+UM = 1e-6
+REPO = Path(__file__).resolve().parent.parent
+"""The source tree (its git commit goes into the manifest)."""
+Log = Callable[[str], None]
+
+
+# ============================================================================= geometry stage
+def packing_spec(g: PackingGeometry) -> PackingSpec:
+    """The generator's spec (SI) for a case's ``[geometry.packing]`` table (um).
+
+    Raises:
+        InputError: naming the ``geometry.packing`` key when the generator cannot pack it.
+    """
+    try:
+        return PackingSpec(
+            box=(g.lateral_um[0] * UM, g.lateral_um[1] * UM, g.thickness_um * UM),
+            arrangement=g.arrangement,
+            diameter=g.diameter_um * UM,
+            diameter_spread=g.diameter_spread,
+            small_diameter=g.small_diameter_um * UM,
+            large_diameter=g.large_diameter_um * UM,
+            small_volume_share=g.small_volume_share,
+            layer_thickness=g.layer_thickness_um * UM,
+            am_fraction=g.am_fraction,
+            am_fraction_gradient=g.am_fraction_gradient,
+            channel_diameter=g.channel_diameter_um * UM,
+            channel_spacing=g.channel_spacing_um * UM,
+            seed=g.seed,
+        )
+    except InputError as err:
+        raise InputError(f"geometry.packing: {err}") from None
+
+
+def load_record(path: str | Path) -> Packing | LabelledVolume:
+    """Load a packing or labelled-volume ``.npz`` written by microbat (which one it is, is
+    read from the file's header)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"geometry file {path}: does not exist; accepted: a .npz packing or labelled volume written by microbat"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            kind = json.loads(str(data["header"])).get("kind") if "header" in data else None
+    except (OSError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+        raise InputError(f"geometry file {path}: cannot be read as a microbat .npz record ({err})") from None
+    readers = {"microbat.Packing": Packing.load, "microbat.LabelledVolume": LabelledVolume.load}
+    if kind not in readers:
+        raise InputError(
+            f"geometry file {path}: kind {kind!r} is not a microbat record; accepted: a packing "
+            "(`microbat generate` writes packing.npz) or a labelled volume (.npz)"
+        )
+    try:
+        return readers[kind](path)
+    except (KeyError, ValueError) as err:
+        raise InputError(f"geometry file {path}: damaged {kind} record ({err})") from None
+
+
+def build_geometry(case: Case) -> Packing | LabelledVolume:
+    """The electrode geometry a case describes: a generated packing (``source = "packing"``),
+    a saved ``.npz`` record (``"file"``) or a CT volume read, segmented and separated into
+    particles (``"image"``)."""
+    g = case.geometry
+    if g.source == "packing":
+        return generate_packing(packing_spec(g.packing))
+    if g.source == "file":
+        return load_record(case.path(g.file))
+    if g.source == "image":
+        return build_image_volume(g.image, case.base_dir)
+    raise InputError(f"geometry.source: {g.source!r}; accepted: packing, image, file")
+
+
+# ============================================================================= mesh stage
+def mesh_key(case: Case) -> str:
+    """A digest of what the mesh of ``case`` depends on: the ``[geometry]`` and ``[mesh]``
+    tables, the separator thickness and, for files, their size and time stamp."""
+    separator = case.parameters.resolve().separator.thickness
+    data = {"geometry": to_plain(case.geometry), "mesh": to_plain(case.mesh), "separator_m": separator}
+    if case.geometry.source in ("image", "file"):  # the file's content matters, not only its name
+        path = case.path(case.geometry.image.path if case.geometry.source == "image" else case.geometry.file)
+        if path.is_file():
+            stat = path.stat()
+            data["file_stat"] = [stat.st_size, stat.st_mtime_ns]
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def mesh_for_case(case: Case, comm: MPI.Comm, workdir: str | Path, log: Log | None = None,
+                  rebuild: bool = False) -> MeshData:
+    """The mesh of ``case``, built (or reused) in ``workdir``.
+
+    The mesh is checked for conformity and tags before it is written; ``rebuild`` ignores a
+    reusable mesh.
+    """
+    workdir = Path(workdir)
+    key = mesh_key(case)
+    existing = None
+    if comm.rank == 0:
+        try:
+            existing = read_info(workdir).get("case_key")
+        except (InputError, OSError, ValueError):
+            existing = None
+    if not rebuild and comm.bcast(existing, root=0) == key:
+        if log:
+            log(f"reusing the mesh in {workdir} (same geometry and mesh settings)")
+        return load_mesh(workdir, comm)
+    separator = case.parameters.resolve().separator.thickness
+    md = build_mesh(lambda: build_geometry(case), separator, comm, case.mesh.options(), case.mesh.method, log)
+    conformity = md.info["report"]["conformity"]
+    if not conformity["ok"]:
+        raise InputError(f"the mesh of case {case.name!r} is not conforming: {json.dumps(conformity)}")
+    md.info["case_key"] = key
+    md.info["case"] = {"name": case.name}
+    check_tags(md)
+    save_mesh(md, workdir)
+    return md
+
+
+# ============================================================================= run stage
+PREVIOUS_OUTPUTS = ("timeseries.csv", "sol_histograms.json", "manifest.json", "particles", "fields", "figures")
+"""What a fresh run replaces in its results directory (the mesh and the checkpoint are kept
+for reuse; anything else in the directory is left alone)."""
+
+
+def clear_previous_results(directory: str | Path, comm: Communicator | None = None) -> None:
+    """Remove the outputs of an earlier run from ``directory`` (rank 0), so that records of
+    the earlier run (e.g. a depth of discharge the new run does not reach) cannot be read as
+    part of the new one."""
+    directory = Path(directory)
+    if is_writer(comm):
+        for name in PREVIOUS_OUTPUTS:
+            path = directory / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    if comm is not None:
+        comm.barrier()
+
+
+def run_case(
+    case: Case,
+    comm: MPI.Comm,
+    output: str | Path | None = None,
+    mesh_dir: str | Path | None = None,
+    resume: bool = False,
+    show_progress: bool = True,
+    log: Log | None = None,
+    rebuild_mesh: bool = False,
+) -> Path:
+    """Mesh (or load the mesh of) ``case`` and run its protocol; return the results directory.
+
+    ``output`` overrides the case's results directory ([outputs] directory or results/<name>).
+    Without ``resume`` the outputs of an earlier run in that directory are removed first
+    (:func:`clear_previous_results`); a matching mesh in ``RESULTS/mesh`` is reused.
+    """
+    out = case.results_dir(output)
+    if not resume:
+        clear_previous_results(out, comm)
+    if mesh_dir:
+        mesh_data = load_mesh(mesh_dir, comm)
+    else:
+        mesh_data = mesh_for_case(case, comm, out / "mesh", log, rebuild=rebuild_mesh)
+    if log:
+        cells = mesh_data.mesh.topology.index_map(mesh_data.mesh.topology.dim).size_global
+        log(f"mesh: {cells:,} cells on {comm.size} rank(s)")
+    return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress)
+
+
+def run_case_on_mesh(mesh_data: MeshData, case: Case, output_dir: str | Path, resume: bool = False,
+                     show_progress: bool = True) -> Path:
+    """The half-cell model of ``case`` on ``mesh_data`` (:func:`models.runner.run_simulation`)
+    with ``manifest.json`` kept up to date; returns the results directory."""
+    manifest = Manifest(Path(output_dir) / "manifest.json", case)
+    return run_simulation(
+        mesh_data, case.parameters.resolve(), case.protocol, case.solver, case.outputs, output_dir,
+        resume=resume, show_progress=show_progress, on_status=manifest.write)
+
+
+class Manifest:
+    """``manifest.json``: what ran, on what, with which versions, and how long it took.
+
+    Written (by rank 0 of the mesh's communicator) when the run starts and when it ends; a
+    failed or interrupted run keeps ``"status": "failed"``/``"interrupted"`` and the error.
+    """
+
+    def __init__(self, path: Path, case: Case) -> None:
+        self.path, self.case = path, case
+        self.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.versions = versions()
+        self.commit = git_commit()
+
+    def write(self, run: RunStatus) -> None:
+        summary = run_summary(run.simulation)
+        data: dict[str, Any] = {
+            "status": run.status,
+            "error": run.error,
+            "created": self.created,
+            "resumed": run.resumed,
+            "versions": self.versions,
+            "git_commit": self.commit,
+            "mpi_ranks": summary.pop("mpi_ranks"),
+            "case": to_plain(self.case),
+            "parameters": summary.pop("parameters"),
+            "mesh": summary.pop("mesh"),
+            "wall_time_s": run.wall_s,
+            "timers_s": summary.pop("timers_s"),
+        } | summary
+        write_json(run.simulation.comm, self.path, data)
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree (``-dirty`` with uncommitted changes), or None."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+# ============================================================================= figures
+def plot_results(results: str | Path, output: str | Path | None, comm: Communicator, render: bool = True,
+                 log: Log = print) -> list[Path]:
+    """The figures of a results directory (into ``output`` or ``RESULTS/figures``), made by
+    rank 0 of ``comm`` only; returns the written paths (empty on the other ranks)."""
+    if not is_writer(comm):
+        return []
+    result = read_results(results)
+    written = save_figures(result, output, render=render, log=log)
+    for path in written:
+        print(f"  {Path(path).resolve()}")
+    log(f"{len(written)} figures of {result.name!r} ({result.status})")
+    return written
+
+
+# ============================================================================= commands
+def show_case(path: str | None, schema: bool = False) -> Case | None:
+    """Print a validated case with every default filled in, or (``schema``) every key."""
+    if schema:
+        print("\n".join(describe(Case)))
+        print("[[protocol.steps]]  mode = 'cc' | 'rest' | 'cv'  (see models/protocol.py)")
+        return None
+    if not path:
+        raise InputError("give a case file (.toml) or --schema")
+    case = load_case(path)
+    print(json.dumps(to_plain(case), indent=2))
+    print(f"{path}: valid", flush=True)
+    return case
+
+
+def package_version() -> str:
+    """The installed microbat version."""
+    try:
+        return version("microbat")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0+unknown"
+
+
+def info(comm: MPI.Comm, parameter_sets: bool = False) -> dict[str, str]:
+    """Versions of the stack and the number of ranks, printed by rank 0."""
+    data = {"microbat": package_version()} | versions()
+    scalar = "real" if PETSc.ScalarType().dtype.kind == "f" else "complex"
+    data["petsc"] += f" ({scalar}, {PETSc.IntType().dtype.itemsize * 8}-bit indices)"
+    data["mpi ranks"] = str(comm.size)
+    if parameter_sets:
+        data["parameter sets"] = ", ".join(available_parameter_sets())
+    if comm.rank == 0:
+        width = max(len(k) for k in data)
+        for key, value in data.items():
+            print(f"{key:<{width}}  {value}")
+    return data
+
+
+def mesh(case_path: str | Path, output: str | Path, comm: MPI.Comm, method: str | None = None,
+         quiet: bool = False) -> MeshData:
+    """Mesh the geometry of a case file into ``output`` (mesh.xdmf + mesh.json) and print
+    the mesh report's summary."""
+    case = load_case(case_path)
+    if method:
+        case = dataclasses.replace(case, mesh=dataclasses.replace(case.mesh, method=method))
+
+    def log(message: str) -> None:
+        if not quiet and comm.rank == 0:
+            print(f"microbat mesh: {message}", flush=True)
+
+    md = mesh_for_case(case, comm, output, log, rebuild=True)
+    if comm.rank == 0:
+        print(describe_mesh(md.info))
+        print(f"microbat mesh: wrote {(Path(output) / 'mesh.xdmf').resolve()} and mesh.json")
+    return md
+
+
+def run(case_path: str | Path, comm: MPI.Comm, output: str | Path | None = None,
+        mesh_dir: str | Path | None = None, resume: bool = False, quiet: bool = False) -> Path:
+    """`microbat run`: the case's protocol on its mesh; prints where the results are."""
+    out = run_case(load_case(case_path), comm, output, mesh_dir=mesh_dir, resume=resume,
+                   show_progress=not quiet)
+    if comm.rank == 0:
+        print(f"microbat run: results in {out.resolve()}")
+    return out
+
+
+def packing_geometry(case_path: str | None, overrides: Mapping[str, Any]) -> tuple[PackingGeometry, str]:
+    """A case's ``[geometry.packing]`` (or the defaults) with ``overrides`` on top, validated
+    like a case file; and the name of the case (``"packing"`` without one)."""
+    data, name = {}, "packing"
+    if case_path:
+        case = load_case(case_path)
+        if case.geometry.source != "packing":
+            raise InputError(
+                f"{case_path}: geometry.source = {case.geometry.source!r}; `microbat generate` writes "
+                "synthetic packings and needs source = 'packing'"
+            )
+        data, name = to_plain(case.geometry.packing), case.name
+    data |= {k: v for k, v in overrides.items() if v is not None}
+    return build(PackingGeometry, data, "geometry.packing"), name
+
+
+def generate(case_path: str | None, overrides: Mapping[str, Any], output: str | Path | None = None,
+             voxel_size_um: float | None = None, figure: bool = True) -> dict[str, Path]:
+    """`microbat generate`: a packing from a case's ``[geometry.packing]`` with ``overrides``
+    on top (:func:`packing_geometry`), into ``output`` (default
+    ``results/<case name>/geometry`` or ``results/packing``): ``packing.npz``, optionally its
+    voxelisation (``volume.npz`` and ``volume.tif``, pages z from the collector),
+    ``packing.png`` and last ``packing.json`` (the summary); prints what it made. Serial (no
+    communicator); nothing is written when the input is refused."""
+    geometry, name = packing_geometry(case_path, overrides)
+    spec = packing_spec(geometry)
+    if voxel_size_um is not None:
+        h = voxel_size_um
+        if not (np.isfinite(h) and h > 0):
+            raise InputError(f"--voxel-size-um: {h}; accepted: a voxel edge > 0 um")
+        shape = grid_shape(spec.box, h * 1e-6)
+        if np.prod(shape, dtype=float) > MAX_VOXELS:
+            raise InputError(
+                f"--voxel-size-um {h:g} gives a {shape[0]} x {shape[1]} x {shape[2]} grid; accepted: at most "
+                f"{MAX_VOXELS} voxels (use a larger voxel size)"
+            )
+    out = Path(output) if output else Path("results") / name / ("geometry" if case_path else "")
+    out.mkdir(parents=True, exist_ok=True)
+
+    packing = generate_packing(spec)
+    files = {"packing": save_record(packing, out / "packing.npz")}
+    summary = packing_summary(packing)
+    if voxel_size_um is not None:
+        volume = voxelize(packing, voxel_size_um * 1e-6)
+        files["volume"] = save_record(volume, out / "volume.npz")
+        files["volume_tiff"] = write_labels_tiff(volume, out / "volume.tif", through_plane_first=True)
+        summary["volume"] = {
+            "voxel_size_um": voxel_size_um,
+            "shape_xyz": list(volume.shape),
+            "am_fraction_voxels": volume.volume_fraction("am"),
+            "phases": volume.phases,
+            "tiff_axes": "zyx (page 0 at the current collector; through-plane axis 0)",
+        }
+    if figure:
+        matrix = 1.0 - channel_area_share(spec) if spec.arrangement == "aligned_channels" else 1.0
+        fig = plot_packing(packing, target_profile=lambda z: target_profile(spec, z) * matrix)
+        files["figure"] = _save_png(fig, out / "packing.png", dpi=120)
+    files["summary"] = out / "packing.json"
+    summary["files"] = {k: str(v.resolve()) for k, v in files.items()}
+    write_json(None, files["summary"], summary)
+
+    conn = packing.meta["connectivity"]
+    print(
+        f"microbat generate: {packing.num_particles} particles, AM fraction {packing.am_fraction:.4f} "
+        f"(target {packing.target_am_fraction:g}), {conn['num_contacts']} contacts, "
+        + ("fully connected" if conn["fully_connected"] else f"{conn['isolated_particles']} isolated particle(s)")
+        + f", {packing.meta['clearance']['summary']}, {packing.meta['seconds']:.2f} s"
+    )
+    for key, path in files.items():
+        print(f"microbat generate: {key:12s} -> {path.resolve()}")
+    return files
+
+
+def packing_summary(packing: Packing) -> dict[str, Any]:
+    """The JSON summary of a generated packing (um for lengths)."""
+    um = 1e6
+    d = 2 * packing.radii * um
+    meta = packing.meta
+    return {
+        "num_particles": packing.num_particles,
+        "box_um": [round(b * um, 9) for b in packing.box],
+        "seed": packing.seed,
+        "am_fraction": {"target": packing.target_am_fraction, "achieved": packing.am_fraction},
+        "diameters_um": {"mean": float(np.mean(d)), "min": float(np.min(d)), "max": float(np.max(d))},
+        "populations": {
+            k: {
+                "count": v["count"],
+                "mean_diameter_um": None if v["mean_diameter"] is None else v["mean_diameter"] * um,
+            }
+            for k, v in meta.get("populations", {}).items()
+        },
+        "neck_overlap": meta.get("neck_overlap"),
+        "connectivity": meta.get("connectivity"),
+        "clearance": meta.get("clearance"),
+        "spec": meta.get("spec"),
+        "generation_seconds": meta.get("seconds"),
+    }
+
+
+def segment(image_table: Mapping[str, Any], out: Path) -> LabelledVolume:
+    """`microbat segment`: a CT volume (``image_table`` as a case's ``[geometry.image]``) to
+    ``volume.npz``, ``labels.tif``, ``segmentation.json`` and ``segmentation.png`` in ``out``;
+    prints a summary. Serial (no communicator)."""
+    image = case_from_dict({"geometry": {"source": "image", "image": dict(image_table)}}).geometry.image
+    volume = build_image_volume(image)
+    save_record(volume, out / "volume.npz")
+    write_labels_tiff(volume, out / "labels.tif")
+    write_json(None, out / "segmentation.json", {"shape": volume.shape, "voxel_size_m": volume.voxel_size,
+                                                  "phases": volume.phases} | volume.meta)
+    grey = None
+    if image.grey:  # the grey panel shows the scan as read (cropped, downsampled), before filtering
+        grey = crop(load_image(image.path), volume.meta["crop"])
+        grey = downsample_grey(grey, image.downsample) if image.downsample > 1 else grey
+    fig = plot_segmentation_slice(grey, volume.labels, volume.phases, volume.particles,
+                                  axis=image.through_plane_axis, voxel_size=volume.voxel_size)
+    _save_png(fig, out / "segmentation.png", dpi=120)
+    fractions = ", ".join(f"{k} {v:.3f}" for k, v in volume.meta["volume_fractions"].items())
+    print(f"{image.path}: {volume.shape} voxels of {volume.voxel_size * 1e6:g} um; volume fractions {fractions}")
+    if "fragments" in volume.meta:
+        f = volume.meta["fragments"]
+        print(f"floating AM fragments below {image.min_fragment_um:g} um removed: {f['removed_count']} "
+              f"({100 * f['removed_am_share']:.3f} % of the AM volume)")
+    if volume.particles is not None:
+        p = volume.meta["particles"]
+        print(f"particles: {p['count']} ({p['boundary_count']} touch the volume faces)")
+    print(f"written: {out}/volume.npz, labels.tif, segmentation.json, segmentation.png")
+    return volume
+
+
+def demo(case_path: str | Path, output: str | Path, comm: MPI.Comm, rebuild_mesh: bool = False,
+         render: bool = True, quiet: bool = False) -> Path:
+    """`microbat demo`: packing -> mesh -> discharge -> figures on one case; prints what it
+    gave and where every figure and data file is. Rank 0 generates the packing, meshes and
+    plots; the model runs on all ranks of ``comm``."""
+    started = time.perf_counter()
+    case = load_case(case_path)
+    out = Path(output)
+
+    def log(message: str) -> None:
+        if comm.rank == 0:
+            print(f"microbat demo: {message} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    log(f"case {case.name!r}: {case.description or case_path}")
+    log("[1/4] generating the electrode geometry")
+    geometry_figure = _packing_figure(case, comm)
+    log("[2/4] meshing (gmsh on rank 0), then [3/4] the discharge")
+    run_case(case, comm, out, show_progress=not quiet, log=log, rebuild_mesh=rebuild_mesh)
+    if comm.rank == 0:
+        log("[4/4] figures")
+        figures = [save_figure(geometry_figure, out / "figures" / "packing.png")] if geometry_figure else []
+        result = read_results(out)
+        figures += save_figures(result, out / "figures", render=render, log=log)
+        print(results_report(read_results(out), figures, time.perf_counter() - started, "microbat demo"))
+    comm.barrier()
+    return out
+
+
+def _packing_figure(case: Case, comm: MPI.Comm) -> Figure | None:
+    """The packing figure (rank 0; saved after the run, which starts from a clean results
+    directory). Errors in the geometry reach every rank before meshing."""
+    figure, error = None, None
+    if comm.rank == 0 and case.geometry.source == "packing":  # images are read once, in the mesh stage
+        try:
+            geometry = build_geometry(case)
+            if isinstance(geometry, Packing):
+                figure = plot_packing(geometry)
+                print(f"microbat demo: packing of {geometry.num_particles} particles, AM fraction "
+                      f"{geometry.am_fraction:.4f}, box {' x '.join(f'{b * 1e6:g}' for b in geometry.box)} um",
+                      flush=True)
+        except InputError as err:
+            error = str(err)
+    error = comm.bcast(error, root=0)
+    if error:
+        raise InputError(error)
+    return figure
+
+
+def _save_png(fig: Figure, path: Path, dpi: int) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    return path
