@@ -163,7 +163,7 @@ class Simulation:
         with self._timer("solver_setup"):
             self.galvanostatic = self._make_solver([])
         self._potentiostatic: NewtonSolver | None = None
-        self._trend: tuple[list[np.ndarray], float] | None = None  # last accepted increment (predictor)
+        self._trend: tuple[dict[str, np.ndarray], float] | None = None  # last accepted increment by field
         self.lithium_initial = self.model.diagnostics()["lithium_solid"]
         return self
 
@@ -413,13 +413,13 @@ class Simulation:
             return
         increments, dt_last = self._trend
         ratio = min(dt / dt_last, 2.0)
-        for u, du in zip(self.model.fields, increments, strict=True):
-            u.x.array[:] += ratio * du
+        for name, u in self.model.fields.items():
+            u.x.array[:] += ratio * increments[name]
 
     def _accept(self, step: Step, dt: float, result: NewtonResult, sol_change: float,
                 saved: list[np.ndarray]) -> None:
-        fields = self.model.fields  # saved = fields, then the previous-step copies
-        self._trend = ([u.x.array - s for u, s in zip(fields, saved[: len(fields)], strict=True)], dt)
+        fields = self.model.fields.items()  # saved = fields, then the previous-step copies
+        self._trend = ({name: u.x.array - s for (name, u), s in zip(fields, saved, strict=False)}, dt)
         st = self.state
         st.time += dt
         st.step_time += dt

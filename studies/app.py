@@ -515,7 +515,7 @@ def demo(case_path: str | Path, output: str | Path, comm: MPI.Comm, rebuild_mesh
         figures = [save_figure(geometry_figure, out / "figures" / "packing.png")] if geometry_figure else []
         result = read_results(out)
         figures += save_figures(result, out / "figures", render=render, log=log)
-        print(results_report(read_results(out), figures, time.perf_counter() - started, "microbat demo"))
+        print(results_report(result, figures, time.perf_counter() - started, "microbat demo"))
     comm.barrier()
     return out
 
