@@ -7,6 +7,7 @@ import pytest
 
 from foundation.stack import MPI, dolfinx
 from models.parameters import FARADAY, parameter_set
+from models.parameters._math import regularised_power
 from models.parameters.constants import GAS_CONSTANT
 
 T = 298.15
@@ -72,8 +73,6 @@ def test_exchange_current_vanishes_at_both_ends(baseline):
 
 
 def test_regularised_power():
-    from models.parameters._math import regularised_power
-
     for a in (0.3, 0.5, 0.7, 1.5):
         s0 = 1e-3
         s = np.array([-1.0, 0.0, 0.5 * s0, s0, 2 * s0, 0.5, 1.0])

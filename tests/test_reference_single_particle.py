@@ -11,6 +11,7 @@ from models.parameters import FARADAY, parameter_set
 from models.reference import (
     compare_discharges,
     one_c_surface_current_density,
+    pybamm_models,
     single_particle_crank,
     single_particle_finite_volume,
     single_particle_pybamm,
@@ -129,8 +130,6 @@ def test_pybamm_regularises_its_own_kinetics(baseline, monkeypatch):
     x (x^2 + 1e-6)^(-1/4) per factor (RegPower), not our cubic: near a full surface the
     two differ by orders of magnitude (so the comparison above is between independent
     kinetics regularisations)."""
-    from models.reference import pybamm_models
-
     captured = {}
     original = pybamm_models._solve
 
