@@ -42,7 +42,6 @@ from models.domains import build_domains
 from models.halfcell import DEPLETION_FLOOR, build_half_cell
 from models.mesh_input import MeshData
 from models.parameters import ParameterSet
-from models.parameters.components import STOICHIOMETRY_CLAMP
 from models.protocol import Capacity, Protocol, Step, nominal_capacity, resolve_steps
 from models.settings import SolverSettings
 from models.solver import NewtonResult, NewtonSolver
@@ -101,6 +100,10 @@ class RunState:
     """Shortened step that should land on the current step's limit (None: no landing)."""
     landing_attempts: int = 0
     stop_reason: str = ""
+    min_sol: float = math.inf
+    """Smallest x at any node of the AM over the run so far (0 <= x <= 1 is the bound)."""
+    max_sol: float = -math.inf
+    """Largest x at any node of the AM over the run so far."""
     controller: dict = field(default_factory=dict)
     events: list = field(default_factory=list)
 
@@ -292,6 +295,8 @@ class Simulation:
                 f"{result.iterations} Newton iterations) for {step.label}")
         self.newton = result
         self._measure(step)
+        self.state.min_sol = min(self.state.min_sol, self.sol_min)
+        self.state.max_sol = max(self.state.max_sol, self.sol_max)
         self._update_outputs()
 
     def _apply(self, step: Step) -> None:
@@ -300,24 +305,15 @@ class Simulation:
     def _events(self, step: Step) -> dict[str, tuple[float, float]]:
         """Stop conditions of the step: name -> (g, tolerance); g > 0 while the step goes on
         and crosses 0 at the limit. Besides the step's own limit (voltage for CC, current for
-        CV), a discharge stops when the surface of the AM is saturated everywhere (x reaches
-        the clamp 1 - 1e-6 at every interface point: beyond it U and i0 are frozen and the
-        model no longer limits the lithiation, so the discharge has ended even if the voltage
-        stays above the cut-off) and a charge when the surface is emptied everywhere (x reaches
-        1e-6). A particle that saturates earlier stops taking current by itself (i0 is at its
-        floor while the others are active), as in a homogenised (DFN) model, which stops when
-        the smallest surface stoichiometry of the electrode reaches the clamp."""
+        CV) and its duration, nothing else: a saturated electrode or a depleted electrolyte
+        shows up as the voltage falling to the cut-off, as in a real cell (i0 vanishes at
+        x = 1, so a saturated surface stops taking current by itself)."""
         events: dict[str, tuple[float, float]] = {}
         if step.mode == "cc" and step.voltage > 0:
             g = (self.voltage - step.voltage) if step.current > 0 else (step.voltage - self.voltage)
             events["voltage limit"] = (g, self.settings.voltage_tolerance_V)
         if step.mode == "cv" and step.current_limit > 0:
             events["current limit"] = (abs(self.current) - step.current_limit, 1e-3 * step.current_limit)
-        if self.current > 0:
-            events["AM surface saturated (x = 1)"] = (
-                1.0 - STOICHIOMETRY_CLAMP - self.surface_sol_min, 0.1 * STOICHIOMETRY_CLAMP)
-        elif self.current < 0:
-            events["AM surface emptied (x = 0)"] = (self.surface_sol_max - STOICHIOMETRY_CLAMP, 0.1 * STOICHIOMETRY_CLAMP)
         return events
 
     def _run_step(self, step: Step) -> None:
@@ -430,6 +426,8 @@ class Simulation:
         self.dt = dt
         self.sol_change = sol_change
         self.model.accept_step()
+        st.min_sol = min(st.min_sol, self.sol_min)
+        st.max_sol = max(st.max_sol, self.sol_max)
         self.controller.accept(dt, result.iterations, sol_change)
         self._check_depletion()
         self._update_outputs()
@@ -489,6 +487,7 @@ class Simulation:
             "capacity_mAh_cm2": (st.charge / 3.6 / (self.capacity.area * 1e4)) if not self.single_particle else None,
             "capacity_mAh_g": st.charge / 3.6 / (self.capacity.am_mass * 1e3),
             "depth_of_discharge": self.depth_of_discharge,
+            "sol_range": [st.min_sol, st.max_sol],
             "timers_s": dict(self.timers),
         }
 

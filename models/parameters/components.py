@@ -20,11 +20,10 @@ from . import _math as m
 from .constants import FARADAY, GAS_CONSTANT
 
 STOICHIOMETRY_CLAMP = 1e-6
-"""Former clamp of x inside i0 and U (removed: a clamped i0 stays > 0 at x = 1, docs/model.md
-"Kinetics"); kept only for the FE model's "surface saturated" stop until that goes too."""
+"""Legacy clamp of the reference models (models.reference); the FE model has none."""
 
 EXCHANGE_CURRENT_THRESHOLD = 1e-3
-"""Default s0 of the regularised factors x^a_c and (1 - x)^a_a of i0 (``regularised_power``)."""
+"""Default s0 of the regularised (1 - x)^a_a x^a_c factors of i0 (see ``regularised_power``)."""
 
 
 def _positive(name: str, value: float) -> None:
@@ -51,11 +50,11 @@ class ActiveMaterial:
         diffusivity: constant solid diffusivity D_s [m^2/s].
         diffusivity_functions: available SoL-dependent curves D_s(x) [m^2/s].
         rate_constant: k in i0 = F k c_e^a_a (c_max - c_s)^a_a c_s^a_c [m^2.5 mol^-0.5 s^-1].
+        exchange_current_threshold: s0 [-] below which the factors (1 - x)^a_a and x^a_c of
+            i0 are continued by a C1 cubic that vanishes at 0 (finite slope for Newton); i0
+            is exactly 0 at x >= 1 and x <= 0, so a saturated surface takes no more lithium.
         anodic_transfer_coefficient: a_a [-].
         cathodic_transfer_coefficient: a_c [-].
-        exchange_current_threshold: s0 [-] of the regularised factors of i0: below a
-            distance s0 from x = 0 or x = 1 the factor s^a is continued C1 by a cubic that
-            vanishes at the end (``_math.regularised_power``); i0 = 0 beyond the ends.
         conductivity: electronic conductivity sigma_AM [S/m].
         density: mass density [kg/m^3] (gravimetric capacities).
         stoichiometry_discharged: x_max, the fully discharged stoichiometry [-]; the 1C
@@ -86,7 +85,11 @@ class ActiveMaterial:
         _fraction(
             "active_material.cathodic_transfer_coefficient", self.cathodic_transfer_coefficient
         )
-        _fraction("active_material.exchange_current_threshold", self.exchange_current_threshold)
+        if not 0 < self.exchange_current_threshold <= 0.05:
+            raise ValueError(
+                "active_material.exchange_current_threshold must be in (0, 0.05], got "
+                f"{self.exchange_current_threshold!r}"
+            )
         choices = ["constant", *self.diffusivity_functions]
         if self.diffusivity_model not in choices:
             raise ValueError(
@@ -95,7 +98,7 @@ class ActiveMaterial:
             )
 
     def open_circuit_potential(self, x: Any) -> Any:
-        """U(x) [V vs Li/Li+] (no clamp: the set's function for any x)."""
+        """U(x) [V vs Li/Li+] (smooth for every x: no clamp)."""
         return self.ocp_function(x)
 
     def solid_diffusivity(self, x: Any) -> Any:
@@ -107,11 +110,10 @@ class ActiveMaterial:
     def exchange_current_density(self, c_e: Any, c_s: Any) -> Any:
         """i0 = F k c_e^a_a c_max^(a_a + a_c) R(1 - x, a_a) R(x, a_c) [A/m^2], c_e >= 0.
 
-        R(s, a) = ``_math.regularised_power(s, a, exchange_current_threshold)``: s^a away
-        from the ends, C1 to 0 at x = 0 and x = 1, and 0 beyond them (docs/model.md,
-        "Kinetics").
-        """
+        R(s, a) = s^a above ``exchange_current_threshold`` and a C1 cubic below it that is
+        0 at s <= 0 (``_math.regularised_power``): i0 -> 0 as x -> 1 (and x -> 0)."""
         x = c_s / self.max_concentration
+        c_max = self.max_concentration
         a_a, a_c = self.anodic_transfer_coefficient, self.cathodic_transfer_coefficient
         s0 = self.exchange_current_threshold
         c_e = m.maximum(c_e, 0.0)
@@ -119,7 +121,7 @@ class ActiveMaterial:
             FARADAY
             * self.rate_constant
             * c_e**a_a
-            * self.max_concentration ** (a_a + a_c)
+            * c_max ** (a_a + a_c)
             * m.regularised_power(1.0 - x, a_a, s0)
             * m.regularised_power(x, a_c, s0)
         )
