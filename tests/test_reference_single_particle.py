@@ -150,6 +150,30 @@ def test_pybamm_regularises_its_own_kinetics(baseline, monkeypatch):
     assert 1 - x[-1] < 1e-3 and not ours == pytest.approx(i0[-1], rel=0.5)
 
 
+def test_compare_discharges_over_the_part_above_a_voltage():
+    t = np.linspace(0.0, 100.0, 101)
+    reference = (t, 4.0 - 0.01 * t)  # 4.0 V -> 3.0 V
+    shifted = (t[:-10], 4.0 - 0.01 * t[:-10] - 0.002)  # 2 mV lower, ends 10 % earlier
+    cmp = compare_discharges(reference, shifted, above_voltage_V=3.5)
+    assert cmp.max_voltage_difference_V == pytest.approx(0.002, rel=1e-9)
+    assert cmp.rms_voltage_difference_V == pytest.approx(0.002, rel=1e-9)
+    assert cmp.compared_until_s == pytest.approx(49.8, rel=1e-12)  # shifted curve reaches 3.5 V first
+    assert cmp.capacity_relative_difference == pytest.approx(-0.1, rel=1e-12)
+    # a bump of 5 mV on [60, 70] s is below 3.5 V, so it does not count there, but does over 99 %
+    bumped = (t, np.where((t >= 60) & (t <= 70), 0.005, 0.0) + 4.0 - 0.01 * t)
+    assert compare_discharges(reference, bumped, above_voltage_V=3.5).max_voltage_difference_V == 0.0
+    assert compare_discharges(reference, bumped).max_voltage_difference_V == pytest.approx(0.005)
+    # records are accepted as well as (time, voltage) pairs
+    run = single_particle_crank(parameter_set("baseline"), RADIUS, c_rate=1.0)
+    assert compare_discharges(run, (run.time_s, run.voltage_V)).max_voltage_difference_V == 0.0
+    with pytest.raises(InputError, match="above_voltage_V"):
+        compare_discharges(reference, shifted, above_voltage_V=4.5)
+    with pytest.raises(InputError, match="compared discharge"):
+        compare_discharges(reference, (t, t[:-1]))
+    with pytest.raises(InputError, match="time_s and voltage_V"):
+        compare_discharges(reference, object())
+
+
 def test_bad_input_is_named(baseline):
     with pytest.raises(InputError, match="exactly one"):
         single_particle_crank(baseline, RADIUS)

@@ -36,6 +36,10 @@ from .crank import crank_sphere_constant_flux
 from .kinetics import discharge_current, single_particle_voltage, window_capacity_density
 from .records import SingleParticleDischarge
 
+MARGIN_FLOOR = -1.0
+"""V - V_cut [V] is floored here: at a full surface (i0 = 0) V is -infinity, and the root
+finders of the cut-off event need finite values on both sides of the crossing."""
+
 TIME_LIMIT_FACTOR = 1.05
 """Safety time limit: this times the time to fill the particle from x0 to x = 1."""
 
@@ -148,7 +152,7 @@ def single_particle_finite_volume(
     t_limit = TIME_LIMIT_FACTOR * t_full
 
     def cutoff(_t: float, x: np.ndarray) -> float:
-        return float(single_particle_voltage(params, j, x[-1:])[0]) - cell.cutoff_voltage
+        return max(float(single_particle_voltage(params, j, x[-1:])[0]) - cell.cutoff_voltage, MARGIN_FLOOR)
 
     cutoff.terminal, cutoff.direction = True, -1
     solution = integrate.solve_ivp(
@@ -215,8 +219,9 @@ def single_particle_crank(
         return sphere.surface_concentration / c_max
 
     def margin(t: np.ndarray) -> np.ndarray:
-        """voltage - V_cut [V]: > 0 while discharging, -inf once the surface is full."""
-        return single_particle_voltage(params, j, x_surface(np.atleast_1d(t))) - cell.cutoff_voltage
+        """voltage - V_cut [V]: > 0 while discharging, MARGIN_FLOOR once the surface is full."""
+        voltage = single_particle_voltage(params, j, x_surface(np.atleast_1d(t)))
+        return np.maximum(voltage - cell.cutoff_voltage, MARGIN_FLOOR)
 
     t_limit = TIME_LIMIT_FACTOR * (1.0 - x0) * c_max * FARADAY * radius / (3.0 * j)
     coarse = np.linspace(0.0, t_limit, 2001)
