@@ -6,8 +6,10 @@ stoichiometries. A table becomes a :class:`TabulatedFunction`, a monotone piecew
 monotone table gives a monotone function), and smooth enough for Newton. It is evaluated
 
 * on NumPy arrays (tests, plots, the own references),
-* on UFL expressions (the finite-element forms): one cubic per interval selected by nested
-  ``ufl.conditional`` over the knots, and
+* on UFL expressions (the finite-element forms): one cubic per interval, selected by a
+  balanced binary tree of ``ufl.conditional`` over the knots (depth log2 n: a linear chain
+  of conditionals exceeds Python's recursion limit in UFL for the 201-point table; the
+  shipped tables cost ~25 s of form compilation once, then FFCx's cache), and
 * in PyBaMM (``pybamm_symbol``): ``pybamm.Interpolant(..., interpolator="pchip")``, which
   has the same knot slopes (SciPy's ``PchipInterpolator``) and the same cubic Hermite
   intervals, so the PyBaMM references use the same function.
@@ -103,14 +105,23 @@ class TabulatedFunction:
         return self._finish(y)
 
     def _ufl(self, x: Any) -> Any:
+        """Balanced binary tree of ``ufl.conditional`` over the knots (depth log2 n, so that
+        UFL's recursive algorithms stay shallow for tables of hundreds of points)."""
         knots, values, slopes = self.knots, self.values, self.slopes
-        result = values[-1] + slopes[-1] * (x - knots[-1])  # beyond the last knot
-        for k in range(len(knots) - 2, -1, -1):
-            c0, c1, c2, c3 = (float(v) for v in self._coefficients()[k])
+        coefficients = self._coefficients()
+        pieces = [values[0] + slopes[0] * (x - knots[0])]  # before the first knot
+        for k, (c0, c1, c2, c3) in enumerate(coefficients):
             d = x - knots[k]
-            cubic = c0 + d * (c1 + d * (c2 + d * c3))
-            result = ufl.conditional(ufl.le(x, knots[k + 1]), cubic, result)
-        return ufl.conditional(ufl.lt(x, knots[0]), values[0] + slopes[0] * (x - knots[0]), result)
+            pieces.append(float(c0) + d * (float(c1) + d * (float(c2) + d * float(c3))))
+        pieces.append(values[-1] + slopes[-1] * (x - knots[-1]))  # beyond the last knot
+
+        def tree(first: int, last: int) -> Any:  # pieces[first:last]; piece i ends at knots[i]
+            if last - first == 1:
+                return pieces[first]
+            middle = (first + last) // 2
+            return ufl.conditional(ufl.lt(x, knots[middle - 1]), tree(first, middle), tree(middle, last))
+
+        return tree(0, len(pieces))
 
     def pybamm_symbol(self, argument: Any) -> Any:
         """The same interpolant as a PyBaMM expression of ``argument`` (pchip, same slopes)."""
