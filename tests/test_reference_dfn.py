@@ -123,7 +123,8 @@ def test_salt_loss_is_discretisation_error(params, d8):
 @pytest.mark.slow
 @pytest.mark.parametrize("c_rate", [1.0, 3.0])
 def test_mesh_converged(params, d8, c_rate):
-    """The default mesh is within 2 mV / 0.02 % of one twice as fine above 3.45 V."""
+    """The default mesh (x_s 40, x_p 80, r_p 40) is within 2 mV / 0.02 % of one twice as
+    fine above 3.45 V (measured: 0.19 mV / 2.7e-5 at 1C, 0.96 mV / 9.6e-5 at 3C)."""
     default = half_cell_pybamm(params, d8, c_rate=c_rate)
     fine = half_cell_pybamm(params, d8, c_rate=c_rate, points={"x_s": 80, "x_p": 160, "r_p": 80})
     cmp = compare_discharges(fine, default, above_voltage_V=3.45)
