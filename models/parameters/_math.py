@@ -77,4 +77,3 @@ def regularised_power(s: Any, a: float, threshold: float) -> Any:
 def constant_like(value: float, x: Any) -> Any:
     """A constant property: a float for UFL, an array shaped like x for NumPy."""
     return float(value) if is_ufl(x) else np.full(np.shape(x), float(value))
-
