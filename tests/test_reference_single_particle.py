@@ -127,9 +127,9 @@ def test_pybamm_spm_matches_own_finite_volumes(diffusivity_model, c_rate):
 
 def test_pybamm_regularises_its_own_kinetics(baseline, monkeypatch):
     """Inside the SPM, PyBaMM's i0 is its own regularised power law
-    x (x^2 + 1e-6)^(-1/4) per factor (RegPower), not our cubic: near a full surface the
-    two differ by orders of magnitude (so the comparison above is between independent
-    kinetics regularisations)."""
+    x (x^2 + 1e-6)^(-1/4) per factor (RegPower), not our cubic: at the end of discharge
+    (1 - x_surf ~ 1e-4) PyBaMM's i0 is ~4 times ours, so the comparison above is between
+    independently regularised kinetics."""
     captured = {}
     original = pybamm_models._solve
 
@@ -147,7 +147,7 @@ def test_pybamm_regularises_its_own_kinetics(baseline, monkeypatch):
     regpower = prefactor * np.prod([s * (s**2 + 1e-6) ** -0.25 for s in (x, 1 - x)], axis=0)
     np.testing.assert_allclose(i0, regpower, rtol=1e-5)
     ours = am.exchange_current_density(1000.0, x[-1] * am.max_concentration)
-    assert 1 - x[-1] < 1e-3 and not ours == pytest.approx(i0[-1], rel=0.5)
+    assert 1 - x[-1] < 1e-3 and i0[-1] > 2 * ours
 
 
 def test_compare_discharges_over_the_part_above_a_voltage():
