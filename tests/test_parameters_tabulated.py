@@ -98,6 +98,7 @@ def _write(path: Path, text: str) -> Path:
         ("0,4\n0.5,3.8\n0.7,3.7\n1.2,3.5\n", "row 4: stoichiometry 1.2 is outside"),
         ("0,4\n0.5,3.8\n1,3.5\n", "3 data rows; at least 4"),
         ("x,u\n0,4\n0.5,abc\n0.7,3.7\n1,3.5\n", "row 3: not two numbers"),
+        ("# measured\n0.1,abc\n0.5,3.9\n0.7,3.7\n1,3.5\n", "row 2: not two numbers"),
         ("0,4\n0.5,3.8,1\n0.7,3.7\n1,3.5\n", "row 2: expected 2 columns"),
         ("0,4\n0.5,nan\n0.7,3.7\n1,3.5\n", "row 2: value nan"),
     ],

@@ -20,7 +20,7 @@ straight line with the end slope (C1, bounded growth), for NumPy and UFL. PyBaMM
 continues the end cubic; tables should therefore cover the stoichiometries a run visits
 (the shipped tables cover [0, 1], where PyBaMM clips the stoichiometry anyway).
 
-File format (CSV, ``#`` comments allowed): an optional header line, then rows
+File format (CSV, ``#`` comments allowed): an optional header line (no number in it), then rows
 ``stoichiometry,value`` with strictly increasing stoichiometries in [0, 1], at least
 ``MIN_POINTS`` rows, finite values (and > 0 for a diffusivity). Every error names the file
 and the row (1-based line number in the file).
@@ -160,8 +160,8 @@ def read_table(path: str | Path, *, positive: bool = False) -> tuple[np.ndarray,
         try:
             x, y = float(fields[0]), float(fields[1])
         except ValueError:
-            if not rows and number == _first_content_line(lines):
-                continue  # the header
+            if number == _first_content_line(lines) and not any(map(_is_number, fields)):
+                continue  # the header: no number in it
             raise InputError(f"material table {path}, row {number}: not two numbers: {line!r}") from None
         if not 0.0 <= x <= 1.0:
             raise InputError(f"material table {path}, row {number}: stoichiometry {x!r} is outside [0, 1]")
@@ -177,6 +177,14 @@ def read_table(path: str | Path, *, positive: bool = False) -> tuple[np.ndarray,
     if len(rows) < MIN_POINTS:
         raise InputError(f"material table {path}: {len(rows)} data rows; at least {MIN_POINTS} are needed")
     return np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _first_content_line(lines: list[str]) -> int:
