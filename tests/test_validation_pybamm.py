@@ -92,7 +92,7 @@ def test_single_particle_matches_pybamm_spm(comm, c_rate):
     j_fe = fe.column("current_A")[-1] / area
     assert j_fe == pytest.approx(spm.surface_current_density_A_m2, rel=1e-9)
 
-    cmp = compare_discharges(spm.time_s, spm.voltage_V, t, v)
+    cmp = compare_discharges(spm, (t, v))
     dv = voltage_error_at_time_levels(spm, t, v, cmp.compared_until_s)
     print(f"\nsingle particle {c_rate:g}C: R_eq/R = {equivalent_radius / RADIUS:.5f}, "
           f"{len(t) - 1} steps, max |V_FE - V_SPM| = {dv * 1e3:.2f} mV, "

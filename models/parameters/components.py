@@ -19,9 +19,6 @@ from typing import Any, Callable
 from . import _math as m
 from .constants import FARADAY, GAS_CONSTANT
 
-STOICHIOMETRY_CLAMP = 1e-6
-"""Legacy clamp of the reference models (models.reference); the FE model has none."""
-
 EXCHANGE_CURRENT_THRESHOLD = 1e-3
 """Default s0 of the regularised (1 - x)^a_a x^a_c factors of i0 (see ``regularised_power``)."""
 
