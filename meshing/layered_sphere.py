@@ -47,7 +47,8 @@ class LayeredSphereOptions:
         if not (isinstance(self.subdivisions, int) and 1 <= self.subdivisions <= 6):
             raise InputError(f"layered sphere subdivisions = {self.subdivisions!r}: accepted is an integer in [1, 6]")
         if not 1e-4 <= self.first_layer <= 0.1:
-            raise InputError(f"layered sphere first_layer = {self.first_layer!r}: accepted is [1e-4, 0.1] (relative to the radius)")
+            raise InputError(f"layered sphere first_layer = {self.first_layer!r}: accepted is [1e-4, 0.1] "
+                             "(relative to the radius)")
         if not 1.0 < self.growth <= 2.0:
             raise InputError(f"layered sphere growth = {self.growth!r}: accepted is (1, 2]")
 
@@ -61,20 +62,20 @@ def icosphere(subdivisions: int) -> tuple[np.ndarray, np.ndarray]:
                       [11, 10, 2], [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8],
                       [3, 8, 9], [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]], np.int64)
     vertices = [p / np.linalg.norm(p) for p in points]
+
+    def middle(a: int, b: int, midpoint: dict[tuple[int, int], int]) -> int:
+        key = (min(a, b), max(a, b))
+        if key not in midpoint:
+            p = vertices[a] + vertices[b]
+            vertices.append(p / np.linalg.norm(p))
+            midpoint[key] = len(vertices) - 1
+        return midpoint[key]
+
     for _ in range(subdivisions):
         midpoint: dict[tuple[int, int], int] = {}
-
-        def middle(a: int, b: int) -> int:
-            key = (min(a, b), max(a, b))
-            if key not in midpoint:
-                p = vertices[a] + vertices[b]
-                vertices.append(p / np.linalg.norm(p))
-                midpoint[key] = len(vertices) - 1
-            return midpoint[key]
-
         refined = []
         for a, b, c in faces:
-            ab, bc, ca = middle(a, b), middle(b, c), middle(c, a)
+            ab, bc, ca = middle(a, b, midpoint), middle(b, c, midpoint), middle(c, a, midpoint)
             refined += [[a, ab, ca], [b, bc, ab], [c, ca, bc], [ab, bc, ca]]
         faces = np.array(refined, np.int64)
     return np.array(vertices), faces

@@ -123,7 +123,8 @@ def layered_sphere(comm: MPI.Comm, radius: float, options: LayeredSphereOptions 
                                       np.full(n_cells, int(CellTag.PARTICLE_BASE), np.int32))
     mesh.topology.create_connectivity(tdim - 1, tdim)
     exterior = dolfinx.mesh.exterior_facet_indices(mesh.topology).astype(np.int32)
-    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, exterior, np.full(exterior.size, int(FacetTag.INTERFACE), np.int32))
+    interface = np.full(exterior.size, int(FacetTag.INTERFACE), np.int32)
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, exterior, interface)
     info = {"builder": "layered_sphere", "radius_m": radius, "subdivisions": options.subdivisions, **summary}
     return MeshData(mesh, cell_tags, facet_tags, info)
 

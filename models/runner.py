@@ -23,9 +23,9 @@ import numpy as np
 
 from foundation.errors import InputError, SolverError
 from foundation.stack import MPI
+from meshing.layered_sphere import LayeredSphereOptions
 from models import checkpoint
 from models.mesh_input import MeshData
-from meshing.layered_sphere import LayeredSphereOptions
 from models.meshes import SPHERE_MESH, layered_sphere, sphere
 from models.outputs import OutputSettings, TimeSeries, standard_outputs
 from models.parameters import ParameterSet, parameter_set
