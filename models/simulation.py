@@ -38,6 +38,7 @@ from foundation.errors import SolverError
 from foundation.progress import Progress
 from foundation.stack import MPI, PETSc, dolfinx
 from meshing.tags import FacetTag
+from models.bounds import StoichiometryLimiter
 from models.domains import build_domains
 from models.halfcell import DEPLETION_FLOOR, build_half_cell
 from models.mesh_input import MeshData
@@ -104,6 +105,10 @@ class RunState:
     """Smallest x at any node of the AM over the run so far (0 <= x <= 1 is the bound)."""
     max_sol: float = -math.inf
     """Largest x at any node of the AM over the run so far."""
+    max_bounds_violation: float = 0.0
+    """Largest violation of a node's bounds in x before the limiter (models.bounds) acted."""
+    bounds_moved_fraction: float = 0.0
+    """Lithium moved by the limiter over the run, as a fraction of the AM's lithium (sum)."""
     controller: dict = field(default_factory=dict)
     events: list = field(default_factory=list)
 
@@ -166,6 +171,7 @@ class Simulation:
         with self._timer("solver_setup"):
             self.galvanostatic = self._make_solver([])
         self._potentiostatic: NewtonSolver | None = None
+        self._limiter = StoichiometryLimiter(self.model) if s.limit_stoichiometry else None
         self._trend: tuple[dict[str, np.ndarray], float] | None = None  # last accepted increment by field
         self.lithium_initial = self.model.diagnostics()["lithium_solid"]
         return self
@@ -425,6 +431,12 @@ class Simulation:
         st.linear_iterations += result.linear_iterations
         self.dt = dt
         self.sol_change = sol_change
+        if self._limiter is not None:
+            violation, moved = self._limiter.apply(self.model.c_s, self.model.previous.c_s, self.current)
+            st.max_bounds_violation = max(st.max_bounds_violation, violation)
+            st.bounds_moved_fraction += moved
+            if moved:
+                self._measure(step)
         self.model.accept_step()
         st.min_sol = min(st.min_sol, self.sol_min)
         st.max_sol = max(st.max_sol, self.sol_max)
