@@ -65,13 +65,15 @@ def main() -> None:
     args = parser.parse_args()
     mesh = LayeredSphereOptions(args.subdivisions, args.first_layer, args.growth)
     print(f"mesh {mesh}, max SoL change {args.max_sol_change}, load {os.getloadavg()[0]:.2f}")
-    print("| R [um] | C-rate | max dV [mV] | rms dV [mV] | capacity (FE-SPM)/SPM | steps | Newton | wall [s] | max x | stop |")
+    print("| R [um] | C-rate | max dV [mV] | rms dV [mV] | capacity (FE-SPM)/SPM | steps | Newton | wall [s] "
+          "| max x | stop |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for radius in (float(r) for r in args.radii.split(",")):
         for rate in (float(c) for c in args.rates.split(",")):
             r = compare(radius, rate, mesh, args.max_sol_change)
-            print(f"| {radius:g} | {rate:g}C | {r['max_dv_mV']:.2f} | {r['rms_dv_mV']:.2f} | {r['capacity'] * 100:+.2f} % "
-                  f"| {r['steps']} | {r['newton']} | {r['wall_s']:.1f} | {r['max_x']:.6f} | {r['stop']} |", flush=True)
+            print(f"| {radius:g} | {rate:g}C | {r['max_dv_mV']:.2f} | {r['rms_dv_mV']:.2f} "
+                  f"| {r['capacity'] * 100:+.2f} % | {r['steps']} | {r['newton']} | {r['wall_s']:.1f} "
+                  f"| {r['max_x']:.6f} | {r['stop']} |", flush=True)
     print(f"load at the end {os.getloadavg()[0]:.2f}")
 
 
