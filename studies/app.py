@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from foundation.collective import check_output_directory, prepare_output
 from foundation.errors import InputError
 from foundation.files import Communicator, atomic_path, is_writer, write_json
 from foundation.schema import build, describe, to_plain
@@ -214,7 +215,7 @@ def run_case(
     Without ``resume`` the outputs of an earlier run in that directory are removed first
     (:func:`clear_previous_results`); a matching mesh in ``RESULTS/mesh`` is reused.
     """
-    out = case.results_dir(output)
+    out = prepare_output(comm, case.results_dir(output), "--output" if output else "outputs.directory")
     if not resume:
         clear_previous_results(out, comm)
     if mesh_dir:
@@ -289,6 +290,7 @@ def plot_results(results: str | Path, output: str | Path | None, comm: Communica
     if not is_writer(comm):
         return []
     result = read_results(results)
+    check_output_directory(output or Path(results) / "figures")
     written = save_figures(result, output, render=render, log=log)
     for path in written:
         print(f"  {Path(path).resolve()}")
@@ -341,6 +343,7 @@ def mesh(case_path: str | Path, output: str | Path, comm: MPI.Comm, method: str 
     case = load_case(case_path)
     if method:
         case = dataclasses.replace(case, mesh=dataclasses.replace(case.mesh, method=method))
+    prepare_output(comm, output)
 
     def log(message: str) -> None:
         if not quiet and comm.rank == 0:
@@ -399,8 +402,7 @@ def generate(case_path: str | None, overrides: Mapping[str, Any], output: str | 
                 f"--voxel-size-um {h:g} gives a {shape[0]} x {shape[1]} x {shape[2]} grid; accepted: at most "
                 f"{MAX_VOXELS} voxels (use a larger voxel size)"
             )
-    out = Path(output) if output else Path("results") / name / ("geometry" if case_path else "")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_directory(output or Path("results") / name / ("geometry" if case_path else ""))
 
     packing = generate_packing(spec)
     files = {"packing": save_record(packing, out / "packing.npz")}
@@ -467,6 +469,7 @@ def segment(image_table: Mapping[str, Any], out: Path) -> LabelledVolume:
     ``volume.npz``, ``labels.tif``, ``segmentation.json`` and ``segmentation.png`` in ``out``;
     prints a summary. Serial (no communicator)."""
     image = case_from_dict({"geometry": {"source": "image", "image": dict(image_table)}}).geometry.image
+    check_output_directory(out)
     volume = build_image_volume(image)
     save_record(volume, out / "volume.npz")
     write_labels_tiff(volume, out / "labels.tif")
@@ -499,7 +502,7 @@ def demo(case_path: str | Path, output: str | Path, comm: MPI.Comm, rebuild_mesh
     plots; the model runs on all ranks of ``comm``."""
     started = time.perf_counter()
     case = load_case(case_path)
-    out = Path(output)
+    out = prepare_output(comm, output)
 
     def log(message: str) -> None:
         if comm.rank == 0:
