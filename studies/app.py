@@ -68,29 +68,9 @@ Log = Callable[[str], None]
 
 # ============================================================================= geometry stage
 def packing_spec(g: PackingGeometry) -> PackingSpec:
-    """The generator's spec (SI) for a case's ``[geometry.packing]`` table (um).
-
-    Raises:
-        InputError: naming the ``geometry.packing`` key when the generator cannot pack it.
-    """
-    try:
-        return PackingSpec(
-            box=(g.lateral_um[0] * UM, g.lateral_um[1] * UM, g.thickness_um * UM),
-            arrangement=g.arrangement,
-            diameter=g.diameter_um * UM,
-            diameter_spread=g.diameter_spread,
-            small_diameter=g.small_diameter_um * UM,
-            large_diameter=g.large_diameter_um * UM,
-            small_volume_share=g.small_volume_share,
-            layer_thickness=g.layer_thickness_um * UM,
-            am_fraction=g.am_fraction,
-            am_fraction_gradient=g.am_fraction_gradient,
-            channel_diameter=g.channel_diameter_um * UM,
-            channel_spacing=g.channel_spacing_um * UM,
-            seed=g.seed,
-        )
-    except InputError as err:
-        raise InputError(f"geometry.packing: {err}") from None
+    """The generator's spec (SI) for a case's ``[geometry.packing]`` table (um)
+    (:meth:`studies.case.PackingGeometry.to_spec`)."""
+    return g.to_spec()
 
 
 def load_record(path: str | Path) -> Packing | LabelledVolume:
@@ -396,6 +376,14 @@ def generate(case_path: str | None, overrides: Mapping[str, Any], output: str | 
         h = voxel_size_um
         if not (np.isfinite(h) and h > 0):
             raise InputError(f"--voxel-size-um: {h}; accepted: a voxel edge > 0 um")
+        smallest = min(spec.diameter, spec.small_diameter) if spec.arrangement in ("bimodal", "layered") \
+            else spec.diameter * (1.0 - 2.0 * spec.diameter_spread)
+        if h * 1e-6 > smallest / 2:
+            raise InputError(
+                f"--voxel-size-um: {h:g} um is coarser than half the smallest particle diameter "
+                f"({smallest * 1e6:.3g} um); accepted: 0 < voxel size <= {smallest * 1e6 / 2:.3g} um "
+                "(at least two voxels across every particle)"
+            )
         shape = grid_shape(spec.box, h * 1e-6)
         if np.prod(shape, dtype=float) > MAX_VOXELS:
             raise InputError(
