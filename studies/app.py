@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from foundation.collective import check_output_directory, prepare_output
+from foundation.collective import check_output_directory, on_root, prepare_output
 from foundation.errors import InputError
 from foundation.files import Communicator, atomic_path, is_writer, write_json
 from foundation.schema import build, describe, to_plain
@@ -50,6 +50,7 @@ from meshing.packing_spec import channel_area_share, target_profile
 from meshing.records import LabelledVolume, Packing
 from meshing.volume_io import crop, downsample_grey, load_image, save_record, write_labels_tiff
 from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
+from models.checkpoint import exists as checkpoint_exists
 from models.mesh_input import check_tags, load_mesh, save_mesh
 from models.parameters import available_parameter_sets
 from models.runner import RunStatus, run_simulation, run_summary
@@ -161,22 +162,38 @@ def mesh_for_case(case: Case, comm: MPI.Comm, workdir: str | Path, log: Log | No
 PREVIOUS_OUTPUTS = ("timeseries.csv", "sol_histograms.json", "manifest.json", "particles", "fields", "figures")
 """What a fresh run replaces in its results directory (the mesh and the checkpoint are kept
 for reuse; anything else in the directory is left alone)."""
+PREVIOUS_DIR = "previous"
+"""Where the outputs of a completed earlier run are kept when a fresh run starts."""
 
 
 def clear_previous_results(directory: str | Path, comm: Communicator | None = None) -> None:
-    """Remove the outputs of an earlier run from ``directory`` (rank 0), so that records of
-    the earlier run (e.g. a depth of discharge the new run does not reach) cannot be read as
-    part of the new one."""
+    """Move the outputs of an earlier run out of the way (rank 0), so that records of the
+    earlier run (e.g. a depth of discharge the new run does not reach) cannot be read as
+    part of the new one. A completed run is kept in ``directory/previous/`` (replacing an
+    older one there); the outputs of an unfinished run are removed."""
     directory = Path(directory)
     if is_writer(comm):
-        for name in PREVIOUS_OUTPUTS:
-            path = directory / name
+        present = [directory / n for n in PREVIOUS_OUTPUTS if (directory / n).exists()]
+        if present and _status(directory / "manifest.json") == "completed":
+            keep = directory / PREVIOUS_DIR
+            shutil.rmtree(keep, ignore_errors=True)
+            keep.mkdir()
+            for path in present:
+                path.rename(keep / path.name)
+        for path in present:
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
     if comm is not None:
         comm.barrier()
+
+
+def _status(manifest: Path) -> str | None:
+    try:
+        return json.loads(manifest.read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def run_case(
@@ -192,20 +209,32 @@ def run_case(
     """Mesh (or load the mesh of) ``case`` and run its protocol; return the results directory.
 
     ``output`` overrides the case's results directory ([outputs] directory or results/<name>).
-    Without ``resume`` the outputs of an earlier run in that directory are removed first
-    (:func:`clear_previous_results`); a matching mesh in ``RESULTS/mesh`` is reused.
+    Without ``resume`` the outputs of an earlier run in that directory are moved aside
+    (:func:`clear_previous_results`) once the mesh is loaded; a matching mesh in
+    ``RESULTS/mesh`` is reused. ``resume`` needs ``RESULTS/checkpoint``.
     """
     out = prepare_output(comm, case.results_dir(output), "--output" if output else "outputs.directory")
-    if not resume:
-        clear_previous_results(out, comm)
+    if resume:
+        on_root(comm, lambda: require_checkpoint(out))
     if mesh_dir:
         mesh_data = load_mesh(mesh_dir, comm)
     else:
         mesh_data = mesh_for_case(case, comm, out / "mesh", log, rebuild=rebuild_mesh)
+    if not resume:  # only now: a bad --mesh or case must not cost the previous results
+        clear_previous_results(out, comm)
     if log:
         cells = mesh_data.mesh.topology.index_map(mesh_data.mesh.topology.dim).size_global
         log(f"mesh: {cells:,} cells on {comm.size} rank(s)")
     return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress)
+
+
+def require_checkpoint(results: Path) -> None:
+    """Raise :class:`InputError` unless ``results`` holds a checkpoint to resume from."""
+    if not checkpoint_exists(results / "checkpoint"):
+        raise InputError(
+            f"--resume: {results / 'checkpoint'} has no checkpoint (state.json) to resume from; run without "
+            "--resume to start from t = 0 ([outputs] checkpoint_every sets how often checkpoints are written)"
+        )
 
 
 def run_case_on_mesh(mesh_data: MeshData, case: Case, output_dir: str | Path, resume: bool = False,
