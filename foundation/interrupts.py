@@ -17,6 +17,7 @@ import contextlib
 import signal
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any, Protocol
 
 from .errors import Interrupted
 
@@ -45,9 +46,25 @@ def requested() -> int:
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Record SIGINT/SIGTERM instead of raising; the caller polls :func:`requested`."""
+    """Record SIGINT/SIGTERM instead of raising; the caller polls :func:`stop_at_safe_point`."""
     _state["deferring"] += 1
     try:
         yield
     finally:
         _state["deferring"] -= 1
+        if not _state["deferring"]:
+            _state["requested"] = 0
+
+
+def stop_at_safe_point(comm: Gatherer | None, where: str) -> None:
+    """Collective (every rank of ``comm`` calls it at the same point): raise
+    :class:`Interrupted` on every rank if any rank received SIGINT/SIGTERM while deferred."""
+    signum = max(comm.allgather(requested())) if comm is not None else requested()
+    if signum:
+        raise Interrupted(signum, f"interrupted by {signal.Signals(signum).name} at {where}")
+
+
+class Gatherer(Protocol):
+    """What :func:`stop_at_safe_point` needs of a communicator (mpi4py's ``Comm``)."""
+
+    def allgather(self, obj: Any) -> list[Any]: ...

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from foundation.errors import InputError, SolverError
+from foundation import interrupts
+from foundation.errors import InputError, Interrupted, SolverError
 from foundation.stack import MPI
 from models import checkpoint
 from models.mesh_input import MeshData
@@ -88,8 +89,11 @@ def run_simulation(
             checkpoint.load(sim, out / "checkpoint")
             resumed = True
         report(RunStatus("running", sim, resumed=resumed))
-        sim.run()
+        with interrupts.deferred():  # SIGINT/SIGTERM end the run between time steps, on every rank
+            sim.run()
     except (SolverError, InputError, KeyboardInterrupt) as err:
+        if isinstance(err, Interrupted) and outputs.checkpoint_every and sim.state.steps_taken > 0:
+            checkpoint.save(sim, out / "checkpoint")  # raised between steps: a consistent state
         sim.close()
         report(RunStatus("failed" if not isinstance(err, KeyboardInterrupt) else "interrupted", sim,
                          resumed=resumed, error=str(err), wall_s=time.perf_counter() - started))
