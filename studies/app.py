@@ -51,6 +51,7 @@ from meshing.records import LabelledVolume, Packing
 from meshing.volume_io import crop, downsample_grey, load_image, save_record, write_labels_tiff
 from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
 from models.checkpoint import exists as checkpoint_exists
+from models.checkpoint import read_state as read_checkpoint_state
 from models.mesh_input import check_tags, load_mesh, save_mesh
 from models.parameters import available_parameter_sets
 from models.runner import RunStatus, run_simulation, run_summary
@@ -220,12 +221,58 @@ def run_case(
         mesh_data = load_mesh(mesh_dir, comm)
     else:
         mesh_data = mesh_for_case(case, comm, out / "mesh", log, rebuild=rebuild_mesh)
-    if not resume:  # only now: a bad --mesh or case must not cost the previous results
+    origin = on_root(comm, lambda: provenance(case, Path(mesh_dir) if mesh_dir else out / "mesh"))
+    if resume:
+        on_root(comm, lambda: check_resume(out / "checkpoint", origin))
+    else:  # only now: a bad --mesh or case must not cost the previous results
         clear_previous_results(out, comm)
     if log:
         cells = mesh_data.mesh.topology.index_map(mesh_data.mesh.topology.dim).size_global
         log(f"mesh: {cells:,} cells on {comm.size} rank(s)")
-    return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress)
+    return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress, provenance=origin)
+
+
+PROVENANCE_TABLES = ("geometry", "mesh", "parameters", "protocol", "solver")
+"""The case tables a checkpoint belongs to ([outputs] may change between a run and its resume)."""
+
+
+def provenance(case: Case, mesh_dir: Path) -> dict[str, Any]:
+    """What a run is, stored in its checkpoints: a digest of each case table that decides
+    the result, the parameter set, the mesh file's digest and the code version."""
+    plain = to_plain(case)
+    data = mesh_dir / "mesh.h5"
+    return {
+        "case": {t: _digest(json.dumps(plain[t], sort_keys=True, default=str).encode()) for t in PROVENANCE_TABLES},
+        "parameter_set": {"set": case.parameters.set, "overrides": dict(case.parameters.overrides)},
+        "mesh_sha256": _digest(data.read_bytes()) if data.is_file() else None,
+        "code": {"microbat": package_version(), "git_commit": git_commit()},
+    }
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def check_resume(directory: Path, current: Mapping[str, Any]) -> None:
+    """Refuse to resume a checkpoint written for another case or mesh, naming what differs."""
+    saved = read_checkpoint_state(directory).get("provenance") or {}
+    if not saved:
+        print(f"microbat run: warning: checkpoint {directory} records no provenance (an older microbat); "
+              "the case and mesh it belongs to cannot be checked", flush=True)
+        return
+    differs = [f"[{t}]" for t in PROVENANCE_TABLES if saved.get("case", {}).get(t) != current["case"][t]]
+    if saved.get("parameter_set") != current["parameter_set"]:
+        differs.append(f"parameter set {saved.get('parameter_set')} -> {current['parameter_set']}")
+    if saved.get("mesh_sha256") != current["mesh_sha256"]:
+        differs.append(f"mesh (mesh.h5 digest {saved.get('mesh_sha256')} -> {current['mesh_sha256']})")
+    if differs:
+        raise InputError(
+            f"--resume: the checkpoint in {directory} belongs to a different run; changed since: "
+            f"{', '.join(differs)}; accepted: the same case tables and mesh (run without --resume to start again)"
+        )
+    if saved.get("code") != current["code"]:
+        print(f"microbat run: warning: checkpoint {directory} was written by {saved.get('code')}, "
+              f"resuming with {current['code']}", flush=True)
 
 
 def require_checkpoint(results: Path) -> None:
@@ -238,13 +285,13 @@ def require_checkpoint(results: Path) -> None:
 
 
 def run_case_on_mesh(mesh_data: MeshData, case: Case, output_dir: str | Path, resume: bool = False,
-                     show_progress: bool = True) -> Path:
+                     show_progress: bool = True, provenance: Mapping[str, Any] | None = None) -> Path:
     """The half-cell model of ``case`` on ``mesh_data`` (:func:`models.runner.run_simulation`)
     with ``manifest.json`` kept up to date; returns the results directory."""
     manifest = Manifest(Path(output_dir) / "manifest.json", case)
     return run_simulation(
         mesh_data, case.parameters.resolve(), case.protocol, case.solver, case.outputs, output_dir,
-        resume=resume, show_progress=show_progress, on_status=manifest.write)
+        resume=resume, show_progress=show_progress, on_status=manifest.write, provenance=provenance)
 
 
 class Manifest:
