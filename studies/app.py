@@ -52,7 +52,7 @@ from meshing.volume_io import crop, downsample_grey, load_image, save_record, wr
 from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
 from models.checkpoint import exists as checkpoint_exists
 from models.checkpoint import read_state as read_checkpoint_state
-from models.mesh_input import check_tags, load_mesh, save_mesh
+from models.mesh_input import check_tags, load_mesh, recorded_box, save_mesh
 from models.parameters import available_parameter_sets
 from models.runner import RunStatus, run_simulation, run_summary
 from postprocess.discharge_plots import save_figure, save_figures
@@ -218,6 +218,7 @@ def run_case(
     if resume:
         on_root(comm, lambda: require_checkpoint(out))
     if mesh_dir:
+        on_root(comm, lambda: check_mesh_fits_case(case, Path(mesh_dir)))
         mesh_data = load_mesh(mesh_dir, comm)
     else:
         mesh_data = mesh_for_case(case, comm, out / "mesh", log, rebuild=rebuild_mesh)
@@ -230,6 +231,28 @@ def run_case(
         cells = mesh_data.mesh.topology.index_map(mesh_data.mesh.topology.dim).size_global
         log(f"mesh: {cells:,} cells on {comm.size} rank(s)")
     return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress, provenance=origin)
+
+
+def check_mesh_fits_case(case: Case, mesh_dir: Path, rtol: float = 1e-6) -> None:
+    """Refuse a ``--mesh`` whose ``mesh.json`` records another geometry than the case:
+    electrode box (packings: lateral size and thickness) and separator thickness."""
+    info = read_info(mesh_dir)
+    differs = []
+    separator = case.parameters.resolve().separator.thickness
+    recorded = info.get("separator_thickness_m")
+    if recorded is not None and abs(recorded - separator) > rtol * separator:
+        differs.append(f"separator {recorded * 1e6:.4g} um, the case's parameter set has {separator * 1e6:.4g} um")
+    box = recorded_box(info)
+    if case.geometry.source == "packing" and box is not None and len(box) == 3:
+        g = case.geometry.packing
+        for name, have, want in (("geometry.packing.lateral_um[0]", box[0], g.lateral_um[0]),
+                                 ("geometry.packing.lateral_um[1]", box[1], g.lateral_um[1]),
+                                 ("geometry.packing.thickness_um", box[2], g.thickness_um)):
+            if abs(have * 1e6 - want) > rtol * want:
+                differs.append(f"{name} = {want:g} um, the mesh has {have * 1e6:.4g} um")
+    if differs:
+        raise InputError(f"--mesh {mesh_dir}: does not match the case: {'; '.join(differs)}; accepted: a mesh of "
+                         "this case (`microbat mesh CASE.toml`), or run without --mesh")
 
 
 PROVENANCE_TABLES = ("geometry", "mesh", "parameters", "protocol", "solver")
@@ -396,7 +419,7 @@ def mesh(case_path: str | Path, output: str | Path, comm: MPI.Comm, method: str 
          quiet: bool = False) -> MeshData:
     """Mesh the geometry of a case file into ``output`` (mesh.xdmf + mesh.json) and print
     the mesh report's summary."""
-    case = load_case(case_path)
+    case = load_case(case_path, require_protocol=False)
     if method:
         case = dataclasses.replace(case, mesh=dataclasses.replace(case.mesh, method=method))
     prepare_output(comm, output)
@@ -427,7 +450,7 @@ def packing_geometry(case_path: str | None, overrides: Mapping[str, Any]) -> tup
     like a case file; and the name of the case (``"packing"`` without one)."""
     data, name = {}, "packing"
     if case_path:
-        case = load_case(case_path)
+        case = load_case(case_path, require_protocol=False)
         if case.geometry.source != "packing":
             raise InputError(
                 f"{case_path}: geometry.source = {case.geometry.source!r}; `microbat generate` writes "

@@ -326,8 +326,10 @@ def case_from_dict(data: dict[str, Any], base_dir: str | Path = ".", name: str =
     return case
 
 
-def load_case(path: str | Path) -> Case:
-    """Read and validate a TOML case file."""
+def load_case(path: str | Path, require_protocol: bool = True) -> Case:
+    """Read and validate a TOML case file (:func:`check_case` included). Without
+    ``require_protocol`` (commands that only build the geometry or the mesh) the
+    ``[protocol]`` table may be left out."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -340,7 +342,7 @@ def load_case(path: str | Path) -> Case:
     if not data:
         raise CaseError(f"case file {path}: is empty; a case needs at least a [[protocol.steps]] table "
                         "(`microbat case --schema` lists every key)")
-    if "protocol" not in data:
+    if require_protocol and "protocol" not in data:
         raise CaseError(f"case file {path}: no [protocol]; accepted: one or more [[protocol.steps]] tables, "
                         "e.g. mode = 'cc', c_rate = 1.0")
     try:
