@@ -70,8 +70,8 @@ def check_against_report(mesh_data: MeshData, directory: Path, rtol: float = 1e-
     if box is None or "separator_thickness_m" not in info:
         return
     x = mesh.geometry.x[:, :tdim]
-    low = mesh.comm.allreduce(x.min(axis=0, initial=np.inf), op=MPI.MIN)
-    high = mesh.comm.allreduce(x.max(axis=0, initial=-np.inf), op=MPI.MAX)
+    low = np.min(mesh.comm.allgather(x.min(axis=0, initial=np.inf)), axis=0)
+    high = np.max(mesh.comm.allgather(x.max(axis=0, initial=-np.inf)), axis=0)
     want = np.array([*box[:-1], box[-1] + float(info["separator_thickness_m"])])
     if np.any(np.abs(low) > rtol * want) or np.any(np.abs(high - want) > rtol * want):
         raise InputError(
