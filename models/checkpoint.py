@@ -99,16 +99,16 @@ def load(sim: Simulation, directory: str | Path) -> None:
     """Restore fields, run state and outputs of a built simulation from a checkpoint."""
     directory = Path(directory)
     state = read_state(directory)
-    unknowns = {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields}
-    if unknowns != state["unknowns"]:
-        raise InputError(
-            f"checkpoint {directory}: written for unknowns {state['unknowns']}, this mesh has {unknowns}; "
-            "resume with the same mesh and model")
     try:
         data = dict(np.load(directory / state["fields"]))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise InputError(f"checkpoint {directory}: field file {state.get('fields')} cannot be read ({err}); "
                          "run without --resume to start again") from None
+    unknowns = {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields}
+    if unknowns != state["unknowns"]:
+        raise InputError(
+            f"checkpoint {directory}: written for unknowns {state['unknowns']}, this mesh has {unknowns}; "
+            "resume with the same mesh and model")
     for u in sim.model.fields:
         coords = data[f"{u.name}_coordinates"]
         values = data[f"{u.name}_values"]

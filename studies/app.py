@@ -344,6 +344,7 @@ class Manifest:
             "parameters": summary.pop("parameters"),
             "mesh": summary.pop("mesh"),
             "wall_time_s": run.wall_s,
+            "time_reached_s": run.simulation.time if hasattr(run.simulation, "capacity") else None,
             "timers_s": summary.pop("timers_s"),
         } | summary
         write_json(run.simulation.comm, self.path, data)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from foundation.stack import MPI
+from meshing.gmsh_tools import gmsh_session
 from models.mesh_input import save_mesh
 from studies.cli import main
 
@@ -279,6 +280,38 @@ def test_relative_hdf5_path_is_found(world, in_process, monkeypatch):
     assert (world.root / "segmented" / "volume.npz").exists()
 
 
+def checkpoint_results(world: World, name: str, state: str, fields: bytes | None = None) -> Path:
+    results = completed_results(world.root / name)
+    (results / "checkpoint").mkdir(exist_ok=True)
+    (results / "checkpoint" / "state.json").write_text(state)
+    if fields is not None:
+        (results / "checkpoint" / "fields_000001.npz").write_bytes(fields)
+    return results
+
+
+def test_resume_from_a_truncated_state_json_is_named(world, in_process):
+    results = checkpoint_results(world, "truncated_state", '{"format": 1, "fie')
+    assert_refused(in_process("run", world.case, "--mesh", world.mesh, "--output", results, "--resume", "--quiet"),
+                   "state.json", IN_PROCESS_LIMIT_S)
+
+
+def test_resume_from_a_corrupt_field_file_is_named(world, in_process):
+    state = json.dumps({"format": 1, "fields": "fields_000001.npz", "unknowns": {}, "provenance": {}})
+    results = checkpoint_results(world, "corrupt_fields", state, fields=b"PK\x03\x04" + b"\x00" * 100)
+    status, err, _ = in_process("run", world.case, "--mesh", world.mesh, "--output", results, "--resume", "--quiet")
+    assert status == 2 and "Traceback" not in err, err
+    assert "fields_000001.npz" in err, err
+
+
+def test_gmsh_session_gives_back_the_sigint_handler():
+    """gmsh's interruptible initialize sets SIGINT to the default action; a Ctrl-C after
+    meshing in the same process then killed the run without a manifest."""
+    before = signal.getsignal(signal.SIGINT)
+    with gmsh_session(threads=1):
+        pass
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 # ------------------------------------------------------------------ MPI (subprocess, 2 ranks)
 @pytest.mark.parametrize("command", ["demo", "mesh", "run"])
 def test_mpi_output_file_ends_every_rank(command, world):
@@ -327,7 +360,7 @@ def test_interrupt_then_resume_gives_the_uninterrupted_capacity(world):
     assert status == 130 and "interrupted (SIGINT)" in err and "Traceback" not in err, err
     manifest = json.loads((results / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and "at t = " in manifest["error"]
-    reached = manifest["result"]["state"]["time"]
+    reached = manifest["time_reached_s"]
     assert 0 < reached < json.loads((reference / "manifest.json").read_text())["result"]["state"]["time"]
     assert (results / "checkpoint" / "state.json").exists()
 
