@@ -16,3 +16,12 @@ class SolverError(RuntimeError):
 
     Everything written up to the failure is kept; the message says what was tried.
     """
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was asked to stop (SIGINT or SIGTERM); exit status 128 + signal number."""
+
+    def __init__(self, signum: int, message: str | None = None) -> None:
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+        super().__init__(message or f"interrupted by signal {self.signum}")

@@ -8,6 +8,7 @@ runs in its own ``initialize()``/``finalize()`` session (:func:`gmsh_session`).
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +21,17 @@ from .options import MeshingError
 
 @contextlib.contextmanager
 def gmsh_session(threads: int, verbose: bool = False) -> Iterator[None]:
-    """Initialise gmsh for one attempt and finalise it afterwards (also on errors)."""
+    """Initialise gmsh for one attempt and finalise it afterwards (also on errors).
+
+    ``interruptible`` gmsh sets SIGINT to the default action (so Ctrl-C stops its C++ code)
+    and does not put Python's handler back; the session restores the handler it found, so
+    that a Ctrl-C after meshing reaches the program's own handler.
+    """
     if gmsh.isInitialized():
         raise RuntimeError("gmsh is already initialised; microbat meshing needs its own gmsh session")
-    gmsh.initialize(readConfigFiles=False, interruptible=threading.current_thread() is threading.main_thread())
+    main_thread = threading.current_thread() is threading.main_thread()
+    sigint = signal.getsignal(signal.SIGINT) if main_thread else None
+    gmsh.initialize(readConfigFiles=False, interruptible=main_thread)
     try:
         gmsh.logger.start()  # keeps the messages for error reports
         gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
@@ -36,6 +44,8 @@ def gmsh_session(threads: int, verbose: bool = False) -> Iterator[None]:
     finally:
         gmsh.logger.stop()  # the logger outlives finalize(); a stale one warns in the next session
         gmsh.finalize()
+        if main_thread and sigint is not None:
+            signal.signal(signal.SIGINT, sigint)
 
 
 class Steps:

@@ -25,7 +25,7 @@ def read_hdf5_dataset(path: str | Path, dataset: str | None) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="microbat-h5-") as tmp:
         out = Path(tmp) / "data.npy"
         proc = subprocess.run(
-            [sys.executable, "-m", "meshing.hdf5_reader", str(path), dataset or "", str(out)],
+            [sys.executable, "-m", "meshing.hdf5_reader", str(Path(path).resolve()), dataset or "", str(out)],
             capture_output=True,
             text=True,
             cwd=Path(__file__).resolve().parent.parent,

@@ -10,6 +10,7 @@ into place by rank 0, so a failed run never leaves a complete-looking mesh.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import shutil
 import tempfile
@@ -53,10 +54,13 @@ def write_mesh(directory: str | Path, mesh, cell_tags, facet_tags, info: dict[st
             xdmf.write_meshtags(cell_tags, mesh.geometry)
             xdmf.write_meshtags(facet_tags, mesh.geometry)
         comm.barrier()
+        files = None
         if comm.rank == 0:
+            files = {DATA_FILE: file_record(tmp / DATA_FILE)}
             (tmp / DATA_FILE).replace(directory / DATA_FILE)
             (tmp / MESH_FILE).replace(directory / MESH_FILE)
-        write_json(comm, directory / INFO_FILE, {"format": FORMAT} | info)
+        files = comm.bcast(files, root=0)
+        write_json(comm, directory / INFO_FILE, {"format": FORMAT} | info | {"files": files})
         ok = True
     finally:
         comm.barrier()
@@ -78,10 +82,44 @@ def read_info(directory: str | Path) -> dict[str, Any]:
             f"mesh directory {directory}: missing {', '.join(missing)}; expected a directory written by "
             "`microbat mesh` (mesh.xdmf, mesh.h5 and mesh.json; without mesh.json the write was interrupted)"
         )
-    info = json.loads((directory / INFO_FILE).read_text())
+    try:
+        info = json.loads((directory / INFO_FILE).read_text())
+    except ValueError as err:
+        raise InputError(f"{directory / INFO_FILE}: not valid JSON ({err})") from None
     if info.get("format") != FORMAT:
         raise InputError(f"{directory / INFO_FILE}: format {info.get('format')!r}, expected {FORMAT!r}")
     return info
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    """Size and SHA-256 of a file (what ``mesh.json`` keeps of ``mesh.h5``)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def check_data_file(directory: Path, info: dict[str, Any]) -> None:
+    """Refuse a ``mesh.h5`` that is not the one ``mesh.json`` describes (changed, truncated or
+    not HDF5) before the HDF5 library reads it: a damaged file makes it abort the whole MPI
+    job instead of raising."""
+    path = directory / DATA_FILE
+    with open(path, "rb") as f:
+        if f.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+            raise InputError(f"{path}: not an HDF5 file; remesh with `microbat mesh` (mesh.h5 is damaged)")
+    saved = info.get("files", {}).get(DATA_FILE)
+    if saved is None:  # written before mesh.json recorded it
+        return
+    if path.stat().st_size != saved["bytes"]:
+        raise InputError(f"{path}: {path.stat().st_size} bytes, mesh.json records {saved['bytes']}; the file is "
+                         "truncated or was replaced; remesh with `microbat mesh`")
+    if file_record(path)["sha256"] != saved["sha256"]:
+        raise InputError(f"{path}: its content differs from the mesh that mesh.json describes (SHA-256 "
+                         "mismatch); the file was changed after meshing; remesh with `microbat mesh`")
 
 
 def read_mesh(directory: str | Path, comm) -> MeshData:
@@ -92,6 +130,7 @@ def read_mesh(directory: str | Path, comm) -> MeshData:
     if comm.rank == 0:
         try:
             info = read_info(directory)
+            check_data_file(directory, info)
         except (InputError, OSError, ValueError) as err:
             error = str(err)
     error, info = comm.bcast((error, info), root=0)

@@ -11,7 +11,11 @@ different number of ranks. Both files are written atomically, the field file fir
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -24,19 +28,21 @@ FORMAT = 1
 
 
 class Checkpoints(Output):
-    """An output that writes a checkpoint every ``every`` accepted steps."""
+    """An output that writes a checkpoint every ``every`` accepted steps; ``provenance``
+    (what the run is: case, parameters, mesh, code version) is stored with each."""
 
-    def __init__(self, directory: str | Path, every: int) -> None:
+    def __init__(self, directory: str | Path, every: int, provenance: Mapping[str, Any] | None = None) -> None:
         self.directory = Path(directory) / "checkpoint"
         self.every = every
+        self.provenance = provenance
 
     def update(self, sim: Simulation, t: float) -> None:
         n = sim.state.steps_taken
         if self.every and n > 0 and n % self.every == 0:
-            save(sim, self.directory)
+            save(sim, self.directory, self.provenance)
 
 
-def save(sim: Simulation, directory: str | Path) -> Path:
+def save(sim: Simulation, directory: str | Path, provenance: Mapping[str, Any] | None = None) -> Path:
     directory = Path(directory)
     comm = sim.comm
     n = sim.state.steps_taken
@@ -62,6 +68,7 @@ def save(sim: Simulation, directory: str | Path) -> Path:
         "lithium_initial": sim.lithium_initial,
         "outputs": outputs,
         "unknowns": {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields},
+        "provenance": dict(provenance or {}),
     }
     write_json(comm, directory / "state.json", state)
     if is_writer(comm):
@@ -76,18 +83,32 @@ def exists(directory: str | Path) -> bool:
     return (Path(directory) / "state.json").is_file()
 
 
+def read_state(directory: str | Path) -> dict[str, Any]:
+    """The ``state.json`` of a checkpoint (an :class:`InputError` naming it when unreadable)."""
+    path = Path(directory) / "state.json"
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(f"checkpoint {path}: cannot be read ({err}); run without --resume to start again") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(f"checkpoint {path}: not a microbat checkpoint of format {FORMAT}")
+    return state
+
+
 def load(sim: Simulation, directory: str | Path) -> None:
     """Restore fields, run state and outputs of a built simulation from a checkpoint."""
     directory = Path(directory)
-    state = json.loads((directory / "state.json").read_text())
-    if state.get("format") != FORMAT:
-        raise InputError(f"checkpoint {directory}: format {state.get('format')} is not {FORMAT}")
+    state = read_state(directory)
+    try:
+        data = dict(np.load(directory / state["fields"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise InputError(f"checkpoint {directory}: field file {state.get('fields')} cannot be read ({err}); "
+                         "run without --resume to start again") from None
     unknowns = {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields}
     if unknowns != state["unknowns"]:
         raise InputError(
             f"checkpoint {directory}: written for unknowns {state['unknowns']}, this mesh has {unknowns}; "
             "resume with the same mesh and model")
-    data = np.load(directory / state["fields"])
     for u in sim.model.fields:
         coords = data[f"{u.name}_coordinates"]
         values = data[f"{u.name}_values"]

@@ -29,7 +29,8 @@ from meshing.distribute import MeshData
 from meshing.mesh_io import read_mesh, write_mesh
 from meshing.tags import CellTag, FacetTag
 
-__all__ = ["MeshData", "check_tags", "ghosted_partitioner", "load_mesh", "save_mesh"]
+__all__ = ["MeshData", "check_against_report", "check_tags", "ghosted_partitioner", "load_mesh", "recorded_box",
+           "save_mesh"]
 
 
 def ghosted_partitioner() -> Callable:
@@ -41,8 +42,45 @@ def load_mesh(directory: str | Path, comm: MPI.Comm) -> MeshData:
     """Read a mesh directory written by the meshing stage (``microbat mesh``) and check its tags."""
     mesh_data = read_mesh(directory, comm)
     mesh_data.info.setdefault("source", str(Path(directory).resolve()))
+    check_against_report(mesh_data, Path(directory))
     check_tags(mesh_data)
     return mesh_data
+
+
+def recorded_box(info: dict) -> list[float] | None:
+    """The electrode box [Lx, (Ly,) L] [m] a mesh directory's ``mesh.json`` records, if any."""
+    if "box_m" in info:
+        return [float(b) for b in info["box_m"]]
+    if "lateral_m" in info and "thickness_m" in info:
+        return [*map(float, info["lateral_m"]), float(info["thickness_m"])]
+    return None
+
+
+def check_against_report(mesh_data: MeshData, directory: Path, rtol: float = 1e-6) -> None:
+    """Collective: the mesh read from ``directory`` has the cell count and the bounding box
+    (electrode box plus separator, collector at 0) that its ``mesh.json`` records."""
+    mesh, info = mesh_data.mesh, mesh_data.info
+    tdim = mesh.topology.dim
+    cells = mesh.topology.index_map(tdim).size_global
+    expected = info.get("report", {}).get("counts", {}).get("cells")
+    if expected is not None and cells != expected:
+        raise InputError(f"{directory / 'mesh.xdmf'}: {cells} cells, mesh.json records {expected}; the mesh "
+                         "files do not belong together; remesh with `microbat mesh`")
+    box = recorded_box(info)
+    if box is None or "separator_thickness_m" not in info:
+        return
+    x = mesh.geometry.x[:, :tdim]
+    low = np.min(mesh.comm.allgather(x.min(axis=0, initial=np.inf)), axis=0)
+    high = np.max(mesh.comm.allgather(x.max(axis=0, initial=-np.inf)), axis=0)
+    want = np.array([*box[:-1], box[-1] + float(info["separator_thickness_m"])])
+    if np.any(np.abs(low) > rtol * want) or np.any(np.abs(high - want) > rtol * want):
+        raise InputError(
+            f"{directory / 'mesh.xdmf'}: spans {_um(low)} ... {_um(high)} um, mesh.json records 0 ... {_um(want)} um "
+            "(electrode box plus separator); remesh with `microbat mesh`")
+
+
+def _um(values: np.ndarray) -> str:
+    return " x ".join(f"{v * 1e6:.4g}" for v in values)
 
 
 def save_mesh(mesh_data: MeshData, directory: str | Path) -> Path:

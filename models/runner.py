@@ -14,14 +14,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from foundation.errors import InputError, SolverError
+from foundation import interrupts
+from foundation.errors import InputError, Interrupted, SolverError
 from foundation.stack import MPI
 from meshing.layered_sphere import LayeredSphereOptions
 from models import checkpoint
@@ -55,8 +56,12 @@ def run_simulation(
     resume: bool = False,
     show_progress: bool = True,
     on_status: Callable[[RunStatus], None] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     """Run ``protocol`` on ``mesh_data``; return the results directory.
+
+    ``provenance`` (what the run is, for the caller to compare on a resume) is stored in
+    every checkpoint.
 
     ``resume`` continues from ``output_dir/checkpoint`` if present. ``on_status`` is called
     once the simulation is built ("running") and when it ends ("completed", "failed" or
@@ -75,7 +80,7 @@ def run_simulation(
             f.unlink()
     run_outputs = standard_outputs(out, outputs)
     if outputs.checkpoint_every:
-        run_outputs.append(checkpoint.Checkpoints(out, outputs.checkpoint_every))
+        run_outputs.append(checkpoint.Checkpoints(out, outputs.checkpoint_every, provenance))
     sim = Simulation(mesh_data, parameters, protocol, solver, run_outputs, show_progress=show_progress)
 
     def report(status: RunStatus) -> None:
@@ -89,8 +94,11 @@ def run_simulation(
             checkpoint.load(sim, out / "checkpoint")
             resumed = True
         report(RunStatus("running", sim, resumed=resumed))
-        sim.run()
+        with interrupts.deferred():  # SIGINT/SIGTERM end the run between time steps, on every rank
+            sim.run()
     except (SolverError, InputError, KeyboardInterrupt) as err:
+        if isinstance(err, Interrupted) and outputs.checkpoint_every and sim.state.steps_taken > 0:
+            checkpoint.save(sim, out / "checkpoint", provenance)  # raised between steps: a consistent state
         sim.close()
         report(RunStatus("failed" if not isinstance(err, KeyboardInterrupt) else "interrupted", sim,
                          resumed=resumed, error=str(err), wall_s=time.perf_counter() - started))

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from foundation import interrupts
 from foundation.errors import SolverError
 from foundation.progress import Progress
 from foundation.stack import MPI, PETSc, dolfinx
@@ -335,6 +336,7 @@ class Simulation:
                     return
         st = self.state
         while True:
+            interrupts.stop_at_safe_point(self.comm, f"t = {self.time:.6g} s")  # SIGINT/SIGTERM: stop between steps
             remaining = step.duration - self.state.step_time if step.duration > 0 else math.inf
             if remaining <= 1e-9 * max(step.duration, 1.0):
                 self._stop(step, "duration reached")

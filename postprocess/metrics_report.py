@@ -16,6 +16,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from foundation.collective import prepare_output
 from foundation.errors import InputError
 from foundation.files import Communicator, atomic_path, is_writer, write_json
 from meshing.records import LabelledVolume
@@ -52,6 +53,7 @@ def analyze_volume(
         raise InputError(f"--voxel-size must be a positive length in µm, got {voxel_size_um}")
     phases = parse_phase_map(labels)
     names = None if metrics is None else check_metric_names(list(metrics))
+    prepare_output(comm, output)  # before reading and computing, on every rank
     volume = read_labelled_volume(
         path, voxel_size_um * 1e-6, phases, through_plane_axis=through_plane_axis,
         crop_bounds=list(crop), downsample=downsample,

@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from foundation.collective import check_output_directory, on_root, prepare_output
 from foundation.errors import InputError
 from foundation.files import Communicator, atomic_path, is_writer, write_json
 from foundation.schema import build, describe, to_plain
@@ -49,7 +50,9 @@ from meshing.packing_spec import channel_area_share, target_profile
 from meshing.records import LabelledVolume, Packing
 from meshing.volume_io import crop, downsample_grey, load_image, save_record, write_labels_tiff
 from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
-from models.mesh_input import check_tags, load_mesh, save_mesh
+from models.checkpoint import exists as checkpoint_exists
+from models.checkpoint import read_state as read_checkpoint_state
+from models.mesh_input import check_tags, load_mesh, recorded_box, save_mesh
 from models.parameters import available_parameter_sets
 from models.runner import RunStatus, run_simulation, run_summary
 from postprocess.discharge_plots import save_figure, save_figures
@@ -67,29 +70,9 @@ Log = Callable[[str], None]
 
 # ============================================================================= geometry stage
 def packing_spec(g: PackingGeometry) -> PackingSpec:
-    """The generator's spec (SI) for a case's ``[geometry.packing]`` table (um).
-
-    Raises:
-        InputError: naming the ``geometry.packing`` key when the generator cannot pack it.
-    """
-    try:
-        return PackingSpec(
-            box=(g.lateral_um[0] * UM, g.lateral_um[1] * UM, g.thickness_um * UM),
-            arrangement=g.arrangement,
-            diameter=g.diameter_um * UM,
-            diameter_spread=g.diameter_spread,
-            small_diameter=g.small_diameter_um * UM,
-            large_diameter=g.large_diameter_um * UM,
-            small_volume_share=g.small_volume_share,
-            layer_thickness=g.layer_thickness_um * UM,
-            am_fraction=g.am_fraction,
-            am_fraction_gradient=g.am_fraction_gradient,
-            channel_diameter=g.channel_diameter_um * UM,
-            channel_spacing=g.channel_spacing_um * UM,
-            seed=g.seed,
-        )
-    except InputError as err:
-        raise InputError(f"geometry.packing: {err}") from None
+    """The generator's spec (SI) for a case's ``[geometry.packing]`` table (um)
+    (:meth:`studies.case.PackingGeometry.to_spec`)."""
+    return g.to_spec()
 
 
 def load_record(path: str | Path) -> Packing | LabelledVolume:
@@ -180,22 +163,38 @@ def mesh_for_case(case: Case, comm: MPI.Comm, workdir: str | Path, log: Log | No
 PREVIOUS_OUTPUTS = ("timeseries.csv", "sol_histograms.json", "manifest.json", "particles", "fields", "figures")
 """What a fresh run replaces in its results directory (the mesh and the checkpoint are kept
 for reuse; anything else in the directory is left alone)."""
+PREVIOUS_DIR = "previous"
+"""Where the outputs of a completed earlier run are kept when a fresh run starts."""
 
 
 def clear_previous_results(directory: str | Path, comm: Communicator | None = None) -> None:
-    """Remove the outputs of an earlier run from ``directory`` (rank 0), so that records of
-    the earlier run (e.g. a depth of discharge the new run does not reach) cannot be read as
-    part of the new one."""
+    """Move the outputs of an earlier run out of the way (rank 0), so that records of the
+    earlier run (e.g. a depth of discharge the new run does not reach) cannot be read as
+    part of the new one. A completed run is kept in ``directory/previous/`` (replacing an
+    older one there); the outputs of an unfinished run are removed."""
     directory = Path(directory)
     if is_writer(comm):
-        for name in PREVIOUS_OUTPUTS:
-            path = directory / name
+        present = [directory / n for n in PREVIOUS_OUTPUTS if (directory / n).exists()]
+        if present and _status(directory / "manifest.json") == "completed":
+            keep = directory / PREVIOUS_DIR
+            shutil.rmtree(keep, ignore_errors=True)
+            keep.mkdir()
+            for path in present:
+                path.rename(keep / path.name)
+        for path in present:
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
     if comm is not None:
         comm.barrier()
+
+
+def _status(manifest: Path) -> str | None:
+    try:
+        return json.loads(manifest.read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def run_case(
@@ -211,30 +210,111 @@ def run_case(
     """Mesh (or load the mesh of) ``case`` and run its protocol; return the results directory.
 
     ``output`` overrides the case's results directory ([outputs] directory or results/<name>).
-    Without ``resume`` the outputs of an earlier run in that directory are removed first
-    (:func:`clear_previous_results`); a matching mesh in ``RESULTS/mesh`` is reused.
+    Without ``resume`` the outputs of an earlier run in that directory are moved aside
+    (:func:`clear_previous_results`) once the mesh is loaded; a matching mesh in
+    ``RESULTS/mesh`` is reused. ``resume`` needs ``RESULTS/checkpoint``.
     """
-    out = case.results_dir(output)
-    if not resume:
-        clear_previous_results(out, comm)
+    out = prepare_output(comm, case.results_dir(output), "--output" if output else "outputs.directory")
+    if resume:
+        on_root(comm, lambda: require_checkpoint(out))
     if mesh_dir:
+        on_root(comm, lambda: check_mesh_fits_case(case, Path(mesh_dir)))
         mesh_data = load_mesh(mesh_dir, comm)
     else:
         mesh_data = mesh_for_case(case, comm, out / "mesh", log, rebuild=rebuild_mesh)
+    origin = on_root(comm, lambda: provenance(case, Path(mesh_dir) if mesh_dir else out / "mesh"))
+    if resume:
+        on_root(comm, lambda: check_resume(out / "checkpoint", origin))
+    else:  # only now: a bad --mesh or case must not cost the previous results
+        clear_previous_results(out, comm)
     if log:
         cells = mesh_data.mesh.topology.index_map(mesh_data.mesh.topology.dim).size_global
         log(f"mesh: {cells:,} cells on {comm.size} rank(s)")
-    return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress)
+    return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress, provenance=origin)
+
+
+def check_mesh_fits_case(case: Case, mesh_dir: Path, rtol: float = 1e-6) -> None:
+    """Refuse a ``--mesh`` whose ``mesh.json`` records another geometry than the case:
+    electrode box (packings: lateral size and thickness) and separator thickness."""
+    info = read_info(mesh_dir)
+    differs = []
+    separator = case.parameters.resolve().separator.thickness
+    recorded = info.get("separator_thickness_m")
+    if recorded is not None and abs(recorded - separator) > rtol * separator:
+        differs.append(f"separator {recorded * 1e6:.4g} um, the case's parameter set has {separator * 1e6:.4g} um")
+    box = recorded_box(info)
+    if case.geometry.source == "packing" and box is not None and len(box) == 3:
+        g = case.geometry.packing
+        for name, have, want in (("geometry.packing.lateral_um[0]", box[0], g.lateral_um[0]),
+                                 ("geometry.packing.lateral_um[1]", box[1], g.lateral_um[1]),
+                                 ("geometry.packing.thickness_um", box[2], g.thickness_um)):
+            if abs(have * 1e6 - want) > rtol * want:
+                differs.append(f"{name} = {want:g} um, the mesh has {have * 1e6:.4g} um")
+    if differs:
+        raise InputError(f"--mesh {mesh_dir}: does not match the case: {'; '.join(differs)}; accepted: a mesh of "
+                         "this case (`microbat mesh CASE.toml`), or run without --mesh")
+
+
+PROVENANCE_TABLES = ("geometry", "mesh", "parameters", "protocol", "solver")
+"""The case tables a checkpoint belongs to ([outputs] may change between a run and its resume)."""
+
+
+def provenance(case: Case, mesh_dir: Path) -> dict[str, Any]:
+    """What a run is, stored in its checkpoints: a digest of each case table that decides
+    the result, the parameter set, the mesh file's digest and the code version."""
+    plain = to_plain(case)
+    data = mesh_dir / "mesh.h5"
+    return {
+        "case": {t: _digest(json.dumps(plain[t], sort_keys=True, default=str).encode()) for t in PROVENANCE_TABLES},
+        "parameter_set": {"set": case.parameters.set, "overrides": dict(case.parameters.overrides)},
+        "mesh_sha256": _digest(data.read_bytes()) if data.is_file() else None,
+        "code": {"microbat": package_version(), "git_commit": git_commit()},
+    }
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def check_resume(directory: Path, current: Mapping[str, Any]) -> None:
+    """Refuse to resume a checkpoint written for another case or mesh, naming what differs."""
+    saved = read_checkpoint_state(directory).get("provenance") or {}
+    if not saved:
+        print(f"microbat run: warning: checkpoint {directory} records no provenance (an older microbat); "
+              "the case and mesh it belongs to cannot be checked", flush=True)
+        return
+    differs = [f"[{t}]" for t in PROVENANCE_TABLES if saved.get("case", {}).get(t) != current["case"][t]]
+    if saved.get("parameter_set") != current["parameter_set"]:
+        differs.append(f"parameter set {saved.get('parameter_set')} -> {current['parameter_set']}")
+    if saved.get("mesh_sha256") != current["mesh_sha256"]:
+        differs.append(f"mesh (mesh.h5 digest {saved.get('mesh_sha256')} -> {current['mesh_sha256']})")
+    if differs:
+        raise InputError(
+            f"--resume: the checkpoint in {directory} belongs to a different run; changed since: "
+            f"{', '.join(differs)}; accepted: the same case tables and mesh (run without --resume to start again)"
+        )
+    if saved.get("code") != current["code"]:
+        print(f"microbat run: warning: checkpoint {directory} was written by {saved.get('code')}, "
+              f"resuming with {current['code']}", flush=True)
+
+
+def require_checkpoint(results: Path) -> None:
+    """Raise :class:`InputError` unless ``results`` holds a checkpoint to resume from."""
+    if not checkpoint_exists(results / "checkpoint"):
+        raise InputError(
+            f"--resume: {results / 'checkpoint'} has no checkpoint (state.json) to resume from; run without "
+            "--resume to start from t = 0 ([outputs] checkpoint_every sets how often checkpoints are written)"
+        )
 
 
 def run_case_on_mesh(mesh_data: MeshData, case: Case, output_dir: str | Path, resume: bool = False,
-                     show_progress: bool = True) -> Path:
+                     show_progress: bool = True, provenance: Mapping[str, Any] | None = None) -> Path:
     """The half-cell model of ``case`` on ``mesh_data`` (:func:`models.runner.run_simulation`)
     with ``manifest.json`` kept up to date; returns the results directory."""
     manifest = Manifest(Path(output_dir) / "manifest.json", case)
     return run_simulation(
         mesh_data, case.parameters.resolve(), case.protocol, case.solver, case.outputs, output_dir,
-        resume=resume, show_progress=show_progress, on_status=manifest.write)
+        resume=resume, show_progress=show_progress, on_status=manifest.write, provenance=provenance)
 
 
 class Manifest:
@@ -264,6 +344,7 @@ class Manifest:
             "parameters": summary.pop("parameters"),
             "mesh": summary.pop("mesh"),
             "wall_time_s": run.wall_s,
+            "time_reached_s": run.simulation.time if hasattr(run.simulation, "capacity") else None,
             "timers_s": summary.pop("timers_s"),
         } | summary
         write_json(run.simulation.comm, self.path, data)
@@ -289,6 +370,7 @@ def plot_results(results: str | Path, output: str | Path | None, comm: Communica
     if not is_writer(comm):
         return []
     result = read_results(results)
+    check_output_directory(output or Path(results) / "figures")
     written = save_figures(result, output, render=render, log=log)
     for path in written:
         print(f"  {Path(path).resolve()}")
@@ -338,9 +420,10 @@ def mesh(case_path: str | Path, output: str | Path, comm: MPI.Comm, method: str 
          quiet: bool = False) -> MeshData:
     """Mesh the geometry of a case file into ``output`` (mesh.xdmf + mesh.json) and print
     the mesh report's summary."""
-    case = load_case(case_path)
+    case = load_case(case_path, require_protocol=False)
     if method:
         case = dataclasses.replace(case, mesh=dataclasses.replace(case.mesh, method=method))
+    prepare_output(comm, output)
 
     def log(message: str) -> None:
         if not quiet and comm.rank == 0:
@@ -368,7 +451,7 @@ def packing_geometry(case_path: str | None, overrides: Mapping[str, Any]) -> tup
     like a case file; and the name of the case (``"packing"`` without one)."""
     data, name = {}, "packing"
     if case_path:
-        case = load_case(case_path)
+        case = load_case(case_path, require_protocol=False)
         if case.geometry.source != "packing":
             raise InputError(
                 f"{case_path}: geometry.source = {case.geometry.source!r}; `microbat generate` writes "
@@ -393,14 +476,21 @@ def generate(case_path: str | None, overrides: Mapping[str, Any], output: str | 
         h = voxel_size_um
         if not (np.isfinite(h) and h > 0):
             raise InputError(f"--voxel-size-um: {h}; accepted: a voxel edge > 0 um")
+        smallest = min(spec.diameter, spec.small_diameter) if spec.arrangement in ("bimodal", "layered") \
+            else spec.diameter * (1.0 - 2.0 * spec.diameter_spread)
+        if h * 1e-6 > smallest / 2:
+            raise InputError(
+                f"--voxel-size-um: {h:g} um is coarser than half the smallest particle diameter "
+                f"({smallest * 1e6:.3g} um); accepted: 0 < voxel size <= {smallest * 1e6 / 2:.3g} um "
+                "(at least two voxels across every particle)"
+            )
         shape = grid_shape(spec.box, h * 1e-6)
         if np.prod(shape, dtype=float) > MAX_VOXELS:
             raise InputError(
                 f"--voxel-size-um {h:g} gives a {shape[0]} x {shape[1]} x {shape[2]} grid; accepted: at most "
                 f"{MAX_VOXELS} voxels (use a larger voxel size)"
             )
-    out = Path(output) if output else Path("results") / name / ("geometry" if case_path else "")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_directory(output or Path("results") / name / ("geometry" if case_path else ""))
 
     packing = generate_packing(spec)
     files = {"packing": save_record(packing, out / "packing.npz")}
@@ -467,6 +557,7 @@ def segment(image_table: Mapping[str, Any], out: Path) -> LabelledVolume:
     ``volume.npz``, ``labels.tif``, ``segmentation.json`` and ``segmentation.png`` in ``out``;
     prints a summary. Serial (no communicator)."""
     image = case_from_dict({"geometry": {"source": "image", "image": dict(image_table)}}).geometry.image
+    check_output_directory(out)
     volume = build_image_volume(image)
     save_record(volume, out / "volume.npz")
     write_labels_tiff(volume, out / "labels.tif")
@@ -499,7 +590,7 @@ def demo(case_path: str | Path, output: str | Path, comm: MPI.Comm, rebuild_mesh
     plots; the model runs on all ranks of ``comm``."""
     started = time.perf_counter()
     case = load_case(case_path)
-    out = Path(output)
+    out = prepare_output(comm, output)
 
     def log(message: str) -> None:
         if comm.rank == 0:

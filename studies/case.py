@@ -32,12 +32,14 @@ from typing import Any, Literal
 from foundation.errors import InputError
 from foundation.schema import SchemaError, build, build_tagged, spec
 from meshing.options import MeshOptions
+from meshing.packing_spec import AM_FRACTION_RANGE, PackingSpec
 from models.outputs import OutputSettings
 from models.parameters import ParameterSet, parameter_set
 from models.parameters.tabulated import with_tables
 from models.protocol import STEP_KINDS, CCStep, CVStep, Protocol, RestStep
 from models.settings import SolverSettings
 
+UM = 1e-6
 CaseError = SchemaError
 """A case file (or command-line case) that cannot be accepted; the message names the key."""
 Outputs = OutputSettings
@@ -81,7 +83,10 @@ class PackingGeometry:
     layer_thickness_um: float = spec(
         30.0, min=0, unit="um", help="small-particle layer next to the separator (layered)"
     )
-    am_fraction: float = spec(0.43, gt=0, lt=0.75, help="target active-material volume fraction (packable: 0.15-0.60)")
+    am_fraction: float = spec(
+        0.43, min=AM_FRACTION_RANGE[0], max=AM_FRACTION_RANGE[1],
+        help="target active-material volume fraction (the range the packer can reach)",
+    )
     am_fraction_gradient: float = spec(
         0.0, min=-0.4, max=0.4, help="AM fraction at the separator minus at the collector (graded, aligned_channels)"
     )
@@ -90,6 +95,32 @@ class PackingGeometry:
     lateral_um: tuple[float, float] = spec((40.0, 40.0), gt=0, unit="um", help="box size in x and y")
     thickness_um: float = spec(60.0, gt=0, unit="um", help="electrode thickness L")
     seed: int = spec(0, min=0, help="random seed (reproducible packings)")
+
+    def to_spec(self) -> PackingSpec:
+        """The generator's spec (SI); its checks (particles fit the box, packable AM fraction)
+        run here, so a case is refused before any packing starts.
+
+        Raises:
+            InputError: naming the ``geometry.packing`` key when the generator cannot pack it.
+        """
+        try:
+            return PackingSpec(
+                box=(self.lateral_um[0] * UM, self.lateral_um[1] * UM, self.thickness_um * UM),
+                arrangement=self.arrangement,
+                diameter=self.diameter_um * UM,
+                diameter_spread=self.diameter_spread,
+                small_diameter=self.small_diameter_um * UM,
+                large_diameter=self.large_diameter_um * UM,
+                small_volume_share=self.small_volume_share,
+                layer_thickness=self.layer_thickness_um * UM,
+                am_fraction=self.am_fraction,
+                am_fraction_gradient=self.am_fraction_gradient,
+                channel_diameter=self.channel_diameter_um * UM,
+                channel_spacing=self.channel_spacing_um * UM,
+                seed=self.seed,
+            )
+        except InputError as err:
+            raise InputError(f"geometry.packing: {err}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -324,8 +355,10 @@ def case_from_dict(data: dict[str, Any], base_dir: str | Path = ".", name: str =
     return case
 
 
-def load_case(path: str | Path) -> Case:
-    """Read and validate a TOML case file."""
+def load_case(path: str | Path, require_protocol: bool = True) -> Case:
+    """Read and validate a TOML case file (:func:`check_case` included). Without
+    ``require_protocol`` (commands that only build the geometry or the mesh) the
+    ``[protocol]`` table may be left out."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -335,7 +368,60 @@ def load_case(path: str | Path) -> Case:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise CaseError(f"case file {path}: not valid TOML ({err})") from None
+    if not data:
+        raise CaseError(f"case file {path}: is empty; a case needs at least a [[protocol.steps]] table "
+                        "(`microbat case --schema` lists every key)")
+    if require_protocol and "protocol" not in data:
+        raise CaseError(f"case file {path}: no [protocol]; accepted: one or more [[protocol.steps]] tables, "
+                        "e.g. mode = 'cc', c_rate = 1.0")
     try:
-        return case_from_dict(data, base_dir=path.parent.resolve(), name=path.stem)
-    except CaseError as err:
+        case = case_from_dict(data, base_dir=path.parent.resolve(), name=path.stem)
+        check_case(case)
+    except InputError as err:
         raise CaseError(f"case file {path}: {err}") from None
+    return case
+
+
+def check_case(case: Case) -> None:
+    """What the later stages would refuse, checked before any of them starts: the packing
+    can be generated, the files exist, the first current step can move from the initial
+    open-circuit voltage towards its voltage limit.
+
+    Raises:
+        InputError: naming the key, the value and what would be accepted.
+    """
+    g = case.geometry
+    if g.source == "packing":
+        g.packing.to_spec()
+    files = {"geometry.file": g.file} if g.source == "file" else {}
+    if g.source == "image" and g.image is not None:
+        files["geometry.image.path"] = g.image.path
+        if g.image.grey and g.image.segmentation.training_labels:
+            files["geometry.image.segmentation.training_labels"] = g.image.segmentation.training_labels
+    for key, name in files.items():
+        if not case.path(name).exists():
+            raise InputError(f"{key}: {case.path(name)} does not exist (relative paths are relative to the case file)")
+    check_first_voltage_limit(case.protocol, case.parameters.resolve())
+
+
+def check_first_voltage_limit(protocol: Protocol, parameters: ParameterSet) -> None:
+    """The first constant-current step starts at the initial open-circuit voltage
+    (``cell.initial_voltage``): a discharge must stop below it, a charge above it, or the
+    run would end at once with nothing delivered."""
+    cell = parameters.cell
+    for index, step in enumerate(protocol.steps):
+        if step.mode == "cv":
+            return
+        if step.mode != "cc":
+            continue
+        discharge = step.direction == "discharge"
+        limit = step.until_voltage_V or (cell.cutoff_voltage if discharge else cell.upper_voltage)
+        if limit > 0 and (limit >= cell.initial_voltage if discharge else limit <= cell.initial_voltage):
+            key = f"protocol.steps[{index}].until_voltage_V" if step.until_voltage_V else "the parameter set's limit"
+            raise InputError(
+                f"{key}: {limit:g} V is {'above' if discharge else 'below'} the initial open-circuit voltage "
+                f"{cell.initial_voltage:.4g} V, so the {step.direction} would stop at once; accepted: a limit "
+                f"{'below' if discharge else 'above'} {cell.initial_voltage:.4g} V (or direction = "
+                f"'{'charge' if discharge else 'discharge'}')"
+            )
+        return

@@ -59,7 +59,7 @@ def test_good_case_round_trip(tmp_path):
         ),
         (
             {"geometry": {"packing": {"am_fraction": 0.9}}},
-            r"geometry\.packing\.am_fraction: 0\.9 is out of range; accepted: < 0\.75",
+            r"geometry\.packing\.am_fraction: 0\.9 is out of range; accepted: <= 0\.6",
         ),
         ({"geometry": {"packing": {"thickness_um": -60}}}, r"thickness_um: -60 is out of range; accepted: > 0 um"),
         ({"solver": {"dt_max_s": "fast"}}, r"solver\.dt_max_s: expected a number, got 'fast'"),

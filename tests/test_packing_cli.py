@@ -109,7 +109,7 @@ def test_generate_from_a_case_file_with_a_flag_override(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--am-fraction", "0.7"], r"am_fraction 0\.7: cannot be packed"),
+        (["--am-fraction", "0.7"], r"am_fraction: 0\.7 is out of range; accepted: <= 0\.6"),
         (["--am-fraction", "0.9"], r"geometry\.packing\.am_fraction: 0\.9 is out of range"),
         (["--lateral-um", "5", "40"], r"smaller than a particle"),
         (["--voxel-size-um", "0"], r"--voxel-size-um: 0\.0; accepted: a voxel edge > 0 um"),
