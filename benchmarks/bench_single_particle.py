@@ -25,19 +25,23 @@ os.environ["PYBAMM_DISABLE_TELEMETRY"] = "true"
 from meshing.layered_sphere import LayeredSphereOptions  # noqa: E402
 from models.meshes import SPHERE_MESH  # noqa: E402
 from models.parameters import parameter_set  # noqa: E402
-from models.reference import single_particle_pybamm  # noqa: E402
+from models.reference import single_particle_finite_volume, single_particle_pybamm  # noqa: E402
 from models.runner import SINGLE_PARTICLE_SOL_CHANGE, run_single_particle  # noqa: E402
 
 ABOVE_VOLTAGE_V = 3.45
 
 
-def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_change: float) -> dict:
+def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_change: float,
+            reference: str = "pybamm") -> dict:
     params = parameter_set("baseline")
     start = time.perf_counter()
     fe = run_single_particle(radius_um * 1e-6, c_rate, params, sphere_mesh=mesh,
                              solver={"max_sol_change": sol_change})
     wall = time.perf_counter() - start
-    spm = single_particle_pybamm(params, radius_um * 1e-6, c_rate=c_rate, radial_points=200, output_points=4000)
+    if reference == "pybamm":
+        spm = single_particle_pybamm(params, radius_um * 1e-6, c_rate=c_rate, radial_points=200, output_points=4000)
+    else:  # our own radial finite volumes: the same equations as the FE model
+        spm = single_particle_finite_volume(params, radius_um * 1e-6, c_rate=c_rate, output_points=4000)
     t, v = np.asarray(fe.column("time_s")), np.asarray(fe.column("voltage_V"))
     v_ref = np.interp(t, spm.time_s, spm.voltage_V)
     above = (v > ABOVE_VOLTAGE_V) & (v_ref > ABOVE_VOLTAGE_V)
@@ -62,15 +66,18 @@ def main() -> None:
     parser.add_argument("--first-layer", type=float, default=SPHERE_MESH.first_layer)
     parser.add_argument("--growth", type=float, default=SPHERE_MESH.growth)
     parser.add_argument("--max-sol-change", type=float, default=SINGLE_PARTICLE_SOL_CHANGE)
+    parser.add_argument("--reference", choices=["pybamm", "fv"], default="pybamm",
+                        help="PyBaMM's SPM (independent) or our own finite volumes (same kinetics)")
     args = parser.parse_args()
     mesh = LayeredSphereOptions(args.subdivisions, args.first_layer, args.growth)
-    print(f"mesh {mesh}, max SoL change {args.max_sol_change}, load {os.getloadavg()[0]:.2f}")
+    print(f"mesh {mesh}, max SoL change {args.max_sol_change}, reference {args.reference}, "
+          f"load {os.getloadavg()[0]:.2f}")
     print("| R [um] | C-rate | max dV [mV] | rms dV [mV] | capacity (FE-SPM)/SPM | steps | Newton | wall [s] "
           "| max x | stop |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for radius in (float(r) for r in args.radii.split(",")):
         for rate in (float(c) for c in args.rates.split(",")):
-            r = compare(radius, rate, mesh, args.max_sol_change)
+            r = compare(radius, rate, mesh, args.max_sol_change, args.reference)
             print(f"| {radius:g} | {rate:g}C | {r['max_dv_mV']:.2f} | {r['rms_dv_mV']:.2f} "
                   f"| {r['capacity'] * 100:+.2f} % | {r['steps']} | {r['newton']} | {r['wall_s']:.1f} "
                   f"| {r['max_x']:.6f} | {r['stop']} |", flush=True)
