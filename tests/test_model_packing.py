@@ -27,8 +27,11 @@ def test_packing_discharge_to_cut_off(comm, shared_tmp_path):
     sim.run()
     assert series.column("lithium_balance_error")[1:].max() < 1e-8
     reason = sim.state.stop_reason
-    assert "voltage limit" in reason or "AM surface saturated" in reason
+    assert reason == "CC discharge 3C: voltage limit", reason
+    assert abs(sim.voltage - 2.8) < 1e-4
     assert 0.5 < sim.depth_of_discharge < 1.0
+    low, high = sim.state.min_sol, sim.state.max_sol
+    assert low >= parameter_set("baseline").initial_stoichiometry - 1e-12 and high <= 1.0
     comm.barrier()
     rows = (shared_tmp_path / "particles" / "particles_dod0.600.csv").read_text().splitlines()
     assert len(rows) == 1 + n_particles
