@@ -33,7 +33,13 @@ MeshTags = dolfinx.mesh.MeshTags
 Expr = ufl.core.expr.Expr
 
 FACET_QUADRATURE_DEGREE = 4
-"""Quadrature degree on Gamma and the boundaries (residual and diagnostics alike)."""
+"""Quadrature degree on the boundaries (residual and diagnostics alike)."""
+VERTEX_RULE = {"quadrature_rule": "vertex", "quadrature_degree": 1}
+"""Quadrature at the vertices: the lumped c_s storage and the interface current. Each node
+then stores and exchanges lithium by its own value alone (a diagonal mass matrix and a
+nodal Butler-Volmer current), so i0 -> 0 at x = 1 stops a saturated node from taking
+lithium, and a discharge from a uniform state does not undershoot it (no consistent-mass
+oscillation). Exact for the P1 inventory, so the lithium balance stays exact."""
 CELL_QUADRATURE_DEGREE = 2
 """Quadrature degree in the cells: exact for the P1 mass terms, so the discrete lithium
 balance is exact; nonlinear coefficients are sampled at the same points everywhere."""
@@ -74,7 +80,10 @@ class Domains:
     dx: ufl.Measure
     ds: ufl.Measure
     dGamma: ufl.Measure
-    """Interface measure: interior facets ("+" = AM) or, single particle, exterior facets."""
+    """Interface measure: interior facets ("+" = AM) or, single particle, exterior facets;
+    vertex rule (``VERTEX_RULE``)."""
+    dx_lumped: ufl.Measure
+    """Cell measure with the vertex rule: the lumped storage of c_s."""
     interface_facets: np.ndarray
     """Owned interface facets of the parent mesh (local indices)."""
     interface_data: np.ndarray
@@ -228,13 +237,14 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
     gamma = int(FacetTag.INTERFACE)
     kind = "ds" if single_particle else "dS"
     dGamma = ufl.Measure(kind, domain=mesh, subdomain_data=[(gamma, interface_data.ravel())],
-                         metadata={"quadrature_degree": FACET_QUADRATURE_DEGREE})(gamma)
+                         metadata=VERTEX_RULE)(gamma)
+    dx_lumped = ufl.Measure("dx", domain=mesh, subdomain_data=regions, metadata=VERTEX_RULE)
     tags = np.unique(marker[am_cells])
     particle_tags = np.unique(np.concatenate(comm.allgather(tags))).astype(np.int32)
     domains = Domains(
         mesh=mesh, cell_tags=ct, facet_tags=ft, regions=regions, single_particle=single_particle,
         active_material=am, electronic=electronic, electrolyte=electrolyte, dx=dx, ds=ds,
-        dGamma=dGamma, interface_facets=interface_facets, interface_data=interface_data,
+        dGamma=dGamma, dx_lumped=dx_lumped, interface_facets=interface_facets, interface_data=interface_data,
         cell_marker=marker, particle_tags=particle_tags,
     )
     domains.geometry = _measure_geometry(domains)

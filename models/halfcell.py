@@ -20,14 +20,16 @@ Weak form, in equation order, backward Euler (unknowns c_s, phi_s, c_e, phi_e; e
 current, species rows multiplied by F; theta = 1 in time steps and 0 in the consistent
 initialisation, where it freezes the concentrations while the potentials balance):
 
-    F_cs = F((c_s - c_s^n)/dt, v)_AM + theta [ -F(N_s, grad v)_AM + <j, v>_Gamma ]
+    F_cs = F((c_s - c_s^n)/dt, v)_AM,lumped + theta [ -F(N_s, grad v)_AM + <j, v>_Gamma ]
     F_ps = (sigma grad phi_s, grad v)_AM+NSD + <j, v>_Gamma + <i_app, v>_collector
     F_ce = F(eps (c_e - c_e^n)/dt, v)_el + theta [ -F(N, grad v)_el - <j, v>_Gamma - <i_Li, v>_Li ]
     F_pe = -(i_e, grad v)_el - <j, v>_Gamma - <i_Li, v>_Li
 
 Testing with v = 1 gives the discrete balances the tests check: the lithium gained by the AM
 equals the charge passed / F, the salt is conserved, and the interface current equals the
-applied current.
+applied current. The c_s storage is lumped and <j, v>_Gamma uses the vertex rule
+(``domains.VERTEX_RULE``): each surface node exchanges lithium by its own state, so i0 = 0 at
+x = 1 stops a saturated node, and the storage does not undershoot.
 
 Single-particle limit (the SST-only reference): the mesh is the particle, Gamma its
 surface, c_e = c_e0 and phi_e = 0 are fixed, and the particle is an equipotential electronic
@@ -256,7 +258,8 @@ def build_half_cell(
         domains.am(phi_s), phi_e_trace, domains.am(c_s), c_e_trace, material, T)
 
     # ---- F_cs: lithium in the active material
-    F_cs = solid_diffusion.storage(c_s, c_s_old, v_cs, inverse_dt, dx_am) + theta * (
+    F_cs = solid_diffusion.storage(
+        c_s, c_s_old, v_cs, inverse_dt, domains.dx_lumped(Region.ACTIVE_MATERIAL)) + theta * (
         solid_diffusion.transport(c_s, v_cs, material, dx_am, anisotropy)
         + j * domains.am(v_cs) * dG)
 

@@ -7,7 +7,9 @@ these builders make meshes with the same tags (:mod:`meshing.tags`) without it:
   tagged by centroid: spherical "staircase" particles, the NSD around them and a separator
   slab on top. Cheap, any size, exact cell-centroid tags.
 * :func:`sphere` - one smooth gmsh/OpenCASCADE sphere (a single particle, tag 100, surface
-  facets tagged as the interface).
+  facets tagged as the interface), uniform or graded towards the surface.
+* :func:`layered_sphere` - a faceted sphere with boundary-layer elements under its surface
+  (:mod:`meshing.layered_sphere`): the default single-particle mesh (``SPHERE_MESH``).
 
 Smooth packing electrodes come from the meshing stage (:func:`meshing.build.build_mesh`).
 
@@ -24,6 +26,8 @@ import numpy as np
 
 from foundation.errors import InputError
 from foundation.stack import MPI, dolfinx
+from meshing.distribute import coordinate_element, run_on_root
+from meshing.layered_sphere import LayeredSphereOptions, layered_unit_sphere
 from meshing.tags import CellTag, FacetTag
 from models.mesh_input import MeshData, ghosted_partitioner
 
@@ -95,6 +99,34 @@ def boundary_facet_tags(mesh: dolfinx.mesh.Mesh, top: float) -> dolfinx.mesh.Mes
     values[np.isin(exterior, bottom)] = FacetTag.CURRENT_COLLECTOR
     values[np.isin(exterior, upper)] = FacetTag.COUNTER_ELECTRODE
     return dolfinx.mesh.meshtags(mesh, fdim, exterior.astype(np.int32), values)
+
+
+SPHERE_MESH = LayeredSphereOptions(subdivisions=2, first_layer=0.0025, growth=1.2)
+"""The default single-particle mesh (relative to the radius); chosen by error per cost in
+``benchmarks/bench_single_particle.py`` (benchmarks/README.md)."""
+
+
+def layered_sphere(comm: MPI.Comm, radius: float, options: LayeredSphereOptions = SPHERE_MESH) -> MeshData:
+    """One spherical particle of ``radius`` [m] with boundary-layer elements under its
+    surface (:mod:`meshing.layered_sphere`); tag 100, its surface tagged as the interface."""
+    if not (np.isfinite(radius) and radius > 0):
+        raise InputError(f"sphere radius = {radius!r} m: accepted is a positive length")
+    built = run_on_root(comm, lambda: layered_unit_sphere(options))
+    points, cells, summary = built if comm.rank == 0 else (np.zeros((0, 3)), np.zeros((0, 4), np.int64), None)
+    summary = comm.bcast(summary, root=0)
+    mesh = dolfinx.mesh.create_mesh(comm, cells, coordinate_element(), points * radius,
+                                    partitioner=ghosted_partitioner())
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    n_cells = imap.size_local + imap.num_ghosts
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, np.arange(n_cells, dtype=np.int32),
+                                      np.full(n_cells, int(CellTag.PARTICLE_BASE), np.int32))
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    exterior = dolfinx.mesh.exterior_facet_indices(mesh.topology).astype(np.int32)
+    interface = np.full(exterior.size, int(FacetTag.INTERFACE), np.int32)
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, exterior, interface)
+    info = {"builder": "layered_sphere", "radius_m": radius, "subdivisions": options.subdivisions, **summary}
+    return MeshData(mesh, cell_tags, facet_tags, info)
 
 
 SURFACE_GRADING = 0.3

@@ -62,7 +62,8 @@ TIMESERIES_COLUMNS = [
     "time_s", "step", "step_mode", "voltage_V", "current_A", "current_A_m2", "current_mA_cm2", "c_rate",
     "charge_C", "capacity_mAh_cm2", "capacity_mAh_g", "depth_of_discharge", "mean_sol",
     "lithium_solid_mol", "lithium_change_mol", "lithium_balance_error", "salt_electrolyte_mol",
-    "interface_current_A", "min_c_e_mol_m3", "max_sol_change", "newton_iterations",
+    "interface_current_A", "min_c_e_mol_m3", "min_sol", "max_sol", "min_surface_sol",
+    "max_surface_sol", "max_sol_change", "newton_iterations",
     "linear_iterations", "dt_s",
 ]
 
@@ -104,6 +105,10 @@ class TimeSeries(Output):
             "salt_electrolyte_mol": d.get("salt_electrolyte", math.nan),
             "interface_current_A": d["interface_current"],
             "min_c_e_mol_m3": sim.min_electrolyte_concentration,
+            "min_sol": sim.sol_min,
+            "max_sol": sim.sol_max,
+            "min_surface_sol": sim.surface_sol_min,
+            "max_surface_sol": sim.surface_sol_max,
             "max_sol_change": sim.sol_change,
             "newton_iterations": sim.newton.iterations if sim.newton else 0,
             "linear_iterations": sim.newton.linear_iterations if sim.newton else 0,

@@ -24,9 +24,10 @@ import numpy as np
 from foundation import interrupts
 from foundation.errors import InputError, Interrupted, SolverError
 from foundation.stack import MPI
+from meshing.layered_sphere import LayeredSphereOptions
 from models import checkpoint
 from models.mesh_input import MeshData
-from models.meshes import sphere
+from models.meshes import SPHERE_MESH, layered_sphere, sphere
 from models.outputs import OutputSettings, TimeSeries, standard_outputs
 from models.parameters import ParameterSet, parameter_set
 from models.protocol import CCStep, Protocol
@@ -150,24 +151,32 @@ def mesh_statistics(sim: Simulation) -> dict[str, Any]:
     return out
 
 
+SINGLE_PARTICLE_SOL_CHANGE = 0.005
+"""Largest change of x per step in a single-particle run: backward Euler's error at the
+surface is about 1 mV per 0.01 (benchmarks/bench_single_particle.py); a particle is cheap."""
+
+
 def run_single_particle(
     radius: float,
     c_rate: float,
     parameters: str | ParameterSet = "baseline",
     overrides: dict | None = None,
     until_voltage: float = 0.0,
-    mesh_size: float = 0.15,
+    mesh_size: float | None = None,
     comm: MPI.Comm | None = None,
     solver: dict | None = None,
     output_dir: str | Path | None = None,
     surface_mesh_size: float | None = None,
+    sphere_mesh: LayeredSphereOptions = SPHERE_MESH,
 ) -> TimeSeries:
     """Single-particle (SST-only) discharge of one sphere of ``radius`` [m] at ``c_rate``.
 
     Uniform electrolyte (c_e = c_e0, phi_e = 0), the same Butler-Volmer kinetics and solid
     diffusion as the full model; ``parameters`` is a set name or a ParameterSet;
-    ``until_voltage`` 0 means the set's cut-off; ``mesh_size`` is the element size relative
-    to the radius, ``surface_mesh_size`` (relative, smaller) refines it towards the surface
+    ``until_voltage`` 0 means the set's cut-off. The particle is meshed with boundary-layer
+    elements under its surface (``sphere_mesh``, default :data:`models.meshes.SPHERE_MESH`;
+    :func:`models.meshes.layered_sphere`); a ``mesh_size`` (element size relative to the
+    radius, optionally ``surface_mesh_size`` towards the surface) gives a gmsh sphere instead
     (:func:`models.meshes.sphere`); ``solver`` overrides :class:`models.settings.SolverSettings` fields. Returns
     the :class:`models.outputs.TimeSeries` (``.column("voltage_V")``, ``"capacity_mAh_g"``,
     ``"mean_sol"``, ...) with ``.summary`` (stop reason, capacity, timers) and
@@ -178,13 +187,18 @@ def run_single_particle(
     """
     comm = comm if comm is not None else MPI.COMM_SELF
     pset = parameter_set(parameters, overrides) if isinstance(parameters, str) else parameters
-    settings = dataclasses.replace(SolverSettings(model="single_particle", dt_max_s=60.0), **(solver or {}))
+    settings = dataclasses.replace(
+        SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE),
+        **(solver or {}))
     protocol = Protocol(steps=(CCStep(c_rate=c_rate, until_voltage_V=until_voltage),))
     directory = Path(output_dir) if output_dir else Path(os.devnull)
     series = TimeSeries(directory)
     if output_dir is None:
         series.write = lambda comm: None  # keep in memory only
-    mesh = sphere(comm, radius, mesh_size, surface_size=surface_mesh_size)
+    if mesh_size is None:
+        mesh = layered_sphere(comm, radius, sphere_mesh)
+    else:
+        mesh = sphere(comm, radius, mesh_size, surface_size=surface_mesh_size)
     sim = Simulation(mesh, pset, protocol, settings, [series], show_progress=False)
     sim.build().run()
     sim.close()

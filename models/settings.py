@@ -28,6 +28,9 @@ class SolverSettings:
     dt_min_s: float = spec(1e-4, gt=0, unit="s")
     dt_max_s: float = spec(120.0, gt=0, unit="s")
     max_sol_change: float = spec(0.02, gt=0, max=0.5, help="largest change of the SoL at any point in one step")
+    limit_stoichiometry: bool = spec(
+        True, help="after each step clip x to its bounds per particle and redistribute the lithium (models.bounds)"
+    )
     predictor: bool = spec(
         True, help="start Newton from the last step's trend extrapolated (false: from the last solution)"
     )

@@ -53,8 +53,12 @@ from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
 from models.checkpoint import exists as checkpoint_exists
 from models.checkpoint import read_state as read_checkpoint_state
 from models.mesh_input import check_tags, load_mesh, recorded_box, save_mesh
-from models.parameters import available_parameter_sets
-from models.runner import RunStatus, run_simulation, run_summary
+from models.meshes import SPHERE_MESH, layered_sphere
+from models.outputs import OutputSettings
+from models.parameters import FARADAY, available_parameter_sets, parameter_set
+from models.protocol import CCStep, Protocol
+from models.runner import SINGLE_PARTICLE_SOL_CHANGE, RunStatus, run_simulation, run_summary
+from models.settings import SolverSettings
 from postprocess.discharge_plots import save_figure, save_figures
 from postprocess.discharge_results import read_results, results_report
 from postprocess.packing_plots import plot_packing
@@ -317,6 +321,46 @@ def run_case_on_mesh(mesh_data: MeshData, case: Case, output_dir: str | Path, re
         resume=resume, show_progress=show_progress, on_status=manifest.write, provenance=provenance)
 
 
+def single_particle(radius_um: float, output: str | Path, comm: MPI.Comm, *, c_rate: float = 0.0,
+                    current_A_m3: float = 0.0, parameter_set_name: str = "baseline", cutoff_V: float = 0.0,
+                    show_progress: bool = True) -> Path:
+    """Discharge one spherical particle (the SST-only reference) and write a results directory.
+
+    The particle of radius ``radius_um`` [um] is meshed with boundary-layer elements
+    (:data:`models.meshes.SPHERE_MESH`) in a uniform electrolyte; the current is a C-rate or a
+    current per AM volume [A/m^3]; ``cutoff_V`` 0 means the set's cut-off. The directory has
+    the layout of an electrode run (timeseries.csv, particles/, sol_histograms.json, fields/,
+    manifest.json)."""
+    if not (np.isfinite(radius_um) and 0.05 <= radius_um <= 100):
+        raise InputError(f"--radius-um {radius_um!r}: accepted is a radius in [0.05, 100] um")
+    if (c_rate > 0) == (current_A_m3 > 0):
+        raise InputError(f"give exactly one of --c-rate > 0 or --current-A-m3 > 0, got {c_rate} and {current_A_m3}")
+    if parameter_set_name not in available_parameter_sets():
+        raise InputError(f"--set {parameter_set_name!r}: accepted is one of {available_parameter_sets()}")
+    params = parameter_set(parameter_set_name)
+    if cutoff_V and not 0 < cutoff_V < params.cell.initial_voltage:
+        raise InputError(f"--cutoff-V {cutoff_V!r}: a discharge needs a cut-off below the initial "
+                         f"{params.cell.initial_voltage} V")
+    if current_A_m3 > 0:  # 1C empties the window [x0, x_max] of the AM in one hour
+        am = params.active_material
+        one_c = am.max_concentration * (am.stoichiometry_discharged - params.initial_stoichiometry) * FARADAY / 3600.0
+        c_rate = current_A_m3 / one_c
+        if not c_rate <= 100:
+            raise InputError(f"--current-A-m3 {current_A_m3!r} is {c_rate:.3g}C; accepted is up to 100C")
+    out = prepare_output(comm, output)
+    described = {"kind": "single_particle", "radius_um": radius_um, "c_rate": c_rate,
+                 "current_A_m3": current_A_m3 or None, "parameter_set": parameter_set_name,
+                 "cutoff_V": cutoff_V or params.cell.cutoff_voltage, "sphere_mesh": dataclasses.asdict(SPHERE_MESH)}
+    mesh_data = layered_sphere(comm, radius_um * 1e-6, SPHERE_MESH)
+    clear_previous_results(out, comm)
+    protocol = Protocol(steps=(CCStep(c_rate=c_rate, until_voltage_V=cutoff_V),))
+    solver = SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE)
+    outputs = OutputSettings(fields=False, checkpoint_every=0)
+    manifest = Manifest(out / "manifest.json", described)
+    return run_simulation(mesh_data, params, protocol, solver, outputs, out, show_progress=show_progress,
+                          on_status=manifest.write)
+
+
 class Manifest:
     """``manifest.json``: what ran, on what, with which versions, and how long it took.
 
@@ -324,7 +368,7 @@ class Manifest:
     failed or interrupted run keeps ``"status": "failed"``/``"interrupted"`` and the error.
     """
 
-    def __init__(self, path: Path, case: Case) -> None:
+    def __init__(self, path: Path, case: Case | Mapping[str, Any]) -> None:
         self.path, self.case = path, case
         self.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.versions = versions()

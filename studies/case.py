@@ -5,7 +5,8 @@ A case has six tables, each validated into a frozen dataclass before any work st
     name = "d8_60um_3C"
     [geometry]            what electrode: a generated packing, a segmented image or a file
     [mesh]                how to mesh it (gmsh OCC for packings, SurfaceNets or voxels for images)
-    [parameters]          a named parameter set plus dotted-key overrides
+    [parameters]          a named parameter set plus dotted-key overrides and optional
+                          material tables (ocp_table, diffusivity_table: CSV files)
     [[protocol.steps]]    constant current / rest / constant voltage steps, in order
     [solver]              solver preset, PETSc option overrides, time-step control
     [outputs]             results directory and what to write
@@ -34,6 +35,7 @@ from meshing.options import MeshOptions
 from meshing.packing_spec import AM_FRACTION_RANGE, PackingSpec
 from models.outputs import OutputSettings
 from models.parameters import ParameterSet, parameter_set
+from models.parameters.tabulated import with_tables
 from models.protocol import STEP_KINDS, CCStep, CVStep, Protocol, RestStep
 from models.settings import SolverSettings
 
@@ -260,16 +262,37 @@ class Parameters:
     overrides: dict[str, float | str] = spec(
         default_factory=dict, help='dotted keys, e.g. "nsd.porosity" = 0.23'
     )
+    ocp_table: str = spec(
+        "", help="CSV file 'stoichiometry,U in V' replacing the set's OCP (monotone cubic; relative to the case file)"
+    )
+    diffusivity_table: str = spec(
+        "", help="CSV file 'stoichiometry,D_s in m^2/s' replacing the set's D_s (cubic in log10 D_s)"
+    )
 
     def __post_init__(self) -> None:
         try:
             parameter_set(self.set, self.overrides)
         except (KeyError, TypeError, ValueError) as err:
             raise CaseError(f"parameters: {err.args[0] if err.args else err}") from None
+        for key in ("ocp_table", "diffusivity_table"):
+            path = getattr(self, key)
+            if path:
+                try:
+                    with_tables(parameter_set(self.set), **{key.removesuffix("_table"): path})
+                except InputError as err:
+                    raise CaseError(f"parameters.{key}: {err}") from None
 
     def resolve(self) -> ParameterSet:
-        """The :class:`models.parameters.ParameterSet`."""
-        return parameter_set(self.set, self.overrides)
+        """The :class:`models.parameters.ParameterSet` (with the tables, if given)."""
+        return with_tables(
+            parameter_set(self.set, self.overrides),
+            ocp=self.ocp_table or None,
+            diffusivity=self.diffusivity_table or None,
+        )
+
+
+TABLE_KEYS = ("ocp_table", "diffusivity_table")
+"""Keys of [parameters] that are file paths (relative to the case file)."""
 
 
 # ----------------------------------------------------------------------------- case
@@ -309,6 +332,12 @@ def case_from_dict(data: dict[str, Any], base_dir: str | Path = ".", name: str =
     """Validate plain data (as read from TOML) into a :class:`Case`."""
     data = dict(data)
     protocol = data.pop("protocol", None)
+    parameters = data.get("parameters")
+    if isinstance(parameters, dict):  # table paths are relative to the case file
+        relative = [k for k in TABLE_KEYS if isinstance(parameters.get(k), str) and parameters[k]]
+        data["parameters"] = parameters | {
+            key: str(Path(base_dir) / Path(parameters[key]).expanduser()) for key in relative
+        }
     case = build(Case, data | {"base_dir": str(base_dir)} | ({} if "name" in data else {"name": name}), "")
     if protocol is not None:
         if not isinstance(protocol, dict) or set(protocol) - {"steps"}:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from models.meshes import structured_electrode
+from models.parameters import FARADAY
 from models.protocol import CCStep, Protocol
 from models.settings import SolverSettings
 
@@ -26,3 +29,22 @@ def settings(**changes):
 
 def discharge(c_rate=3.0, until_voltage=3.5, **extra):
     return Protocol(steps=(CCStep(c_rate=c_rate, until_voltage_V=until_voltage, **extra),))
+
+
+def assert_conserved(series, lithium_tolerance=1e-8, salt_tolerance=1e-10):
+    """Lithium and charge conservation of a run's time series, at every recorded step.
+
+    * lithium: the AM's lithium change equals the charge passed / F, to ``lithium_tolerance``
+      of the largest |charge passed| so far (absolute, so that it holds through a charge
+      that brings the net charge back through zero);
+    * charge: the interface current equals the applied current (solver tolerance);
+    * salt: the electrolyte's salt inventory stays at its initial value.
+    """
+    change, charge = series.column("lithium_change_mol"), series.column("charge_C")
+    scale = np.maximum.accumulate(np.abs(charge))[1:] / FARADAY
+    error = np.abs(change - charge / FARADAY)[1:]
+    assert np.all(error <= lithium_tolerance * scale), (error / scale).max()
+    current, interface = series.column("current_A"), series.column("interface_current_A")
+    assert np.allclose(-interface, current, rtol=1e-8, atol=1e-8 * np.abs(current).max()), (interface, current)
+    salt = series.column("salt_electrolyte_mol")
+    assert np.allclose(salt, salt[0], rtol=salt_tolerance, atol=0)

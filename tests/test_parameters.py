@@ -7,6 +7,7 @@ import pytest
 
 from foundation.stack import MPI, dolfinx
 from models.parameters import FARADAY, parameter_set
+from models.parameters._math import regularised_power
 from models.parameters.constants import GAS_CONSTANT
 
 T = 298.15
@@ -46,12 +47,47 @@ def test_initial_stoichiometry_inverts_ocp(baseline):
     assert 0.30 < x0 < 0.31
 
 
-def test_clamps_keep_kinetics_finite(baseline):
+def test_exchange_current_vanishes_at_both_ends(baseline):
+    """No clamp: i0 is 0 at and beyond x = 0 and x = 1 (a full surface takes no lithium),
+    finite and C1 everywhere, and the plain power law from x = s0 to 1 - s0."""
     am = baseline.active_material
-    c_s = np.array([0.0, am.max_concentration, 2 * am.max_concentration])
-    i0 = am.exchange_current_density(np.array([0.0, 1000.0, 1000.0]), c_s)
-    assert np.all(np.isfinite(i0)) and np.all(i0 >= 0)
+    s0 = am.exchange_current_threshold
+    assert s0 == 1e-3
+    c_max = am.max_concentration
+    x = np.array([-0.5, 0.0, 1.0, 1.5])
+    assert np.all(am.exchange_current_density(1000.0, x * c_max) == 0.0)
+    inside = np.array([s0, 0.01, 0.5, 0.99, 1 - s0])
+    plain = FARADAY * am.rate_constant * 1000.0**0.5 * c_max * np.sqrt(inside * (1 - inside))
+    np.testing.assert_allclose(am.exchange_current_density(1000.0, inside * c_max), plain, rtol=1e-12)
+    # C1 across the threshold and into the end: one-sided slopes agree
+    for x_k in (s0, 1 - s0):
+        h = 1e-9
+        i0 = lambda v: am.exchange_current_density(1000.0, np.array(v) * c_max)  # noqa: E731
+        left = (i0(x_k) - i0(x_k - h)) / h
+        right = (i0(x_k + h) - i0(x_k)) / h
+        assert left == pytest.approx(right, rel=1e-4)
+    near_end = np.linspace(1 - s0, 1.0, 101)
+    values = am.exchange_current_density(1000.0, near_end * c_max)
+    assert np.all(np.diff(values) < 0) and values[-1] == 0.0
     assert np.all(np.isfinite(am.open_circuit_potential(np.array([-1.0, 0.0, 1.0, 2.0]))))
+
+
+def test_regularised_power():
+    for a in (0.3, 0.5, 0.7, 1.5):
+        s0 = 1e-3
+        s = np.array([-1.0, 0.0, 0.5 * s0, s0, 2 * s0, 0.5, 1.0])
+        r = regularised_power(s, a, s0)
+        assert r[0] == r[1] == 0.0
+        np.testing.assert_allclose(r[3:], s[3:] ** a, rtol=1e-14)
+        # the cubic: value and slope of s^a at s0, zero slope at 0
+        b, c = (3 - a) * s0 ** (a - 2), (a - 2) * s0 ** (a - 3)
+        assert r[2] == pytest.approx(b * (0.5 * s0) ** 2 + c * (0.5 * s0) ** 3, rel=1e-14)
+        h = 1e-7 * s0
+        assert (regularised_power(s0, a, s0) - regularised_power(s0 - h, a, s0)) / h == pytest.approx(
+            a * s0 ** (a - 1), rel=1e-5
+        )
+    with pytest.raises(ValueError, match="threshold"):
+        regularised_power(0.5, 0.5, 0.0)
 
 
 def test_nsd_lumping(baseline):
@@ -113,8 +149,13 @@ def test_property_functions_accept_ufl(baseline, landesfeind):
         ]
         oregan = parameter_set(pset.name, {"active_material.diffusivity_model": "oregan2022"}).active_material
         checks.append((oregan.solid_diffusivity(x) * 1e15, oregan.solid_diffusivity(x_num) * 1e15))
+        for x_end in (0.9996, 1.2):  # the cubic branch and beyond x = 1
+            checks.append((
+                am.exchange_current_density(c, dolfinx.fem.Constant(msh, x_end) * am.max_concentration) * 1e3,
+                am.exchange_current_density(c_num, x_end * am.max_concentration) * 1e3,
+            ))
         for expr, value in checks:
-            assert ufl_value(expr) == pytest.approx(float(value), rel=1e-12)
+            assert ufl_value(expr) == pytest.approx(float(value), rel=1e-12, abs=1e-14)
 
 
 # ---------------------------------------------------------------- PyBaMM's implementations

@@ -1,8 +1,8 @@
 """Validation of the finite-element model against PyBaMM (issue 5, verification).
 
 * A single 3D spherical particle (the FE single-particle mode: Butler-Volmer, uniform
-  electrolyte) against PyBaMM's SPM at 1C and 3C: voltage within 5 mV over the discharge,
-  capacity within 1 %.
+  electrolyte) against PyBaMM's SPM (its own kinetics and OCP barrier) to 2.8 V: voltage
+  within 5 mV above 3.45 V, capacity within 1 %.
 * A 3D monodisperse (D8) packing electrode from the case pipeline against PyBaMM's DFN fed
   with the porosity, surface area and tortuosity measured on that electrode: the capacity
   difference at 0.5C, 1C and 3C is printed (``pytest -s``) and asserted below 5 % at 1C.
@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from models.parameters import parameter_set
-from models.reference import compare_discharges
 from models.runner import run_single_particle
 
 pybamm = pytest.importorskip("pybamm")
@@ -24,86 +23,56 @@ pybamm = pytest.importorskip("pybamm")
 from models.reference import single_particle_pybamm  # noqa: E402
 from studies.validation import validate_electrode  # noqa: E402
 
-RADIUS = 4e-6
-"""The D8 particle of the primary paper [m]."""
-
-BULK_MESH_SIZE = 0.3
-"""Element size in the particle's core, relative to the radius."""
-
-ONE_C_SURFACE_MESH_SIZE = 0.15
-"""Element size at the surface at 1C, relative to the radius; at C-rate n it is this / n."""
-
-MAX_SOL_CHANGE = 0.01
-"""Largest SoL change per step (the default 0.02 adds ~1.2 mV of backward-Euler error at the
-early-time peak of the 3C error: 4.57 mV instead of 3.3 mV)."""
-
 VOLTAGE_TOLERANCE_V = 5e-3
 CAPACITY_TOLERANCE = 0.01
 
+SINGLE_PARTICLE_CASES = [(6e-6, 2.0), (3e-6, 5.0)]
+"""(radius [m], C-rate): a subset of the benchmark's R = 2-8 um x 1C-5C table
+(benchmarks/bench_single_particle.py) that no other test uses."""
 
-def voltage_error_at_time_levels(reference, time_s, voltage_V, until_s):
-    """max |V_FE(t_n) - V_ref(t_n)| over the FE time levels t_n <= until_s [V].
-
-    Backward Euler defines the FE voltage at its time levels only; a straight line between
-    two levels is not the model's answer (near the end of discharge the FE takes 60 s steps
-    across the knee of the curve, and the chord is up to ~25 mV off the true curve although
-    both end points agree with the SPM to ~1 mV). The reference is interpolated from its dense
-    output (4000 points).
-    """
-    levels = time_s <= until_s
-    return float(np.max(np.abs(voltage_V[levels] - reference.voltage_at(time_s[levels]))))
+ABOVE_VOLTAGE_V = 3.45
+"""Voltages are compared while both are above this: below it PyBaMM's own OCP barrier and
+i0 regularisation, which the FE model does not share, shape the end of the discharge (that
+part is covered by the capacity at 2.8 V)."""
 
 
-@pytest.mark.parametrize("c_rate", [1.0, 3.0])
-def test_single_particle_matches_pybamm_spm(comm, c_rate):
-    """One meshed sphere (R = 4 um, baseline parameters) against PyBaMM's SPM.
+@pytest.mark.parametrize(("radius", "c_rate"), SINGLE_PARTICLE_CASES)
+def test_single_particle_matches_pybamm_spm(comm, radius, c_rate):
+    """One meshed sphere at the default discretisation (layered boundary-layer mesh,
+    models.meshes.SPHERE_MESH) against PyBaMM's SPM with its own kinetics, both to 2.8 V.
 
-    The FE sphere is faceted, so its volume V and interface area A differ from the smooth
-    sphere's (by ~0.1 % here): the SPM is run with the equivalent radius R_eq = 3 V / A of the
-    meshed particle (V and A integrated on the mesh), which gives both models the same
-    surface current density j = I / A and the same capacity per volume, and hence the same
-    C-rate. Both stop at the same event: the first of V = 2.8 V and the surface
-    stoichiometry reaching 1 - 1e-6 everywhere ("AM surface saturated (x = 1)" in the FE run,
-    "surface saturation" in the SPM, models/reference/records.py).
-
-    Mesh: the voltage error is set by how well the surface elements resolve the diffusion
-    layer sqrt(D_s t) under the surface flux j (measured at 3C: 22 mV on a uniform mesh of
-    R/4 elements, 11.6 mV at R/6.7, 4.5 mV with R/20 at the surface, all with the default
-    time steps, of which ~1.2 mV is the time step's: hence MAX_SOL_CHANGE). The error in the surface concentration scales like j h / D_s, so the
-    surface element size is taken inversely proportional to the C-rate
-    (R 0.15 / C-rate at the surface, R 0.3 in the core, graded in between).
+    The FE voltage at its time levels (backward Euler defines no other) is compared with the
+    SPM's dense output while both are above 3.45 V; the capacities at 2.8 V within 1 %. The
+    SPM runs with 200 radial points (its own error < 0.1 mV) and the FE particle has the
+    sphere's volume-to-surface ratio (it is scaled to the equivalent radius 3 V / A = R).
     """
     params = parameter_set("baseline")
-    fe = run_single_particle(
-        RADIUS, c_rate, params, mesh_size=BULK_MESH_SIZE, comm=comm,
-        surface_mesh_size=ONE_C_SURFACE_MESH_SIZE / c_rate, solver={"max_sol_change": MAX_SOL_CHANGE},
-    )
+    fe = run_single_particle(radius, c_rate, params, comm=comm)
     volume, area = fe.geometry["am_volume"], fe.geometry["interface_area"]
-    equivalent_radius = 3.0 * volume / area
-    assert abs(equivalent_radius / RADIUS - 1) < 5e-3, "the mesh is a sphere of radius R"
-    spm = single_particle_pybamm(params, equivalent_radius, c_rate=c_rate, output_points=4000)
-
-    t, v = fe.column("time_s"), fe.column("voltage_V")
-    reason = fe.summary["state"]["stop_reason"]
-    fe_end = "surface saturation" if "AM surface saturated" in reason else (
-        "cutoff voltage" if "voltage limit" in reason else reason)
-    assert fe_end == spm.end_reason, (reason, spm.end_reason)
-    # same current: the FE C-rate (from the mesh's AM) is the SPM's at R_eq
+    assert 3.0 * volume / area == pytest.approx(radius, rel=1e-9)
+    spm = single_particle_pybamm(params, radius, c_rate=c_rate, radial_points=200, output_points=4000)
+    assert fe.summary["state"]["stop_reason"] == f"CC discharge {c_rate:g}C: voltage limit"
+    assert spm.end_reason == "cutoff voltage"
     j_fe = fe.column("current_A")[-1] / area
     assert j_fe == pytest.approx(spm.surface_current_density_A_m2, rel=1e-9)
 
-    cmp = compare_discharges(spm.time_s, spm.voltage_V, t, v)
-    dv = voltage_error_at_time_levels(spm, t, v, cmp.compared_until_s)
-    print(f"\nsingle particle {c_rate:g}C: R_eq/R = {equivalent_radius / RADIUS:.5f}, "
-          f"{len(t) - 1} steps, max |V_FE - V_SPM| = {dv * 1e3:.2f} mV, "
-          f"capacity (FE - SPM)/SPM = {cmp.capacity_relative_difference * 100:+.3f} %")
+    t, v = np.asarray(fe.column("time_s")), np.asarray(fe.column("voltage_V"))
+    assert v[-1] == pytest.approx(2.8, abs=1e-4)
+    v_ref = np.interp(t, spm.time_s, spm.voltage_V)
+    above = (v > ABOVE_VOLTAGE_V) & (v_ref > ABOVE_VOLTAGE_V)
+    dv = float(np.abs(v - v_ref)[above].max())
+    capacity = t[-1] / spm.time_s[-1] - 1.0
+    print(f"\nsingle particle R = {radius * 1e6:g} um {c_rate:g}C: {len(t) - 1} steps, "
+          f"max |V_FE - V_SPM| above {ABOVE_VOLTAGE_V} V = {dv * 1e3:.2f} mV, capacity {capacity * 100:+.3f} %")
     assert dv < VOLTAGE_TOLERANCE_V, dv
-    assert abs(cmp.capacity_relative_difference) < CAPACITY_TOLERANCE, cmp
+    assert abs(capacity) < CAPACITY_TOLERANCE, capacity
+    low, high = fe.summary["sol_range"]
+    assert params.initial_stoichiometry - 1e-12 <= low and high <= 1.0
     assert fe.column("lithium_balance_error")[1:].max() < 1e-8
 
 
 ELECTRODE = dict(lateral_um=16.0, thickness_um=20.0, interface_size_um=2.0, bulk_size_factor=1.5,
-                 cutoff_voltage_V=3.5, seed=1)
+                 cutoff_voltage_V=2.8, seed=1)
 """A small D8 packing (about 17 particles, some cut by the box) with a coarse mesh: three
 discharges fit the default test budget. benchmarks/validate_electrode.py runs a bigger one."""
 
@@ -127,7 +96,7 @@ def test_packing_electrode_matches_pybamm_dfn(comm, shared_tmp_path):
     spheres; the same DFN with R = 4 um (a = 3 phi_AM / R) gives -0.5 % (1C) and +0.1 % (3C).
     Only 1C is asserted (the issue's criterion), with the measured a as the issue asks.
     """
-    result = validate_electrode(shared_tmp_path, comm, c_rates=(0.5, 1.0, 3.0), **ELECTRODE)
+    result = validate_electrode(shared_tmp_path, comm, c_rates=(1.0, 3.0), **ELECTRODE)
     if comm.rank == 0:
         print("\nFE packing electrode vs PyBaMM DFN\n" + result.table())
     m = result.measured

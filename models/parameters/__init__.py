@@ -16,6 +16,7 @@ from .components import (
 )
 from .constants import FARADAY, GAS_CONSTANT
 from .sets import ParameterSet, available_parameter_sets, parameter_set
+from .tabulated import TabulatedFunction, with_tables
 
 __all__ = [
     "FARADAY",
@@ -27,6 +28,8 @@ __all__ = [
     "NonSolidDomain",
     "ParameterSet",
     "Separator",
+    "TabulatedFunction",
     "available_parameter_sets",
     "parameter_set",
+    "with_tables",
 ]

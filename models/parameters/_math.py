@@ -50,6 +50,30 @@ def maximum(x: Any, lo: float) -> Any:
     return ufl.max_value(x, lo) if is_ufl(x) else np.maximum(x, lo)
 
 
+def regularised_power(s: Any, a: float, threshold: float) -> Any:
+    """s^a with a finite slope at s = 0: a C1 cubic below ``threshold``, 0 for s <= 0.
+
+    For 0 < a < 1, s^a has an infinite slope at 0 (the square roots of i0 as x -> 0 or 1).
+    Below s0 = ``threshold`` it is replaced by B s^2 + C s^3 with B = (3 - a) s0^(a - 2) and
+    C = (a - 2) s0^(a - 3), which matches value and slope at s0, is positive on (0, s0) and
+    vanishes with zero slope at s = 0; for s <= 0 the result is exactly 0. So i0 vanishes at
+    a saturated (or emptied) surface instead of leaving a current path there.
+    """
+    s0 = float(threshold)
+    if not 0.0 < s0 < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    b = (3.0 - a) * s0 ** (a - 2.0)
+    c = (a - 2.0) * s0 ** (a - 3.0)
+    if is_ufl(s):
+        cubic = s * s * (b + c * s)
+        power = ufl.max_value(s, s0) ** a
+        return ufl.conditional(ufl.ge(s, s0), power, ufl.conditional(ufl.gt(s, 0.0), cubic, 0.0))
+    s = np.asarray(s, dtype=float)
+    power = np.maximum(s, s0) ** a
+    cubic = s * s * (b + c * s)
+    return np.where(s >= s0, power, np.where(s > 0.0, cubic, 0.0))
+
+
 def constant_like(value: float, x: Any) -> Any:
     """A constant property: a float for UFL, an array shaped like x for NumPy."""
     return float(value) if is_ufl(x) else np.full(np.shape(x), float(value))

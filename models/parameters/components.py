@@ -19,8 +19,8 @@ from typing import Any, Callable
 from . import _math as m
 from .constants import FARADAY, GAS_CONSTANT
 
-STOICHIOMETRY_CLAMP = 1e-6
-"""x is clamped to [1e-6, 1 - 1e-6] inside i0 and U so that ln/sqrt stay finite."""
+EXCHANGE_CURRENT_THRESHOLD = 1e-3
+"""Default s0 of the regularised (1 - x)^a_a x^a_c factors of i0 (see ``regularised_power``)."""
 
 
 def _positive(name: str, value: float) -> None:
@@ -47,6 +47,9 @@ class ActiveMaterial:
         diffusivity: constant solid diffusivity D_s [m^2/s].
         diffusivity_functions: available SoL-dependent curves D_s(x) [m^2/s].
         rate_constant: k in i0 = F k c_e^a_a (c_max - c_s)^a_a c_s^a_c [m^2.5 mol^-0.5 s^-1].
+        exchange_current_threshold: s0 [-] below which the factors (1 - x)^a_a and x^a_c of
+            i0 are continued by a C1 cubic that vanishes at 0 (finite slope for Newton); i0
+            is exactly 0 at x >= 1 and x <= 0, so a saturated surface takes no more lithium.
         anodic_transfer_coefficient: a_a [-].
         cathodic_transfer_coefficient: a_c [-].
         conductivity: electronic conductivity sigma_AM [S/m].
@@ -66,6 +69,7 @@ class ActiveMaterial:
     stoichiometry_discharged: float
     anodic_transfer_coefficient: float = 0.5
     cathodic_transfer_coefficient: float = 0.5
+    exchange_current_threshold: float = EXCHANGE_CURRENT_THRESHOLD
     diffusivity_model: str = "constant"
     diffusivity_functions: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     source: str = ""
@@ -78,6 +82,11 @@ class ActiveMaterial:
         _fraction(
             "active_material.cathodic_transfer_coefficient", self.cathodic_transfer_coefficient
         )
+        if not 0 < self.exchange_current_threshold <= 0.05:
+            raise ValueError(
+                "active_material.exchange_current_threshold must be in (0, 0.05], got "
+                f"{self.exchange_current_threshold!r}"
+            )
         choices = ["constant", *self.diffusivity_functions]
         if self.diffusivity_model not in choices:
             raise ValueError(
@@ -85,31 +94,33 @@ class ActiveMaterial:
                 f"known; choose one of {choices}"
             )
 
-    def clamp(self, x: Any) -> Any:
-        return m.clip(x, STOICHIOMETRY_CLAMP, 1.0 - STOICHIOMETRY_CLAMP)
-
     def open_circuit_potential(self, x: Any) -> Any:
-        """U(x) [V vs Li/Li+], evaluated at the clamped stoichiometry."""
-        return self.ocp_function(self.clamp(x))
+        """U(x) [V vs Li/Li+] (smooth for every x: no clamp)."""
+        return self.ocp_function(x)
 
     def solid_diffusivity(self, x: Any) -> Any:
         """D_s(x) [m^2/s] of the selected ``diffusivity_model``."""
         if self.diffusivity_model == "constant":
             return m.constant_like(self.diffusivity, x)
-        return self.diffusivity_functions[self.diffusivity_model](self.clamp(x))
+        return self.diffusivity_functions[self.diffusivity_model](x)
 
     def exchange_current_density(self, c_e: Any, c_s: Any) -> Any:
-        """i0 = F k c_e^a_a (c_max - c_s)^a_a c_s^a_c [A/m^2] (x clamped, c_e >= 0)."""
-        x = self.clamp(c_s / self.max_concentration)
+        """i0 = F k c_e^a_a c_max^(a_a + a_c) R(1 - x, a_a) R(x, a_c) [A/m^2], c_e >= 0.
+
+        R(s, a) = s^a above ``exchange_current_threshold`` and a C1 cubic below it that is
+        0 at s <= 0 (``_math.regularised_power``): i0 -> 0 as x -> 1 (and x -> 0)."""
+        x = c_s / self.max_concentration
         c_max = self.max_concentration
         a_a, a_c = self.anodic_transfer_coefficient, self.cathodic_transfer_coefficient
+        s0 = self.exchange_current_threshold
         c_e = m.maximum(c_e, 0.0)
         return (
             FARADAY
             * self.rate_constant
             * c_e**a_a
-            * (c_max * (1.0 - x)) ** a_a
-            * (c_max * x) ** a_c
+            * c_max ** (a_a + a_c)
+            * m.regularised_power(1.0 - x, a_a, s0)
+            * m.regularised_power(x, a_c, s0)
         )
 
     def stoichiometry_at_voltage(self, voltage: float, bracket: tuple[float, float] = (0.05, 0.999)) -> float:

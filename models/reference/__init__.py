@@ -9,7 +9,8 @@
   All return a :class:`SingleParticleDischarge`.
 * Electrode level: :func:`half_cell_pybamm` (PyBaMM DFN half cell with a Li-metal counter
   electrode) of a :class:`HomogenisedElectrode`, returning a :class:`HalfCellDischarge`.
-* :func:`compare_discharges`: max voltage difference and capacity difference of two curves.
+* :func:`compare_discharges`: max and rms voltage difference (optionally above a voltage)
+  and capacity difference of two discharges.
 
 PyBaMM is imported only inside the PyBaMM functions (it is a test extra).
 """
@@ -32,6 +33,7 @@ from .pybamm_parameters import pybamm_parameter_values
 from .records import (
     END_REASONS,
     DischargeComparison,
+    ElectrolyteProfile,
     HalfCellDischarge,
     SingleParticleDischarge,
     compare_discharges,
@@ -41,6 +43,7 @@ from .single_particle import single_particle_crank, single_particle_finite_volum
 __all__ = [
     "END_REASONS",
     "DischargeComparison",
+    "ElectrolyteProfile",
     "HalfCellDischarge",
     "HomogenisedElectrode",
     "SingleParticleDischarge",

@@ -63,18 +63,26 @@ def surface_overpotential(params: ParameterSet, current_density: float, x_surfac
 
     Args:
         current_density: j [A/m^2], anodic positive (a discharge of the cathode has j < 0).
-        x_surface: surface stoichiometry; i0 at c_e = c_e0 (clamps as in the parameter set).
+        x_surface: surface stoichiometry; i0 at c_e = c_e0, regularised as in the parameter
+            set (``ActiveMaterial.exchange_current_density``): at x >= 1 (or <= 0) i0 = 0 and
+            eta is infinite (-inf for a discharge), i.e. V is below any cut-off.
     """
     am, cell = params.active_material, params.cell
     f = 1.0 / cell.thermal_voltage
     x = np.asarray(x_surface, dtype=float)
     i0 = am.exchange_current_density(cell.initial_electrolyte_concentration, x * am.max_concentration)
     a_a, a_c = am.anodic_transfer_coefficient, am.cathodic_transfer_coefficient
-    ratio = current_density / i0
+    with np.errstate(divide="ignore"):
+        ratio = current_density / i0
     if a_a == a_c:
         return np.arcsinh(0.5 * ratio) / (a_a * f)
     # g(eta) = exp(a_a f eta) - exp(-a_c f eta) - j / i0 is increasing: bisection, bracketed
     # by the one-sided Tafel estimates widened by a margin.
+    if not np.all(np.isfinite(ratio)):
+        raise InputError(
+            "surface_overpotential: x_surface reaches an end of [0, 1] where i0 = 0; the "
+            "asymmetric solver needs 0 < x < 1"
+        )
     lo = np.full_like(ratio, -1.0)
     hi = np.full_like(ratio, 1.0)
     with np.errstate(over="ignore"):

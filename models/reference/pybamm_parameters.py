@@ -1,20 +1,28 @@
 """A microbat ParameterSet as PyBaMM parameter values (half cell, Li-metal counter electrode).
 
 PyBaMM is imported lazily (it is a test extra) with telemetry disabled, so nothing goes to
-the network. The property functions handed to PyBaMM are the parameter set's own
-functions (they accept PyBaMM symbols through NumPy's ufunc dispatch), so the reference
-solves exactly the equations of docs/model.md ("Model", "Parameters"):
+the network. The references are independent of the finite-element model's numerics: the
+only shared inputs are the parameter set's values and functions; PyBaMM applies its OWN
+physics around them, as it ships:
 
-* U(x): the set's ``ocp_function`` at the stoichiometry clamped to [1e-6, 1 - 1e-6], minus
-  PyBaMM's own OCP barrier ``U_asymptotes`` (added to every OCP since PyBaMM 24.x; < 1 mV
-  for 0.001 < x < 0.999, but -1 V at x = 1), which the FE model does not have: PyBaMM then
-  evaluates U_set(x) exactly for 1e-10 <= x <= 1 - 1e-10.
-* i0(c_e, c_s): F k c_e^a_a (c_max - c_s)^a_a c_s^a_c with the same clamps; symmetric
-  Butler-Volmer (a_a = a_c = 0.5) or PyBaMM's asymmetric form when a_a + a_c = 1.
-* D_s(x) (constant or O'Regan 2022), kappa(c), D_e(c), t+(c), TDF(c) of the set at the
-  cell temperature (the model is isothermal).
-* Li metal: i0_Li(c_e) of the set, symmetric Butler-Volmer, no ohmic drop in the lithium
-  (the FE model puts phi_Li = 0 on the separator face).
+* U(x): the set's ``ocp_function``; PyBaMM clips x to [1e-10, 1 - 1e-10] and adds its own
+  terminal OCP barrier ``U_asymptotes`` (< 1 mV for 0.001 < x < 0.999, -1 V at x = 1). The
+  FE model has no barrier: the difference is the reason the comparisons stop at a voltage
+  above the last steep drop (e.g. 3.45 V).
+* i0(c_e, c_s) = F k c_e^a_a (c_max - c_s)^a_a c_s^a_c with the set's k, a_a, a_c, written as
+  the plain power law; PyBaMM regularises its powers itself (``RegPower``: linear below a
+  relative distance 1e-3 from 0, where the FE model uses the C1 cubic of
+  ``_math.regularised_power``). Both vanish at x = 1, so both discharges end at the cut-off.
+  Symmetric Butler-Volmer (a_a = a_c = 0.5) or PyBaMM's asymmetric form when a_a + a_c = 1.
+* D_s(x) (constant, O'Regan 2022 or a table), kappa(c), D_e(c), t+(c), TDF(c) of the set at
+  the cell temperature (the model is isothermal). A tabulated function
+  (:class:`models.parameters.tabulated.TabulatedFunction`) is passed as the same monotone
+  cubic through its ``pybamm_symbol``.
+* Li metal: in the half cell (DFN) the set's i0_Li(c_e) with symmetric Butler-Volmer, as in
+  the FE half-cell model (phi_Li = 0 at the separator face), and no ohmic drop in the
+  lithium foil (conductivity 1e20 S/m). In the single-particle model the counter electrode
+  is ideal (i0_Li = 1e12 A/m^2, eta_Li ~ 1e-13 V), as in the FE single-particle mode,
+  which has no counter electrode at all (phi_e = 0).
 """
 
 from __future__ import annotations
@@ -28,7 +36,6 @@ import numpy as np
 from foundation.errors import InputError
 
 from ..parameters import FARADAY, ParameterSet
-from ..parameters.components import STOICHIOMETRY_CLAMP
 from .homogenised import HomogenisedElectrode
 
 NEGLIGIBLE_RESISTANCE_CONDUCTIVITY = 1e20
@@ -39,6 +46,9 @@ IDEAL_EXCHANGE_CURRENT = 1e12
 
 CONCENTRATION_SAMPLES = np.linspace(100.0, 3000.0, 30)
 """Where a property that fails on PyBaMM symbols is checked for being a constant."""
+
+STOICHIOMETRY_SAMPLES = np.linspace(0.0, 1.0, 21)
+"""The same for the functions of the stoichiometry."""
 
 LI_FOIL_THICKNESS = 1e-6
 """Li metal thickness [m] PyBaMM asks for; irrelevant with the conductivity above."""
@@ -57,14 +67,6 @@ def import_pybamm() -> Any:
     return pybamm
 
 
-def pybamm_ocp_barrier(pybamm: Any, sto: Any) -> Any:
-    """PyBaMM's smooth OCP barrier U_asymptotes(sto), or 0 if this PyBaMM has none."""
-    from pybamm.parameters import lithium_ion_parameters as lip
-
-    barrier = getattr(lip, "U_asymptotes", None)
-    return barrier(sto) if barrier is not None else pybamm.Scalar(0.0)
-
-
 def _symbolic(pybamm: Any, function: Callable[[Any], Any], samples: np.ndarray) -> Callable[[Any], Any]:
     """``function`` applied to PyBaMM symbols.
 
@@ -72,6 +74,10 @@ def _symbolic(pybamm: Any, function: Callable[[Any], Any], samples: np.ndarray) 
     constant properties (``constant_like`` builds an array shaped like its argument): those
     are recognised by being constant on ``samples`` and become a ``pybamm.Scalar``.
     """
+
+    to_pybamm = getattr(function, "pybamm_symbol", None)
+    if to_pybamm is not None:  # a table: PyBaMM gets the same interpolant
+        return to_pybamm
 
     def wrapped(argument: Any) -> Any:
         try:
@@ -120,29 +126,19 @@ def material_parameters(params: ParameterSet, *, ideal_counter_electrode: bool =
     pybamm = import_pybamm()
     am, el, li, cell = params.active_material, params.electrolyte, params.counter_electrode, params.cell
     temperature = cell.temperature
-    lo, hi = STOICHIOMETRY_CLAMP, 1.0 - STOICHIOMETRY_CLAMP
     kinetics_option(params)
     _check_counter_electrode(params)
-
-    def clamp(x: Any) -> Any:
-        return pybamm.minimum(pybamm.maximum(x, lo), hi)
-
-    def ocp(sto: Any) -> Any:
-        return am.ocp_function(clamp(sto)) - pybamm_ocp_barrier(pybamm, sto)
+    ocp = _symbolic(pybamm, am.ocp_function, STOICHIOMETRY_SAMPLES)
 
     def solid_diffusivity(sto: Any, _temperature: Any) -> Any:
-        # the set's solid_diffusivity() with the clamp written for PyBaMM symbols
         if am.diffusivity_model == "constant":
             return pybamm.Scalar(am.diffusivity)
-        return am.diffusivity_functions[am.diffusivity_model](clamp(sto))
+        return _symbolic(pybamm, am.diffusivity_functions[am.diffusivity_model], STOICHIOMETRY_SAMPLES)(sto)
 
     def exchange_current_density(c_e: Any, c_s_surf: Any, c_s_max: Any, _temperature: Any) -> Any:
-        x = clamp(c_s_surf / c_s_max)
+        # the plain power law: PyBaMM regularises the powers itself (RegPower)
         a_a, a_c = am.anodic_transfer_coefficient, am.cathodic_transfer_coefficient
-        return (
-            FARADAY * am.rate_constant * pybamm.maximum(c_e, 0.0) ** a_a
-            * (c_s_max * (1.0 - x)) ** a_a * (c_s_max * x) ** a_c
-        )
+        return FARADAY * am.rate_constant * c_e**a_a * (c_s_max - c_s_surf) ** a_a * c_s_surf**a_c
 
     def lithium_exchange_current_density(c_e: Any, _c_li: Any, _temperature: Any) -> Any:
         if ideal_counter_electrode:

@@ -5,7 +5,10 @@ solves solid diffusion in the AM cells only, with c_e = c_e0 and phi_e = 0, so t
 constant current the interfacial current density j is known and uniform and
 
     dc/dt = (1/r^2) d/dr (r^2 D_s(c/c_max) dc/dr),   -D_s dc/dr(R) = j / F,   c(r, 0) = x0 c_max,
-    V(t) = U(x_surf) + eta(j, x_surf),   j = i0(c_e0, c_surf) [exp(a_a f eta) - exp(-a_c f eta)].
+    V(t) = U(x_surf) + eta(j, x_surf),   j = i0(c_e0, c_surf) [exp(a_a f eta) - exp(-a_c f eta)],
+
+with the FE model's regularised i0, which vanishes at x_surf = 1: the discharge ends only at
+the cut-off voltage (a saturating surface drives eta to -infinity), never on another stop.
 
 Two independent solutions of this problem live here:
 
@@ -29,13 +32,13 @@ from scipy import integrate, optimize, sparse
 from foundation.errors import InputError, SolverError
 
 from ..parameters import FARADAY, ParameterSet
-from ..parameters.components import STOICHIOMETRY_CLAMP
 from .crank import crank_sphere_constant_flux
 from .kinetics import discharge_current, single_particle_voltage, window_capacity_density
 from .records import SingleParticleDischarge
 
-SATURATION = 1.0 - STOICHIOMETRY_CLAMP
-"""Surface stoichiometry that ends a discharge ("surface saturation", see records.py)."""
+MARGIN_FLOOR = -1.0
+"""V - V_cut [V] is floored here: at a full surface (i0 = 0) V is -infinity, and the root
+finders of the cut-off event need finite values on both sides of the crossing."""
 
 TIME_LIMIT_FACTOR = 1.05
 """Safety time limit: this times the time to fill the particle from x0 to x = 1."""
@@ -149,13 +152,9 @@ def single_particle_finite_volume(
     t_limit = TIME_LIMIT_FACTOR * t_full
 
     def cutoff(_t: float, x: np.ndarray) -> float:
-        return float(single_particle_voltage(params, j, x[-1:])[0]) - cell.cutoff_voltage
+        return max(float(single_particle_voltage(params, j, x[-1:])[0]) - cell.cutoff_voltage, MARGIN_FLOOR)
 
-    def saturation(_t: float, x: np.ndarray) -> float:
-        return SATURATION - x[-1]
-
-    for event in (cutoff, saturation):
-        event.terminal, event.direction = True, -1
+    cutoff.terminal, cutoff.direction = True, -1
     solution = integrate.solve_ivp(
         fv.rhs,
         (0.0, t_limit),
@@ -165,14 +164,12 @@ def single_particle_finite_volume(
         rtol=rtol,
         atol=1e-2 * rtol,
         dense_output=True,
-        events=(cutoff, saturation),
+        events=cutoff,
     )
     if solution.status < 0:
         raise SolverError(f"single-particle finite volumes: {solution.message}")
     t_end = float(solution.t[-1])
-    end_reason = "time limit"
-    if solution.status == 1:
-        end_reason = "cutoff voltage" if solution.t_events[0].size else "surface saturation"
+    end_reason = "cutoff voltage" if solution.status == 1 else "time limit"
     times = np.linspace(0.0, t_end, output_points + 1)
     x = solution.sol(times)
     x[:, -1] = solution.y[:, -1]
@@ -203,8 +200,8 @@ def single_particle_crank(
 ) -> SingleParticleDischarge:
     """The same discharge for constant D_s, from Crank's series for the surface concentration.
 
-    The end of discharge (cut-off voltage or surface saturation) is found by root finding
-    on the series, so it is exact to the series' truncation (~1e-15).
+    The end of discharge (the cut-off voltage) is found by root finding on the series, so
+    it is exact to the series' truncation (~1e-15).
     """
     if params.active_material.diffusivity_model != "constant":
         raise InputError(
@@ -221,24 +218,18 @@ def single_particle_crank(
         sphere = crank_sphere_constant_flux(radius, am.diffusivity, x0 * c_max, flux, t, radii=[radius])
         return sphere.surface_concentration / c_max
 
-    def margins(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(voltage - V_cut [V], saturation - x_surf [-]): both > 0 while discharging."""
-        xs = x_surface(t)
-        return single_particle_voltage(params, j, xs) - cell.cutoff_voltage, SATURATION - xs
-
-    def margin(t: float) -> float:
-        voltage, surface = margins(np.array([t]))
-        return float(min(voltage[0], 1e3 * surface[0]))
+    def margin(t: np.ndarray) -> np.ndarray:
+        """voltage - V_cut [V]: > 0 while discharging, MARGIN_FLOOR once the surface is full."""
+        voltage = single_particle_voltage(params, j, x_surface(np.atleast_1d(t)))
+        return np.maximum(voltage - cell.cutoff_voltage, MARGIN_FLOOR)
 
     t_limit = TIME_LIMIT_FACTOR * (1.0 - x0) * c_max * FARADAY * radius / (3.0 * j)
     coarse = np.linspace(0.0, t_limit, 2001)
-    voltage, surface = margins(coarse[1:])
-    crossed = np.flatnonzero(np.minimum(voltage, 1e3 * surface) <= 0)
+    crossed = np.flatnonzero(margin(coarse[1:]) <= 0)
     if crossed.size:
         k = crossed[0] + 1
-        t_end = optimize.brentq(margin, coarse[k - 1], coarse[k], xtol=1e-9, rtol=1e-15)
-        voltage, surface = margins(np.array([t_end]))
-        end_reason = "cutoff voltage" if voltage[0] <= 1e3 * surface[0] else "surface saturation"
+        t_end = optimize.brentq(lambda t: float(margin(t)[0]), coarse[k - 1], coarse[k], xtol=1e-9, rtol=1e-15)
+        end_reason = "cutoff voltage"
     else:
         t_end, end_reason = t_limit, "time limit"
     times = np.linspace(0.0, t_end, output_points + 1)

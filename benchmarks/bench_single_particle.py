@@ -1,0 +1,81 @@
+"""Error and cost of the default single-particle discretisation against PyBaMM's SPM.
+
+    .venv/bin/python benchmarks/bench_single_particle.py [--radii 2,4,6,8] [--rates 1,3,5]
+        [--subdivisions 2 --first-layer 0.0025 --growth 1.2 --max-sol-change 0.005]
+
+For every radius and C-rate: one FE sphere (``models.runner.run_single_particle``, layered
+boundary-layer mesh, baseline set) and an independent PyBaMM SPM (PyBaMM's own kinetics
+regularisation and OCP barrier, 200 radial points so that its own error is < 0.1 mV), both
+discharged to 2.8 V. Printed: the FE voltage error at its time levels while both are above
+3.45 V (max and rms), the relative capacity difference at 2.8 V, the FE time steps, Newton
+iterations, wall time, and the largest x at any node over the run. No assertions: the test
+suite asserts a subset (tests/test_validation_pybamm.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+os.environ["PYBAMM_DISABLE_TELEMETRY"] = "true"
+
+from meshing.layered_sphere import LayeredSphereOptions  # noqa: E402
+from models.meshes import SPHERE_MESH  # noqa: E402
+from models.parameters import parameter_set  # noqa: E402
+from models.reference import single_particle_pybamm  # noqa: E402
+from models.runner import SINGLE_PARTICLE_SOL_CHANGE, run_single_particle  # noqa: E402
+
+ABOVE_VOLTAGE_V = 3.45
+
+
+def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_change: float) -> dict:
+    params = parameter_set("baseline")
+    start = time.perf_counter()
+    fe = run_single_particle(radius_um * 1e-6, c_rate, params, sphere_mesh=mesh,
+                             solver={"max_sol_change": sol_change})
+    wall = time.perf_counter() - start
+    spm = single_particle_pybamm(params, radius_um * 1e-6, c_rate=c_rate, radial_points=200, output_points=4000)
+    t, v = np.asarray(fe.column("time_s")), np.asarray(fe.column("voltage_V"))
+    v_ref = np.interp(t, spm.time_s, spm.voltage_V)
+    above = (v > ABOVE_VOLTAGE_V) & (v_ref > ABOVE_VOLTAGE_V)
+    dv = (v - v_ref)[above]
+    return {
+        "max_dv_mV": float(np.abs(dv).max() * 1e3),
+        "rms_dv_mV": float(np.sqrt(np.mean(dv**2)) * 1e3),
+        "capacity": float(t[-1] / spm.time_s[-1] - 1.0),
+        "steps": len(t) - 1,
+        "newton": fe.summary["state"]["newton_iterations"],
+        "wall_s": wall,
+        "max_x": fe.summary["sol_range"][1],
+        "stop": fe.summary["state"]["stop_reason"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--radii", default="2,4,6,8", help="radii [um]")
+    parser.add_argument("--rates", default="1,3,5", help="C-rates")
+    parser.add_argument("--subdivisions", type=int, default=SPHERE_MESH.subdivisions)
+    parser.add_argument("--first-layer", type=float, default=SPHERE_MESH.first_layer)
+    parser.add_argument("--growth", type=float, default=SPHERE_MESH.growth)
+    parser.add_argument("--max-sol-change", type=float, default=SINGLE_PARTICLE_SOL_CHANGE)
+    args = parser.parse_args()
+    mesh = LayeredSphereOptions(args.subdivisions, args.first_layer, args.growth)
+    print(f"mesh {mesh}, max SoL change {args.max_sol_change}, load {os.getloadavg()[0]:.2f}")
+    print("| R [um] | C-rate | max dV [mV] | rms dV [mV] | capacity (FE-SPM)/SPM | steps | Newton | wall [s] "
+          "| max x | stop |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for radius in (float(r) for r in args.radii.split(",")):
+        for rate in (float(c) for c in args.rates.split(",")):
+            r = compare(radius, rate, mesh, args.max_sol_change)
+            print(f"| {radius:g} | {rate:g}C | {r['max_dv_mV']:.2f} | {r['rms_dv_mV']:.2f} "
+                  f"| {r['capacity'] * 100:+.2f} % | {r['steps']} | {r['newton']} | {r['wall_s']:.1f} "
+                  f"| {r['max_x']:.6f} | {r['stop']} |", flush=True)
+    print(f"load at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
