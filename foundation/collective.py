@@ -61,7 +61,8 @@ def _as_input_error(check: Callable[[], T]) -> T:
 
 
 def check_output_directory(path: str | Path, what: str = "--output") -> Path:
-    """Make sure ``path`` is (or can become) a writable directory; create it.
+    """Make sure ``path`` is a writable directory or can be created as one (nothing is
+    created: a refused command leaves no trace).
 
     Raises:
         InputError: naming ``what`` and the path when it is an existing file, is not
@@ -70,18 +71,18 @@ def check_output_directory(path: str | Path, what: str = "--output") -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError(f"{what} {path}: is an existing file; accepted: a directory (new or existing)")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise InputError(f"{what} {path}: a parent is an existing file; accepted: a directory path") from None
-    except OSError as err:
-        raise InputError(f"{what} {path}: cannot be created ({err.strerror})") from None
+    existing = path
+    while not existing.exists():  # the nearest existing ancestor is where the directory would be made
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{what} {path}: {existing} is an existing file; accepted: a directory path")
     try:  # os.access ignores root's override rules; a real file tells the truth
-        fd, probe = tempfile.mkstemp(prefix=".microbat-write-test.", dir=path)
+        fd, probe = tempfile.mkstemp(prefix=".microbat-write-test.", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise InputError(f"{what} {path}: is not writable ({err.strerror}); accepted: a writable directory") from None
+        why = "is not writable" if existing == path else f"cannot be created in {existing}"
+        raise InputError(f"{what} {path}: {why} ({err.strerror}); accepted: a writable directory") from None
     return path
 
 

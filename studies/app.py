@@ -535,6 +535,7 @@ def generate(case_path: str | None, overrides: Mapping[str, Any], output: str | 
                 f"{MAX_VOXELS} voxels (use a larger voxel size)"
             )
     out = check_output_directory(output or Path("results") / name / ("geometry" if case_path else ""))
+    out.mkdir(parents=True, exist_ok=True)
 
     packing = generate_packing(spec)
     files = {"packing": save_record(packing, out / "packing.npz")}

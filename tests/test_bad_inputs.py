@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -320,6 +322,23 @@ def test_mpi_output_file_ends_every_rank(command, world):
     result = run_microbat(*args[command], "--output", world.a_file, ranks=2, timeout=90)
     assert_refused(result, str(world.a_file), SUBPROCESS_LIMIT_S)
     assert result[1].count("error:") == 1, result[1]  # one line, not one per rank
+
+
+def test_mpi_read_only_output_ends_every_rank(world):
+    """Rank 0 used to raise PermissionError after meshing while rank 1 waited forever."""
+    read_only = world.root / "read_only"
+    read_only.mkdir(exist_ok=True)
+    read_only.chmod(0o555)
+    prefix = []
+    if os.geteuid() == 0:  # root ignores the mode unless it drops CAP_DAC_OVERRIDE
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: a read-only directory cannot be made")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    cmd = [*prefix, str(MPIEXEC), "-n", "2", str(MICROBAT), "mesh", str(DEMO), "--output", str(read_only / "mesh")]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=90)
+    assert_refused((proc.returncode, proc.stderr, time.perf_counter() - started), str(read_only), SUBPROCESS_LIMIT_S)
+    assert "Permission denied" in proc.stderr
 
 
 def test_mpi_damaged_mesh_is_named_not_aborted(world):

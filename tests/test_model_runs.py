@@ -146,7 +146,10 @@ def test_cli_run_writes_the_results_directory(tmp_path):
     mesh_dir = save_mesh(small_electrode(MPI.COMM_SELF), tmp_path / "mesh")
     case = tmp_path / "small.toml"
     case.write_text(
-        'name = "small"\n[[protocol.steps]]\nmode = "cc"\nc_rate = 3.0\nuntil_voltage_V = 3.6\n'
+        'name = "small"\n'  # the geometry of small_electrode (run --mesh refuses a mesh of another geometry)
+        '[geometry.packing]\nlateral_um = [10.0, 10.0]\nthickness_um = 12.0\ndiameter_um = 6.0\n'
+        '[parameters]\noverrides = { "separator.thickness" = 5e-6 }\n'
+        '[[protocol.steps]]\nmode = "cc"\nc_rate = 3.0\nuntil_voltage_V = 3.6\n'
         '[solver]\ndt_initial_s = 5.0\n[outputs]\nsnapshot_dod = [0.3]\nrecord_dod = [0.3]\n')
     out = tmp_path / "out"
     status, stdout, stderr = run_cli("run", str(case), "--mesh", str(mesh_dir), "--output", str(out), "--quiet")
