@@ -52,6 +52,10 @@ from models.timestepping import TimeStepController
 DEPLETION_REPORT = 0.01
 """c_e below this fraction of c_e0 anywhere is reported as electrolyte depletion."""
 MAX_LANDING_ATTEMPTS = 12
+NEAR_LIMIT_V = 1e-3
+"""A voltage limit counts as reached when Newton cannot step any further (even at dt_min)
+and the last accepted voltage is within this of it: at the end of a discharge the voltage
+falls vertically (i0 -> 0 at a saturated surface), so 1 mV is no capacity (< 1e-6)."""
 SINGLE_PARTICLE_ATOL = 1e-6
 """Smallest Newton absolute tolerance (relative to the 1C current) in single-particle mode: a
 1e-6 share of the current changes the voltage by nanovolts, and the residual of a 2 um
@@ -354,8 +358,21 @@ class Simulation:
             if not result.converged:
                 self.state.rejected_steps += 1
                 self.model.restore(saved)
-                self.controller.reject(dt, f"Newton did not converge ({result.reason_name}, "
-                                           f"{result.iterations} iterations) in {step.label}")
+                self._restore_measured(measured)
+                try:
+                    self.controller.reject(dt, f"Newton did not converge ({result.reason_name}, "
+                                               f"{result.iterations} iterations) in {step.label}")
+                except SolverError:
+                    short = before.get("voltage limit", (math.inf, 0.0))[0]
+                    if not short <= NEAR_LIMIT_V:
+                        raise
+                    # the last accepted state is within NEAR_LIMIT_V of the cut-off on the
+                    # vertical end of discharge: that is the limit, recorded with the distance
+                    self.state.events.append({"event": "voltage_limit_landed_short", "time_s": self.time,
+                                              "voltage_V": self.voltage, "distance_V": short})
+                    st.landing, st.landing_attempts = None, 0
+                    self._stop(step, "voltage limit")
+                    return
                 st.landing = None
                 continue
             sol_change = self._max_sol_change()
