@@ -35,7 +35,8 @@ import numpy as np
 
 from foundation.files import Communicator, atomic_directory, write_csv, write_json
 from foundation.schema import spec
-from foundation.stack import dolfinx
+from foundation.stack import MPI, dolfinx, ufl
+from models.domains import Region
 from models.parameters import FARADAY
 from models.protocol import Step
 from models.records import ParticleStatistics
@@ -247,6 +248,62 @@ class SolHistograms(_DepthTriggered):
         self.records = list(state["records"])
 
 
+class ElectrolyteProfiles(_DepthTriggered):
+    """``electrolyte/electrolyte_<label>.csv``: c_e and phi_e through the thickness.
+
+    The electrode and separator are cut into ``bins`` slabs of equal thickness along the
+    through-plane axis (0 at the current collector); each row is a slab's pore-volume
+    weighted mean, int eps c dV / int eps dV over the electrolyte cells whose centroid lies
+    in it: the quantity a homogenised (DFN) model computes (models.reference)."""
+
+    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...], bins: int = 40) -> None:
+        super().__init__(dod_targets)
+        self.directory = Path(directory) / "electrolyte"
+        self.bins = bins
+        self._forms: dict[str, dolfinx.fem.Form] | None = None
+
+    def _setup(self, sim: Simulation) -> None:
+        d, model = sim.domains, sim.model
+        space = dolfinx.fem.functionspace(d.mesh, ("DG", 0))
+        w = ufl.TestFunction(space)
+        dx_el = d.dx((Region.NSD, Region.SEPARATOR))
+        weighted = {"volume": model.porosity * w * dx_el, "c_e": model.porosity * model.c_e * w * dx_el,
+                    "phi_e": model.porosity * model.phi_e * w * dx_el}
+        self._forms = {k: dolfinx.fem.form(f, entity_maps=d.entity_maps) for k, f in weighted.items()}
+        tdim = d.mesh.topology.dim
+        owned = d.mesh.topology.index_map(tdim).size_local
+        cells = np.arange(owned, dtype=np.int32)
+        self._dofs = space.dofmap.list[:owned, 0]
+        depth = dolfinx.mesh.compute_midpoints(d.mesh, tdim, cells)[:, tdim - 1]
+        x = d.mesh.geometry.x[:, tdim - 1]
+        top = sim.comm.allreduce(float(x.max(initial=-np.inf)), op=MPI.MAX)
+        bottom = sim.comm.allreduce(float(x.min(initial=np.inf)), op=MPI.MIN)
+        self._edges = np.linspace(bottom, top, self.bins + 1)
+        self._bin = np.clip(np.searchsorted(self._edges, depth, side="right") - 1, 0, self.bins - 1)
+
+    def write(self, sim: Simulation, label: str) -> None:
+        if sim.single_particle:
+            return
+        if self._forms is None:
+            self._setup(sim)
+        sums = {}
+        for name, form in self._forms.items():
+            vector = dolfinx.fem.assemble_vector(form)
+            local = np.bincount(self._bin, weights=vector.array[self._dofs], minlength=self.bins)
+            sums[name] = np.empty_like(local)
+            sim.comm.Allreduce(local, sums[name], op=MPI.SUM)
+        volume = np.where(sums["volume"] > 0, sums["volume"], np.nan)
+        columns = {
+            "z_m": 0.5 * (self._edges[1:] + self._edges[:-1]),
+            "time_s": [sim.time] * self.bins,
+            "depth_of_discharge": [sim.depth_of_discharge] * self.bins,
+            "c_e_mol_m3": sums["c_e"] / volume,
+            "phi_e_V": sums["phi_e"] / volume,
+            "pore_volume_m3": sums["volume"],
+        }
+        write_csv(sim.comm, self.directory / f"electrolyte_{label}.csv", columns)
+
+
 class FieldSnapshots(_DepthTriggered):
     """VTX (ADIOS2) field files at requested depths of discharge, one per submesh."""
 
@@ -306,6 +363,7 @@ def standard_outputs(directory: str | Path, settings: OutputSettings) -> list[Ou
         TimeSeries(directory),
         ParticleRecords(directory, settings.record_dod),
         SolHistograms(directory, settings.record_dod, settings.histogram_bins),
+        ElectrolyteProfiles(directory, settings.record_dod),
     ]
     if settings.fields:
         outputs.append(FieldSnapshots(directory, settings.snapshot_dod))

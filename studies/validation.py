@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from foundation.stack import MPI
 from meshing.distribute import MeshData
 from meshing.records import Packing
@@ -42,6 +44,8 @@ from studies.case import Case, case_from_dict
 UM = 1e-6
 
 VOXELS_PER_DIAMETER = 20
+PROFILE_DOD = 0.5
+"""Depth of discharge at which the electrolyte profiles of FE and DFN are compared."""
 """Voxel resolution of the tortuosity solve (voxel edge = particle diameter / 20)."""
 
 
@@ -56,6 +60,9 @@ class RateComparison:
         fe_end, dfn_end: why each stopped.
         fe_steps: accepted FE time steps.
         fe_wall_s, dfn_wall_s: wall times [s].
+        profile_dod: depth of discharge of the compared electrolyte profiles (the FE record's).
+        profile_z_m: slab centres through the thickness (0 at the collector) [m].
+        fe_c_e, dfn_c_e: pore-volume mean c_e per slab (FE) and the DFN's c_e there [mol/m^3].
     """
 
     c_rate: float
@@ -67,6 +74,15 @@ class RateComparison:
     fe_steps: int
     fe_wall_s: float
     dfn_wall_s: float
+    profile_dod: float = float("nan")
+    profile_z_m: tuple[float, ...] = ()
+    fe_c_e: tuple[float, ...] = ()
+    dfn_c_e: tuple[float, ...] = ()
+
+    @property
+    def profile_max_difference(self) -> float:
+        """max |c_e,FE - c_e,DFN| over the slabs [mol/m^3]."""
+        return float(np.max(np.abs(np.subtract(self.fe_c_e, self.dfn_c_e))))
 
     @property
     def relative_difference(self) -> float:
@@ -95,14 +111,18 @@ class ElectrodeValidation:
             f"mesh: {self.mesh_counts.get('cells')} cells, {self.mesh_counts.get('particles')} particles "
             f"({self.mesh_wall_s:.0f} s)",
             f"{'C-rate':>7} {'I [mA/cm2]':>11} {'FE [mAh/cm2]':>13} {'DFN [mAh/cm2]':>14} {'diff [%]':>9}  "
-            f"{'FE end':<30} {'DFN end':<18} {'FE steps':>8} {'FE [s]':>7} {'DFN [s]':>7}",
+            f"{'FE end':<30} {'DFN end':<18} {'FE steps':>8} {'FE [s]':>7} {'DFN [s]':>7}  "
+            f"max |c_e FE - DFN| at DoD {PROFILE_DOD:g} [mol/m3]",
         ]
         for r in self.rates:
             lines.append(
                 f"{r.c_rate:7.2f} {r.current_density_A_m2 / 10:11.4f} {r.fe_capacity_mAh_cm2:13.5f} "
                 f"{r.dfn_capacity_mAh_cm2:14.5f} {r.relative_difference * 100:+9.2f}  {r.fe_end:<30.30} "
-                f"{r.dfn_end:<18} {r.fe_steps:8d} {r.fe_wall_s:7.1f} {r.dfn_wall_s:7.1f}"
+                f"{r.dfn_end:<18} {r.fe_steps:8d} {r.fe_wall_s:7.1f} {r.dfn_wall_s:7.1f}  "
+                f"{r.profile_max_difference:8.2f}"
             )
+            for z, a, b in zip(r.profile_z_m[::4], r.fe_c_e[::4], r.dfn_c_e[::4], strict=True):
+                lines.append(f"{'':9}z = {z * 1e6:6.2f} um  c_e FE {a:8.2f}  DFN {b:8.2f}")
         return "\n".join(lines)
 
     def at(self, c_rate: float) -> RateComparison:
@@ -136,7 +156,7 @@ def packing_case(
             "parameters": {"set": "baseline", "overrides": {
                 "nsd.porosity": 0.28, "cell.cutoff_voltage": cutoff_voltage_V}},
             "protocol": {"steps": [{"mode": "cc", "c_rate": c_rate}]},
-            "outputs": {"fields": False, "checkpoint_every": 0, "snapshot_dod": [], "record_dod": []},
+            "outputs": {"fields": False, "checkpoint_every": 0, "snapshot_dod": [], "record_dod": [PROFILE_DOD]},
         },
         name=f"validation_{c_rate:g}C",
     )
@@ -212,6 +232,12 @@ def validate_electrode(
         started = time.perf_counter()
         dfn = half_cell_pybamm(params, electrode, current_density=current, points=dfn_points)
         dfn_wall = time.perf_counter() - started
+        profile = _read_rows(out / "electrolyte" / f"electrolyte_dod{PROFILE_DOD:.3f}.csv", comm)
+        z = np.array([float(r["z_m"]) for r in profile])
+        fe_c_e = np.array([float(r["c_e_mol_m3"]) for r in profile])
+        dod = float(profile[0]["depth_of_discharge"])
+        reference = dfn.electrolyte_profile(dod)
+        dfn_c_e = np.interp(z, reference.z_m, reference.concentration_mol_m3)
         rates.append(RateComparison(
             c_rate=float(last["c_rate"]),
             current_density_A_m2=current,
@@ -222,6 +248,10 @@ def validate_electrode(
             fe_steps=len(rows) - 1,
             fe_wall_s=fe_wall,
             dfn_wall_s=dfn_wall,
+            profile_dod=dod,
+            profile_z_m=tuple(z),
+            fe_c_e=tuple(fe_c_e),
+            dfn_c_e=tuple(dfn_c_e),
         ))
     return ElectrodeValidation(measured, electrode, rates, mesh_data.info["report"]["counts"], mesh_wall)
 

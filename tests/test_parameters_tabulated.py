@@ -121,7 +121,8 @@ def test_diffusivity_must_be_positive_and_file_must_exist(tmp_path):
 def test_case_file_selects_tables(tmp_path):
     shutil.copy(OCP_CSV, tmp_path / "ocp.csv")
     shutil.copy(DIFFUSIVITY_CSV, tmp_path / "d.csv")
-    path = _write(tmp_path / "case.toml", '[parameters]\nocp_table = "ocp.csv"\ndiffusivity_table = "d.csv"\n')
+    path = _write(tmp_path / "case.toml", '[parameters]\nocp_table = "ocp.csv"\ndiffusivity_table = "d.csv"\n'
+                  '[[protocol.steps]]\nmode = "cc"\nc_rate = 1.0\n')
     params = load_case(path).parameters.resolve()
     assert isinstance(params.active_material.ocp_function, TabulatedFunction)
     assert params.active_material.diffusivity_model == "table"
