@@ -77,23 +77,31 @@ ELECTRODE = dict(lateral_um=16.0, thickness_um=20.0, interface_size_um=2.0, bulk
 discharges fit the default test budget. benchmarks/validate_electrode.py runs a bigger one."""
 
 DFN_CAPACITY_TOLERANCE_1C = 0.05
+PROFILE_TOLERANCE = 0.1
+"""Largest |c_e,FE - c_e,DFN| at 50 % DoD, as a share of the DFN's c_e drop across the cell.
+The FE value is a slab mean over a 3D pore space of 17 particles cut by the box, the DFN's a
+1D homogenised one with the tortuosity measured on voxels; measured: 2.3 of 45 mol/m^3 at 1C
+and 7.0 of 137 at 3C (5 %), largest next to the current collector, where the slabs hold the
+fewest pores and the box cuts the particles."""
 
 
 def test_packing_electrode_matches_pybamm_dfn(comm, shared_tmp_path):
     """Capacity of a 3D monodisperse packing electrode vs PyBaMM's DFN of the measured
-    electrode at 0.5C, 1C and 3C (table with ``pytest -s``); below 5 % at 1C.
+    electrode at 1C and 3C to 2.8 V (table with ``pytest -s``): below 5 % at 1C, and the
+    electrolyte concentration through the thickness at 50 % DoD within PROFILE_TOLERANCE.
 
     The DFN gets phi_AM, the interface area density and the thickness measured on the FE
     mesh and the NSD tortuosity factor of the voxelised packing (studies.validation), never
-    the nominal values. Both run at the FE's current density and stop at the same cut-off
-    (3.5 V, above the ~3.2 V plateau of surface-saturated particles; see
-    studies.validation.validate_electrode for why).
+    the nominal values. Both run at the FE's current density to 2.8 V; PyBaMM keeps its own
+    kinetics regularisation and OCP barrier.
 
-    Measured (phi_AM = 0.407, a = 0.274 1/um, tau_NSD = 1.34): FE - DFN = +0.8 % (0.5C),
-    +1.8 % (1C), +8.2 % (3C) (24 x 24 x 30 um, 51 particles, h = 1.6 um: +1.8 %, +8.2 %).
-    The 3C gap is the DFN's particle: its one sphere of radius 3 phi_AM / a = 4.46 um (box
-    cuts and contacts remove area, not diffusion length) is slower than the FE's 4 um
-    spheres; the same DFN with R = 4 um (a = 3 phi_AM / R) gives -0.5 % (1C) and +0.1 % (3C).
+    Measured (phi_AM = 0.407, a = 0.274 1/um, tau_NSD = 1.34, 16 x 16 x 20 um, 17 particles,
+    h = 2 um): FE - DFN = +2.2 % (1C) and +9.4 % (3C) in capacity at 2.8 V. The 3C gap is the
+    DFN's particle: its one sphere of radius 3 phi_AM / a = 4.46 um (box cuts and contacts
+    remove area, not diffusion length) is slower than the FE's 4 um spheres (measured to
+    3.5 V before the kinetics change: the same DFN with R = 4 um gave -0.5 % at 1C and +0.1 %
+    at 3C). The electrolyte profiles agree far better than the capacities (5 % of the drop):
+    the electrolyte is not what limits this thin electrode; solid diffusion in the particles is.
     Only 1C is asserted (the issue's criterion), with the measured a as the issue asks.
     """
     result = validate_electrode(shared_tmp_path, comm, c_rates=(1.0, 3.0), **ELECTRODE)
@@ -110,3 +118,8 @@ def test_packing_electrode_matches_pybamm_dfn(comm, shared_tmp_path):
     one_c = result.at(1.0)
     assert one_c.c_rate == pytest.approx(1.0, rel=1e-9)
     assert abs(one_c.relative_difference) < DFN_CAPACITY_TOLERANCE_1C, result.table()
+    for rate in result.rates:  # c_e through the thickness at 50 % DoD
+        spread = max(rate.dfn_c_e) - min(rate.dfn_c_e)
+        assert rate.profile_dod == pytest.approx(0.5, abs=1e-3)
+        assert spread > 20.0, "the profile has a gradient to compare"
+        assert rate.profile_max_difference < PROFILE_TOLERANCE * spread, result.table()
