@@ -503,12 +503,14 @@ class SolSpread:
         dsol: sol_max - sol_min.
         volume: particle volume [m^3].
         mean_sol: the AM's volume-weighted mean x at the record (the global SoL).
+        electrode_thickness: L [m].
     """
 
     label: str
     time_s: float
     depth_of_discharge: float
     mean_sol: float
+    electrode_thickness: float
     particle_id: np.ndarray
     depth_fraction: np.ndarray
     dsol: np.ndarray
@@ -534,6 +536,7 @@ def sol_spread_by_depth(source: DischargeResult | str | Path) -> list[SolSpread]
         spreads.append(SolSpread(
             label=record.label, time_s=record.time_s, depth_of_discharge=record.depth_of_discharge,
             mean_sol=float(np.sum(volume[keep] * mean) / np.sum(volume[keep])) if keep.any() else float("nan"),
+            electrode_thickness=result.electrode_thickness,
             particle_id=np.asarray(record["particle_id"])[keep],
             depth_fraction=depth_fraction(result, record)[keep],
             dsol=(np.asarray(record["sol_max"], dtype=float) - np.asarray(record["sol_min"], dtype=float))[keep],
