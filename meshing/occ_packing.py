@@ -67,15 +67,27 @@ def mesh_sizes(packing: Packing, options: MeshOptions, separator_thickness: floa
     return h_i, h_b, options.separator_size or max(h_b, separator_thickness / 10.0)
 
 
+SURFACE_GRADING = 0.3
+"""Growth of the element size per unit distance from the particle surfaces in a mesh graded
+towards them (``surface_size_factor`` < 1): each element layer about 30 % thicker than the
+one outside it, the rate of the graded single-particle spheres (:mod:`models.meshes`)."""
+
+
+def surface_size(options: MeshOptions, h_i: float) -> float:
+    """Element size h_s [m] on the particle surfaces (= h_i without extra grading)."""
+    return options.surface_size_factor * h_i
+
+
 def estimate_packing_cells(packing: Packing, separator_thickness: float, options: MeshOptions) -> CellEstimate:
     """Tetrahedra expected for a packing: exposed sphere area at h_i, volume at h_b."""
     h_i, h_b, h_sep = mesh_sizes(packing, options, separator_thickness)
     lx, ly, lz = packing.box
-    tri = exposed_area(packing) / (0.25 * math.sqrt(3.0) * h_i**2)
+    tri = exposed_area(packing) / (0.25 * math.sqrt(3.0) * surface_size(options, h_i) ** 2)
     cells = (TETS_PER_INTERFACE_TRIANGLE * tri + TETS_PER_BULK_CELL * lx * ly * lz / h_b**3
              + TETS_PER_BULK_CELL * lx * ly * separator_thickness / h_sep**3)
     return CellEstimate(cells=int(cells), interface_triangles=int(tri),
-                        basis=f"{packing.num_particles} spheres, h_i = {h_i * 1e6:.3g} um")
+                        basis=f"{packing.num_particles} spheres, h_i = {h_i * 1e6:.3g} um, "
+                              f"surface {surface_size(options, h_i) * 1e6:.3g} um")
 
 
 def exposed_area(packing: Packing, samples: int = 256) -> float:
@@ -156,6 +168,7 @@ def _validate(packing: Packing, separator_thickness: float) -> None:
 def _mesh_once(packing, separator_thickness, options, algorithm, log) -> TetMesh:
     unit = cad_unit(packing.radii)
     h_i, h_b, h_sep = (h / unit for h in mesh_sizes(packing, options, separator_thickness))
+    h_s = surface_size(options, h_i)
     centres, radii = packing.centres / unit, packing.radii / unit
     lx, ly, lz = (b / unit for b in packing.box)
     lsep = separator_thickness / unit
@@ -177,7 +190,7 @@ def _mesh_once(packing, separator_thickness, options, algorithm, log) -> TetMesh
         with steps.step("classify surfaces", advice_cad):
             surface_tag, iface_sep = _classify_surfaces(kind, (lx, ly, lz + lsep))
         reference = _reference(packing, surface_tag, iface_sep, volumes, unit, separator_thickness)
-        _size_field([s for s, t in surface_tag.items() if t == FacetTag.INTERFACE], volumes, h_i, h_b, h_sep)
+        _size_field([s for s, t in surface_tag.items() if t == FacetTag.INTERFACE], volumes, h_i, h_b, h_sep, h_s)
         gmsh.option.setNumber("Mesh.Algorithm", 6)
         gmsh.option.setNumber("Mesh.Algorithm3D", _ALGORITHM_3D[algorithm])
         log(f"packing: CAD ready ({len(volumes[AM])} AM, {len(volumes[NSD])} NSD volumes); surface mesh")
@@ -201,7 +214,7 @@ def _mesh_once(packing, separator_thickness, options, algorithm, log) -> TetMesh
     tm.info.update(
         route="occ",
         algorithm_3d=algorithm,
-        sizes_m={"interface": h_i * unit, "bulk": h_b * unit, "separator": h_sep * unit},
+        sizes_m={"interface": h_i * unit, "surface": h_s * unit, "bulk": h_b * unit, "separator": h_sep * unit},
         cad_unit_m=unit,
         reference=reference,
         timings_s=steps.timings,
@@ -294,20 +307,23 @@ def _reference(packing, surface_tag, iface_sep, volumes, unit, separator_thickne
     }
 
 
-def _size_field(interface, volumes, h_i, h_b, h_sep) -> None:
-    """Distance(interface) + Threshold; a separate threshold in the separator if h_sep != h_b."""
+def _size_field(interface, volumes, h_i, h_b, h_sep, h_s) -> None:
+    """Distance(interface) + Threshold; a separate threshold in the separator if h_sep != h_b.
+
+    Without extra grading (h_s = h_i) the size grows from h_i at the interface to h_max over
+    3 h_max; graded (h_s < h_i) it grows from h_s by SURFACE_GRADING per unit distance."""
     f = gmsh.model.mesh.field
     dist = f.add("Distance")
     f.setNumbers(dist, "SurfacesList", interface)
-    f.setNumber(dist, "Sampling", 50)
+    f.setNumber(dist, "Sampling", min(50 * math.ceil(h_i / h_s), 200))  # sample spacing ~ surface size
 
     def threshold(h_max: float) -> int:
         t = f.add("Threshold")
         f.setNumber(t, "InField", dist)
-        f.setNumber(t, "SizeMin", h_i)
+        f.setNumber(t, "SizeMin", h_s)
         f.setNumber(t, "SizeMax", h_max)
         f.setNumber(t, "DistMin", 0.0)
-        f.setNumber(t, "DistMax", 3.0 * h_max)
+        f.setNumber(t, "DistMax", 3.0 * h_max if h_s >= h_i else (h_max - h_s) / SURFACE_GRADING)
         return t
 
     field = threshold(h_b)
@@ -324,7 +340,7 @@ def _size_field(interface, volumes, h_i, h_b, h_sep) -> None:
     gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
     gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
     gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
-    gmsh.option.setNumber("Mesh.MeshSizeMin", 0.25 * h_i)
+    gmsh.option.setNumber("Mesh.MeshSizeMin", 0.25 * h_s)
     gmsh.option.setNumber("Mesh.MeshSizeMax", max(h_b, h_sep))
 
 

@@ -228,6 +228,13 @@ class MeshSettings:
         max=20,
         help="bulk element size / interface size (images: interior coarsening, capped at 1.5 voxels)",
     )
+    surface_size_factor: float = spec(
+        1.0,
+        min=0.05,
+        max=1,
+        help="packings: element size on the particle surfaces / interface size (< 1 grades the mesh towards "
+        "the surfaces, resolving the solid diffusion layer; 1 = no extra grading)",
+    )
     separator_size_um: float = spec(
         0.0, min=0, unit="um", help="element size in the separator; 0 = max(bulk size, L_sep/10)"
     )
@@ -246,6 +253,7 @@ class MeshSettings:
         return MeshOptions(
             interface_size=self.interface_size_um * 1e-6,
             bulk_size_factor=self.bulk_size_factor,
+            surface_size_factor=self.surface_size_factor,
             separator_size=self.separator_size_um * 1e-6,
             smoothing_iterations=self.smoothing_iterations,
             resolve_cbd=self.resolve_cbd,

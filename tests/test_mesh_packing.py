@@ -135,3 +135,40 @@ def test_a_failing_gmsh_step_is_named(packing, monkeypatch):
     monkeypatch.setattr(gmsh.model.mesh, "generate", fail)
     with pytest.raises(MeshingError, match="gmsh step 'surface mesh' failed: Invalid boundary mesh.*interface_size_um"):
         mesh_packing(packing, SEPARATOR)
+
+
+def _interface_edge_length(tm) -> float:
+    tri = tm.facets[tm.facet_tags == FacetTag.INTERFACE]
+    x = tm.nodes[tri]
+    return float(np.mean([np.linalg.norm(x[:, a] - x[:, b], axis=1).mean() for a, b in ((0, 1), (1, 2), (2, 0))]))
+
+
+def test_surface_grading_refines_the_particle_surfaces_and_coarsens_towards_the_centres(packing):
+    r = float(np.mean(packing.radii))
+    h_i = r / 3
+    plain = mesh_packing(packing, SEPARATOR, MeshOptions(interface_size=h_i, bulk_size_factor=2.0, threads=1))
+    graded = mesh_packing(packing, SEPARATOR, MeshOptions(interface_size=h_i, bulk_size_factor=2.0,
+                                                          surface_size_factor=0.4, threads=1))
+    assert graded.info["sizes_m"]["surface"] == pytest.approx(0.4 * h_i)
+    assert plain.info["sizes_m"]["surface"] == pytest.approx(h_i)
+    # the surface triangles follow the surface size (edges of a size-h mesh are about h long)
+    assert _interface_edge_length(plain) == pytest.approx(h_i, rel=0.3)
+    assert _interface_edge_length(graded) == pytest.approx(0.4 * h_i, rel=0.3)
+    # ... while the cells at the particle centres stay coarse: cell size grows inwards
+    vol = np.abs(tet_volumes(graded.nodes, graded.tets))
+    centroid = graded.nodes[graded.tets].mean(axis=1)
+    depth = np.min([np.linalg.norm(centroid - c, axis=1) - ri for c, ri in zip(packing.centres, packing.radii,
+                                                                              strict=True)], axis=0)
+    near = vol[(graded.cell_tags >= CellTag.PARTICLE_BASE) & (depth > -0.2 * h_i)]
+    deep = vol[(graded.cell_tags >= CellTag.PARTICLE_BASE) & (depth < -1.5 * h_i)]
+    assert np.median(deep) ** (1 / 3) > 1.5 * np.median(near) ** (1 / 3)  # measured 1.86
+    # the mesh is still the same geometry
+    ref = graded.info["reference"]
+    am = vol[graded.cell_tags >= CellTag.PARTICLE_BASE].sum()
+    assert am == pytest.approx(ref["am_volume_m3"], rel=0.01)
+    assert len(graded.tets) > 2 * len(plain.tets)
+
+
+def test_surface_grading_factor_outside_its_range_is_refused():
+    with pytest.raises(InputError, match=r"surface_size_factor = 1.5: accepted in \[0.05, 1\]"):
+        MeshOptions(surface_size_factor=1.5)
