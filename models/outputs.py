@@ -61,8 +61,8 @@ class OutputSettings:
 
 TIMESERIES_COLUMNS = [
     "time_s", "step", "step_mode", "voltage_V", "current_A", "current_A_m2", "current_mA_cm2", "c_rate",
-    "charge_C", "capacity_mAh_cm2", "capacity_mAh_g", "depth_of_discharge", "mean_sol",
-    "lithium_solid_mol", "lithium_change_mol", "lithium_balance_error", "salt_electrolyte_mol",
+    "charge_C", "capacity_mAh_cm2", "capacity_mAh_g", "depth_of_discharge", "depth_of_discharge_paper",
+    "mean_sol", "lithium_solid_mol", "lithium_change_mol", "lithium_balance_error", "salt_electrolyte_mol",
     "interface_current_A", "min_c_e_mol_m3", "min_sol", "max_sol", "min_surface_sol",
     "max_surface_sol", "max_sol_change", "newton_iterations",
     "linear_iterations", "dt_s",
@@ -99,6 +99,7 @@ class TimeSeries(Output):
             "capacity_mAh_cm2": charge / 3.6 / (cap.area * 1e4),
             "capacity_mAh_g": charge / 3.6 / (cap.am_mass * 1e3),
             "depth_of_discharge": sim.depth_of_discharge,
+            "depth_of_discharge_paper": charge / cap.paper_charge,
             "mean_sol": sim.mean_sol(),
             "lithium_solid_mol": d["lithium_solid"],
             "lithium_change_mol": change,

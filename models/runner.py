@@ -124,6 +124,10 @@ def run_summary(sim: Simulation) -> dict[str, Any]:
             "one_c_current_A": cap.one_c_current,
             "collector_area_m2": cap.area,
             "areal_capacity_mAh_cm2": cap.areal_mAh_cm2 if np.isfinite(cap.area) else None,
+            "paper_areal_capacity_mAh_cm2": (cap.paper_charge / 3.6 / (cap.area * 1e4)
+                                             if np.isfinite(cap.paper_charge) else None),
+            "paper_basis": "1.5 mAh/cm^2 per 60 um of electrode thickness (Lu et al. 2021)",
+            "electrode_thickness_m": cap.electrode_thickness if np.isfinite(cap.electrode_thickness) else None,
             "am_mass_kg": cap.am_mass,
             "initial_stoichiometry": sim.parameters.initial_stoichiometry,
         }

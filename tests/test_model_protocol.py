@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -41,6 +42,24 @@ def test_single_particle_needs_c_rates():
     cap, p = _capacity(area=float("nan"))
     with pytest.raises(InputError, match="c_rate"):
         resolve_steps(Protocol(steps=(CCStep(current_density_mA_cm2=1.0),)), cap, p)
+
+
+def test_the_papers_capacity_basis_sets_its_c_rates():
+    """Lu 2021: 1.5 mAh/cm^2 per 60 um, so its "3C" is 4.5 / 7.5 / 10.5 mA/cm^2 at 60 / 100 / 140 um."""
+    _, p = _capacity()
+    for thickness_um, density in ((60.0, 4.5), (100.0, 7.5), (140.0, 10.5)):
+        cap = dataclasses.replace(_capacity()[0], electrode_thickness=thickness_um * 1e-6)
+        (step,) = resolve_steps(Protocol(steps=(CCStep(paper_c_rate=3.0),)), cap, p)
+        described = cap.describe_current(step.current)
+        assert described["current_mA_cm2"] == pytest.approx(density, rel=1e-12)
+        assert described["paper_c_rate"] == pytest.approx(3.0, rel=1e-12)
+        assert described["c_rate"] == pytest.approx(step.current / cap.one_c_current)
+        assert step.label == "CC discharge 3C (paper basis)"
+    with pytest.raises(ValueError, match="exactly one of c_rate > 0, current_density_mA_cm2 > 0 or paper_c_rate"):
+        CCStep(c_rate=1.0, paper_c_rate=1.0)
+    single, _ = _capacity(area=float("nan"))
+    with pytest.raises(InputError, match=r"paper_c_rate: a single particle has no electrode area"):
+        resolve_steps(Protocol(steps=(CCStep(paper_c_rate=1.0),)), single, p)
 
 
 def test_controller_grows_on_easy_steps_and_limits_the_sol_change():
