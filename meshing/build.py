@@ -20,6 +20,7 @@ from typing import Literal
 
 from foundation.errors import InputError
 
+from .boundary_layers import BoundaryLayerOptions, add_boundary_layers
 from .distribute import MeshData, distribute, run_on_root
 from .image_mesh import mesh_image
 from .mesh_report import complete_report
@@ -27,13 +28,36 @@ from .occ_packing import mesh_packing
 from .options import MeshOptions
 from .phase_image import PhaseImage
 from .records import LabelledVolume, Packing
-from .tetmesh import TetMesh
+from .tetmesh import TetMesh, check_tet_mesh
 from .voxel_mesh import voxel_mesh
 
 Method = Literal["auto", "occ", "surface_nets", "voxel"]
 
 
 def mesh_geometry(
+    geometry: Packing | LabelledVolume | PhaseImage,
+    separator_thickness: float,
+    options: MeshOptions | None = None,
+    method: Method = "auto",
+    log: Callable[[str], None] | None = None,
+) -> TetMesh:
+    """Run one meshing route on this process (no MPI), then insert the boundary layers under
+    the particle surfaces if ``options.boundary_layers`` asks for them."""
+    options = options or MeshOptions()
+    tm = _mesh_route(geometry, separator_thickness, options, method, log)
+    if options.boundary_layers:
+        layers = BoundaryLayerOptions(options.boundary_layers, options.boundary_layer_first,
+                                      options.boundary_layer_share)
+        tm = add_boundary_layers(tm, layers)
+        check_tet_mesh(tm)
+        if log:
+            info = tm.info["boundary_layers"]
+            log(f"boundary layers: {info['layers']} under {info['surface_vertices']:,} surface vertices, "
+                f"median first layer {info['first_layer_m_median'] * 1e9:.1f} nm, +{info['cells_added']:,} cells")
+    return tm
+
+
+def _mesh_route(
     geometry: Packing | LabelledVolume | PhaseImage,
     separator_thickness: float,
     options: MeshOptions | None = None,

@@ -38,6 +38,10 @@ class MeshOptions:
             the diffusion layer under the particle surfaces at the cost of the surface
             triangles (~ (h_i / h_s)^2 more of them).
         separator_size: element size inside the separator [m]; 0 = the bulk size h_b.
+        boundary_layers: element layers inserted under the particle surfaces
+            (:mod:`meshing.boundary_layers`; 0 = none), any meshing route.
+        boundary_layer_first: thickness of the outermost layer relative to the layers' depth.
+        boundary_layer_share: depth of the layers relative to the local surface element size.
         smoothing_iterations: SurfaceNets smoothing iterations (images); about 4 keeps area
             and volume within a few per cent, 0 gives the staircase surface.
         resolve_cbd: images: keep the carbon-binder domain as cell tag 3 instead of lumping it
@@ -51,6 +55,9 @@ class MeshOptions:
     bulk_size_factor: float = 3.0
     surface_size_factor: float = 1.0
     separator_size: float = 0.0
+    boundary_layers: int = 0
+    boundary_layer_first: float = 0.02
+    boundary_layer_share: float = 0.3
     smoothing_iterations: int = 4
     resolve_cbd: bool = False
     max_cells: int = 5_000_000
@@ -71,6 +78,10 @@ class MeshOptions:
         for name, ok, accepted in checks:
             if not ok:
                 raise InputError(f"mesh option {name} = {getattr(self, name)!r}: accepted {accepted}")
+        if self.boundary_layers:
+            from .boundary_layers import BoundaryLayerOptions
+
+            BoundaryLayerOptions(self.boundary_layers, self.boundary_layer_first, self.boundary_layer_share)
 
     def num_threads(self) -> int:
         if self.threads:

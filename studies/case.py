@@ -238,6 +238,17 @@ class MeshSettings:
     separator_size_um: float = spec(
         0.0, min=0, unit="um", help="element size in the separator; 0 = max(bulk size, L_sep/10)"
     )
+    boundary_layers: int = spec(
+        0, min=0, max=40,
+        help="element layers (prisms) inserted under the particle surfaces to resolve the solid diffusion layer; "
+        "0 = none",
+    )
+    boundary_layer_first: float = spec(
+        0.02, min=1e-4, max=1, help="outermost layer thickness / total depth of the layers"
+    )
+    boundary_layer_share: float = spec(
+        0.3, min=0.01, max=0.6, help="total depth of the layers / local surface element size"
+    )
     smoothing_iterations: int = spec(4, min=0, max=64, help="SurfaceNets smoothing iterations (images)")
     resolve_cbd: bool = spec(
         False, help="images: keep the carbon-binder domain as cell tag 3 (else lumped into the NSD, tag 1)"
@@ -255,6 +266,9 @@ class MeshSettings:
             bulk_size_factor=self.bulk_size_factor,
             surface_size_factor=self.surface_size_factor,
             separator_size=self.separator_size_um * 1e-6,
+            boundary_layers=self.boundary_layers,
+            boundary_layer_first=self.boundary_layer_first,
+            boundary_layer_share=self.boundary_layer_share,
             smoothing_iterations=self.smoothing_iterations,
             resolve_cbd=self.resolve_cbd,
             max_cells=self.max_cells,

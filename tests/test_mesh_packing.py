@@ -7,6 +7,7 @@ import pytest
 
 from foundation.errors import InputError
 from foundation.stack import MPI
+from meshing.boundary_layers import BoundaryLayerOptions, add_boundary_layers
 from meshing.build import build_mesh
 from meshing.clearance import require_sanitised
 from meshing.mesh_io import read_mesh, write_mesh
@@ -15,7 +16,7 @@ from meshing.occ_packing import mesh_packing
 from meshing.options import MeshingError, MeshOptions
 from meshing.records import Packing
 from meshing.tags import CellTag, FacetTag
-from meshing.tetmesh import tet_volumes
+from meshing.tetmesh import check_tet_mesh, tet_volumes
 from tests.meshing_inputs import random_packing
 
 SEPARATOR = 25e-6
@@ -172,3 +173,34 @@ def test_surface_grading_refines_the_particle_surfaces_and_coarsens_towards_the_
 def test_surface_grading_factor_outside_its_range_is_refused():
     with pytest.raises(InputError, match=r"surface_size_factor = 1.5: accepted in \[0.05, 1\]"):
         MeshOptions(surface_size_factor=1.5)
+
+
+def test_boundary_layers_keep_the_geometry_and_conform(packing):
+    """Prism layers under the particle surfaces (meshing/boundary_layers.py): the region
+    volumes and the interface triangles are unchanged, the mesh stays conforming and fills
+    the box, and the first layer is the requested share of the layer depth."""
+    r = float(np.mean(packing.radii))
+    options = MeshOptions(interface_size=r / 3, bulk_size_factor=2.0, threads=1)
+    plain = mesh_packing(packing, SEPARATOR, options)
+    layered = add_boundary_layers(plain, BoundaryLayerOptions(layers=6, first_layer=0.05))
+    check_tet_mesh(layered)  # conforming interface, no holes, every boundary face on the box
+    info = layered.info["boundary_layers"]
+    surface = np.unique(plain.facets[plain.facet_tags == FacetTag.INTERFACE])
+    assert info["surface_vertices"] == len(surface)
+    assert info["fixed_vertices"] < 0.1 * len(surface)
+    assert info["vertices_added"] == 6 * (len(surface) - info["fixed_vertices"])
+    assert info["first_layer_m_median"] == pytest.approx(0.05 * info["depth_m"]["median"], rel=1e-9)
+    assert np.all(tet_volumes(layered.nodes, layered.tets) > 0)  # right-handed, as the layering writes them
+    vol_plain, vol_layered = (np.abs(tet_volumes(m.nodes, m.tets)) for m in (plain, layered))
+    for region in (lambda t: t >= CellTag.PARTICLE_BASE, lambda t: t == CellTag.NSD, lambda t: t == CellTag.SEPARATOR):
+        assert vol_layered[region(layered.cell_tags)].sum() == pytest.approx(vol_plain[region(plain.cell_tags)].sum(),
+                                                                             rel=1e-12)
+    iface = [np.sort(m.facets[m.facet_tags == FacetTag.INTERFACE], axis=1) for m in (plain, layered)]
+    assert np.array_equal(np.unique(iface[0], axis=0), np.unique(iface[1], axis=0))
+    # the thinnest cells sit at the surface: the AM nodes next to it are 'first layer' deep
+    nodes = layered.nodes
+    first = nodes[len(plain.nodes):len(plain.nodes) + len(surface) - info["fixed_vertices"]]
+    distance = np.min(np.linalg.norm(first[:, None, :] - nodes[surface][None, :, :], axis=2), axis=1)
+    assert np.median(distance) == pytest.approx(info["first_layer_m_median"], rel=0.1)
+    with pytest.raises(InputError, match=r"boundary layer first_layer = 0.5: accepted is \(0, 1 / layers\]"):
+        BoundaryLayerOptions(layers=6, first_layer=0.5)
