@@ -20,7 +20,7 @@ import dataclasses
 import difflib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args, get_origin
 
 from foundation.errors import InputError
@@ -188,6 +188,88 @@ def describe(cls: type, prefix: str = "") -> list[str]:
         default = "" if f.default is dataclasses.MISSING else f" = {f.default!r}"
         lines.append(f"  {key}{default}    {f.metadata.get('help', '')}".rstrip())
     return lines
+
+
+def set_key(data: dict[str, Any], cls: type, path: Sequence[str], value: Any) -> str:
+    """Put ``value`` at ``path`` into plain data shaped like dataclass ``cls`` (as made by
+    :func:`to_plain`; changed in place), checking that every key exists in the schema; return
+    the key as error messages name it (``protocol.steps[0].c_rate``). Validate the result with
+    :func:`build`.
+
+    Path items are field names, or indices into an array (an index one past the end adds an
+    item). Below a free-form table (a ``dict`` field such as parameter overrides) the rest of
+    the path is one key, dots included: ``("parameters", "overrides", "nsd", "porosity")`` sets
+    the key ``"nsd.porosity"``.
+
+    Raises:
+        SchemaError: naming the key, for an unknown key, an index out of range or a key below
+            a plain value.
+    """
+    tp, node, where = cls, data, ""
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        tp = _table_type(tp, node)
+        origin = get_origin(tp)
+        if isinstance(tp, tuple) or dataclasses.is_dataclass(tp):  # a table (or one of several kinds)
+            options = tp if isinstance(tp, tuple) else (tp,)
+            owner = next((o for o in options if part in _init_fields(o)), None)
+            if owner is None:
+                names = list(dict.fromkeys(n for o in options for n in _init_fields(o)))
+                hint = difflib.get_close_matches(part, names, n=1)
+                raise SchemaError(
+                    f"{_join(where, part)}: unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                    + f"; accepted keys in [{where or 'case'}]: {', '.join(names)}"
+                )
+            child_type = typing.get_type_hints(owner)[part]
+            key = part
+        elif origin in (dict, Mapping) or tp is dict:
+            key, last = ".".join(path[i:]), True
+            child_type = Any
+        elif origin in (list, tuple):
+            n = len(node)
+            if not part.isdigit() or int(part) > n:
+                raise SchemaError(f"{where}[{part}]: no such item; accepted: an index from 0 to {n - 1}"
+                                  f" (or {n} to add one)")
+            key = int(part)
+            if key == n:
+                node.append(None)
+            args = get_args(tp)
+            child_type = args[0] if args else Any
+        else:
+            raise SchemaError(f"{where}: is a value, not a table; accepted: {where} = VALUE")
+        where = f"{where}[{key}]" if isinstance(key, int) else _join(where, key)
+        if last:
+            node[key] = value
+            return where
+        if not isinstance(node[key] if isinstance(key, int) else node.get(key), (dict, list)):
+            node[key] = [] if get_origin(_unwrap_optional(child_type)) in (list, tuple) else {}
+        tp, node = child_type, node[key]
+    raise SchemaError(f"{where or 'case'}: no key given")
+
+
+def _init_fields(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.init]
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        return options[0] if len(options) == 1 else tp
+    return tp
+
+
+def _table_type(tp: Any, node: Any) -> Any:
+    """``tp`` without ``None``; a union of tables becomes the one whose ``Literal`` keys match
+    ``node`` (its discriminator, e.g. ``mode = "cc"``), else a tuple of all of them."""
+    tp = _unwrap_optional(tp)
+    if get_origin(tp) not in (typing.Union, types.UnionType):
+        return tp
+    tables = [a for a in get_args(tp) if dataclasses.is_dataclass(a)]
+    for table in tables:
+        tags = {n: get_args(t) for n, t in typing.get_type_hints(table).items() if get_origin(t) is Literal}
+        if tags and isinstance(node, Mapping) and all(node.get(n) in v for n, v in tags.items()):
+            return table
+    return tuple(tables) if tables else tp
 
 
 def to_plain(obj: Any) -> Any:

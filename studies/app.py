@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import time
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ from postprocess.discharge_results import read_results, results_report
 from postprocess.packing_plots import plot_packing
 from postprocess.segmentation_plots import plot_segmentation_slice
 
-from .case import Case, PackingGeometry, case_from_dict, load_case
+from .case import Case, CaseOverrides, PackingGeometry, case_from_dict, load_case
 
 UM = 1e-6
 REPO = Path(__file__).resolve().parent.parent
@@ -133,11 +133,12 @@ def mesh_key(case: Case) -> str:
 
 
 def mesh_for_case(case: Case, comm: MPI.Comm, workdir: str | Path, log: Log | None = None,
-                  rebuild: bool = False) -> MeshData:
+                  rebuild: bool = False, overrides: Sequence[str] = ()) -> MeshData:
     """The mesh of ``case``, built (or reused) in ``workdir``.
 
     The mesh is checked for conformity and tags before it is written; ``rebuild`` ignores a
-    reusable mesh.
+    reusable mesh. ``overrides`` (the command-line changes of the case file, as typed) are
+    recorded in ``mesh.json`` beside the case name.
     """
     workdir = Path(workdir)
     key = mesh_key(case)
@@ -157,7 +158,7 @@ def mesh_for_case(case: Case, comm: MPI.Comm, workdir: str | Path, log: Log | No
     if not conformity["ok"]:
         raise InputError(f"the mesh of case {case.name!r} is not conforming: {json.dumps(conformity)}")
     md.info["case_key"] = key
-    md.info["case"] = {"name": case.name}
+    md.info["case"] = {"name": case.name, "overrides": list(overrides)}
     check_tags(md)
     save_mesh(md, workdir)
     return md
@@ -210,13 +211,15 @@ def run_case(
     show_progress: bool = True,
     log: Log | None = None,
     rebuild_mesh: bool = False,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Mesh (or load the mesh of) ``case`` and run its protocol; return the results directory.
 
     ``output`` overrides the case's results directory ([outputs] directory or results/<name>).
     Without ``resume`` the outputs of an earlier run in that directory are moved aside
     (:func:`clear_previous_results`) once the mesh is loaded; a matching mesh in
-    ``RESULTS/mesh`` is reused. ``resume`` needs ``RESULTS/checkpoint``.
+    ``RESULTS/mesh`` is reused. ``resume`` needs ``RESULTS/checkpoint``. ``overrides`` (the
+    command-line changes already applied to ``case``, as typed) go into the manifest.
     """
     out = prepare_output(comm, case.results_dir(output), "--output" if output else "outputs.directory")
     if resume:
@@ -225,7 +228,7 @@ def run_case(
         on_root(comm, lambda: check_mesh_fits_case(case, Path(mesh_dir)))
         mesh_data = load_mesh(mesh_dir, comm)
     else:
-        mesh_data = mesh_for_case(case, comm, out / "mesh", log, rebuild=rebuild_mesh)
+        mesh_data = mesh_for_case(case, comm, out / "mesh", log, rebuild=rebuild_mesh, overrides=overrides)
     origin = on_root(comm, lambda: provenance(case, Path(mesh_dir) if mesh_dir else out / "mesh"))
     if resume:
         on_root(comm, lambda: check_resume(out / "checkpoint", origin))
@@ -234,7 +237,8 @@ def run_case(
     if log:
         cells = mesh_data.mesh.topology.index_map(mesh_data.mesh.topology.dim).size_global
         log(f"mesh: {cells:,} cells on {comm.size} rank(s)")
-    return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress, provenance=origin)
+    return run_case_on_mesh(mesh_data, case, out, resume=resume, show_progress=show_progress, provenance=origin,
+                            overrides=overrides)
 
 
 def check_mesh_fits_case(case: Case, mesh_dir: Path, rtol: float = 1e-6) -> None:
@@ -312,10 +316,11 @@ def require_checkpoint(results: Path) -> None:
 
 
 def run_case_on_mesh(mesh_data: MeshData, case: Case, output_dir: str | Path, resume: bool = False,
-                     show_progress: bool = True, provenance: Mapping[str, Any] | None = None) -> Path:
+                     show_progress: bool = True, provenance: Mapping[str, Any] | None = None,
+                     overrides: Sequence[str] = ()) -> Path:
     """The half-cell model of ``case`` on ``mesh_data`` (:func:`models.runner.run_simulation`)
     with ``manifest.json`` kept up to date; returns the results directory."""
-    manifest = Manifest(Path(output_dir) / "manifest.json", case)
+    manifest = Manifest(Path(output_dir) / "manifest.json", case, overrides)
     return run_simulation(
         mesh_data, case.parameters.resolve(), case.protocol, case.solver, case.outputs, output_dir,
         resume=resume, show_progress=show_progress, on_status=manifest.write, provenance=provenance)
@@ -366,10 +371,12 @@ class Manifest:
 
     Written (by rank 0 of the mesh's communicator) when the run starts and when it ends; a
     failed or interrupted run keeps ``"status": "failed"``/``"interrupted"`` and the error.
+    ``"case"`` is the case as run, command-line overrides included; ``"case_overrides"`` lists
+    those overrides as typed (``--set mesh.interface_size_um=1.2``).
     """
 
-    def __init__(self, path: Path, case: Case | Mapping[str, Any]) -> None:
-        self.path, self.case = path, case
+    def __init__(self, path: Path, case: Case | Mapping[str, Any], overrides: Sequence[str] = ()) -> None:
+        self.path, self.case, self.overrides = path, case, list(overrides)
         self.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.versions = versions()
         self.commit = git_commit()
@@ -385,6 +392,7 @@ class Manifest:
             "git_commit": self.commit,
             "mpi_ranks": summary.pop("mpi_ranks"),
             "case": to_plain(self.case),
+            "case_overrides": self.overrides,
             "parameters": summary.pop("parameters"),
             "mesh": summary.pop("mesh"),
             "wall_time_s": run.wall_s,
@@ -423,15 +431,16 @@ def plot_results(results: str | Path, output: str | Path | None, comm: Communica
 
 
 # ============================================================================= commands
-def show_case(path: str | None, schema: bool = False) -> Case | None:
-    """Print a validated case with every default filled in, or (``schema``) every key."""
+def show_case(path: str | None, schema: bool = False, overrides: CaseOverrides | None = None) -> Case | None:
+    """Print a validated case (with the command-line ``overrides``) with every default filled
+    in, or (``schema``) every key."""
     if schema:
         print("\n".join(describe(Case)))
         print("[[protocol.steps]]  mode = 'cc' | 'rest' | 'cv'  (see models/protocol.py)")
         return None
     if not path:
         raise InputError("give a case file (.toml) or --schema")
-    case = load_case(path)
+    case = load_case(path, overrides=overrides)
     print(json.dumps(to_plain(case), indent=2))
     print(f"{path}: valid", flush=True)
     return case
@@ -461,10 +470,11 @@ def info(comm: MPI.Comm, parameter_sets: bool = False) -> dict[str, str]:
 
 
 def mesh(case_path: str | Path, output: str | Path, comm: MPI.Comm, method: str | None = None,
-         quiet: bool = False) -> MeshData:
-    """Mesh the geometry of a case file into ``output`` (mesh.xdmf + mesh.json) and print
-    the mesh report's summary."""
-    case = load_case(case_path, require_protocol=False)
+         quiet: bool = False, overrides: CaseOverrides | None = None) -> MeshData:
+    """Mesh the geometry of a case file (with the command-line ``overrides``) into ``output``
+    (mesh.xdmf + mesh.json) and print the mesh report's summary."""
+    overrides = overrides or CaseOverrides()
+    case = load_case(case_path, require_protocol=False, overrides=overrides)
     if method:
         case = dataclasses.replace(case, mesh=dataclasses.replace(case.mesh, method=method))
     prepare_output(comm, output)
@@ -473,7 +483,7 @@ def mesh(case_path: str | Path, output: str | Path, comm: MPI.Comm, method: str 
         if not quiet and comm.rank == 0:
             print(f"microbat mesh: {message}", flush=True)
 
-    md = mesh_for_case(case, comm, output, log, rebuild=True)
+    md = mesh_for_case(case, comm, output, log, rebuild=True, overrides=overrides.arguments)
     if comm.rank == 0:
         print(describe_mesh(md.info))
         print(f"microbat mesh: wrote {(Path(output) / 'mesh.xdmf').resolve()} and mesh.json")
@@ -481,40 +491,48 @@ def mesh(case_path: str | Path, output: str | Path, comm: MPI.Comm, method: str 
 
 
 def run(case_path: str | Path, comm: MPI.Comm, output: str | Path | None = None,
-        mesh_dir: str | Path | None = None, resume: bool = False, quiet: bool = False) -> Path:
-    """`microbat run`: the case's protocol on its mesh; prints where the results are."""
-    out = run_case(load_case(case_path), comm, output, mesh_dir=mesh_dir, resume=resume,
-                   show_progress=not quiet)
+        mesh_dir: str | Path | None = None, resume: bool = False, quiet: bool = False,
+        overrides: CaseOverrides | None = None) -> Path:
+    """`microbat run`: the case's protocol (with the command-line ``overrides``) on its mesh;
+    prints where the results are."""
+    overrides = overrides or CaseOverrides()
+    out = run_case(load_case(case_path, overrides=overrides), comm, output, mesh_dir=mesh_dir, resume=resume,
+                   show_progress=not quiet, overrides=overrides.arguments)
     if comm.rank == 0:
         print(f"microbat run: results in {out.resolve()}")
     return out
 
 
-def packing_geometry(case_path: str | None, overrides: Mapping[str, Any]) -> tuple[PackingGeometry, str]:
-    """A case's ``[geometry.packing]`` (or the defaults) with ``overrides`` on top, validated
-    like a case file; and the name of the case (``"packing"`` without one)."""
+def packing_geometry(case_path: str | None, overrides: Mapping[str, Any],
+                     case_overrides: CaseOverrides | None = None) -> tuple[PackingGeometry, str]:
+    """A case's ``[geometry.packing]`` (or the defaults) with ``case_overrides`` (``--set``)
+    and then the flag ``overrides`` on top, validated like a case file; and the name of the
+    case (``"packing"`` without one)."""
     data, name = {}, "packing"
     if case_path:
-        case = load_case(case_path, require_protocol=False)
+        case = load_case(case_path, require_protocol=False, overrides=case_overrides)
         if case.geometry.source != "packing":
             raise InputError(
                 f"{case_path}: geometry.source = {case.geometry.source!r}; `microbat generate` writes "
                 "synthetic packings and needs source = 'packing'"
             )
         data, name = to_plain(case.geometry.packing), case.name
+    elif case_overrides:
+        data = to_plain(case_overrides.apply(case_from_dict({})).geometry.packing)
     data |= {k: v for k, v in overrides.items() if v is not None}
     return build(PackingGeometry, data, "geometry.packing"), name
 
 
 def generate(case_path: str | None, overrides: Mapping[str, Any], output: str | Path | None = None,
-             voxel_size_um: float | None = None, figure: bool = True) -> dict[str, Path]:
+             voxel_size_um: float | None = None, figure: bool = True,
+             case_overrides: CaseOverrides | None = None) -> dict[str, Path]:
     """`microbat generate`: a packing from a case's ``[geometry.packing]`` with ``overrides``
     on top (:func:`packing_geometry`), into ``output`` (default
     ``results/<case name>/geometry`` or ``results/packing``): ``packing.npz``, optionally its
     voxelisation (``volume.npz`` and ``volume.tif``, pages z from the collector),
     ``packing.png`` and last ``packing.json`` (the summary); prints what it made. Serial (no
     communicator); nothing is written when the input is refused."""
-    geometry, name = packing_geometry(case_path, overrides)
+    geometry, name = packing_geometry(case_path, overrides, case_overrides)
     spec = packing_spec(geometry)
     if voxel_size_um is not None:
         h = voxel_size_um
@@ -629,12 +647,13 @@ def segment(image_table: Mapping[str, Any], out: Path) -> LabelledVolume:
 
 
 def demo(case_path: str | Path, output: str | Path, comm: MPI.Comm, rebuild_mesh: bool = False,
-         render: bool = True, quiet: bool = False) -> Path:
+         render: bool = True, quiet: bool = False, overrides: CaseOverrides | None = None) -> Path:
     """`microbat demo`: packing -> mesh -> discharge -> figures on one case; prints what it
     gave and where every figure and data file is. Rank 0 generates the packing, meshes and
     plots; the model runs on all ranks of ``comm``."""
     started = time.perf_counter()
-    case = load_case(case_path)
+    overrides = overrides or CaseOverrides()
+    case = load_case(case_path, overrides=overrides)
     out = prepare_output(comm, output)
 
     def log(message: str) -> None:
@@ -645,7 +664,8 @@ def demo(case_path: str | Path, output: str | Path, comm: MPI.Comm, rebuild_mesh
     log("[1/4] generating the electrode geometry")
     geometry_figure = _packing_figure(case, comm)
     log("[2/4] meshing (gmsh on rank 0), then [3/4] the discharge")
-    run_case(case, comm, out, show_progress=not quiet, log=log, rebuild_mesh=rebuild_mesh)
+    run_case(case, comm, out, show_progress=not quiet, log=log, rebuild_mesh=rebuild_mesh,
+             overrides=overrides.arguments)
     if comm.rank == 0:
         log("[4/4] figures")
         figures = [save_figure(geometry_figure, out / "figures" / "packing.png")] if geometry_figure else []

@@ -20,17 +20,28 @@ input types (:mod:`models.protocol`, :mod:`models.settings`, :mod:`models.output
 here directly and re-exported under their case-file names; this module keeps the geometry,
 mesh and parameter tables and the :class:`Case` that composes them. Every error names the
 dotted TOML key (:class:`CaseError`, i.e. :class:`foundation.schema.SchemaError`).
+
+The command line can change a case without copying it (:class:`CaseOverrides`):
+``--set KEY=VALUE`` puts a TOML value at a dotted key (``mesh.interface_size_um=1.2``,
+``protocol.steps[0].c_rate=2`` or ``protocol.steps.0.c_rate=2``; below a free-form table such
+as ``parameters.overrides`` the rest is one key, so ``parameters.overrides.nsd.porosity=0.3``
+sets the parameter ``"nsd.porosity"``), and ``--until-voltage`` / ``--max-duration`` set the
+voltage limit / longest duration of every constant-current step. They are validated with the
+file and refused naming the argument; paths given this way are relative to the working
+directory.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from foundation.errors import InputError
-from foundation.schema import SchemaError, build, build_tagged, spec
+from foundation.schema import SchemaError, build, build_tagged, set_key, spec, to_plain
 from meshing.options import MeshOptions
 from meshing.packing_spec import AM_FRACTION_RANGE, PackingSpec
 from models.outputs import OutputSettings
@@ -48,6 +59,7 @@ Outputs = OutputSettings
 __all__ = [
     "Case",
     "CaseError",
+    "CaseOverrides",
     "CCStep",
     "CVStep",
     "Geometry",
@@ -57,6 +69,7 @@ __all__ = [
     "MeshSettings",
     "OutputSettings",
     "Outputs",
+    "Override",
     "PackingGeometry",
     "Parameters",
     "Protocol",
@@ -377,10 +390,10 @@ def case_from_dict(data: dict[str, Any], base_dir: str | Path = ".", name: str =
     return case
 
 
-def load_case(path: str | Path, require_protocol: bool = True) -> Case:
-    """Read and validate a TOML case file (:func:`check_case` included). Without
-    ``require_protocol`` (commands that only build the geometry or the mesh) the
-    ``[protocol]`` table may be left out."""
+def load_case(path: str | Path, require_protocol: bool = True, overrides: CaseOverrides | None = None) -> Case:
+    """Read and validate a TOML case file (:func:`check_case` included), with the
+    command-line ``overrides`` on top. Without ``require_protocol`` (commands that only build
+    the geometry or the mesh) the ``[protocol]`` table may be left out."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -398,10 +411,151 @@ def load_case(path: str | Path, require_protocol: bool = True) -> Case:
                         "e.g. mode = 'cc', c_rate = 1.0")
     try:
         case = case_from_dict(data, base_dir=path.parent.resolve(), name=path.stem)
+    except InputError as err:
+        raise CaseError(f"case file {path}: {err}") from None
+    if overrides:
+        return overrides.apply(case)
+    try:
         check_case(case)
     except InputError as err:
         raise CaseError(f"case file {path}: {err}") from None
     return case
+
+
+# ----------------------------------------------------------------------------- command line
+PATH_KEYS = (
+    "geometry.file", "geometry.image.path", "geometry.image.segmentation.training_labels",
+    "parameters.ocp_table", "parameters.diffusivity_table", "outputs.directory",
+)
+"""Keys that are file paths: given with ``--set`` they are relative to the working directory."""
+_KEY_PART = re.compile(r'"([^"]*)"|\'([^\']*)\'|([A-Za-z0-9_+-]+)|\[(\d+)\]')
+
+
+@dataclass(frozen=True)
+class Override:
+    """One change of a case from the command line: ``value`` at the dotted ``path``."""
+
+    path: tuple[str, ...]
+    value: Any
+    argument: str
+    """As typed (``--set mesh.interface_size_um=1.2``); errors and the manifest name it."""
+
+    @classmethod
+    def parse(cls, text: str) -> Override:
+        """``KEY=VALUE`` of ``--set``: a dotted key (``[N]`` or ``.N`` for array items, quotes
+        for a key with dots) and a TOML value (``2``, ``2.5``, ``true``, ``"text"``,
+        ``[1, 2]``); a value that is not TOML, such as ``occ``, is taken as text."""
+        argument = f"--set {text}"
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"{argument}: expected KEY=VALUE; accepted: e.g. --set mesh.interface_size_um=1.2, "
+                             "--set protocol.steps[0].c_rate=2, --set parameters.overrides.nsd.porosity=0.3")
+        path, pos = [], 0
+        while True:
+            match = _KEY_PART.match(key, pos)
+            if not match:
+                raise InputError(f"{argument}: {key!r} is not a dotted key (at character {pos + 1}); accepted: "
+                                 "names joined by dots, [N] or .N for array items, quotes around a key with dots")
+            path.append(next(g for g in match.groups() if g is not None))
+            pos = match.end()
+            if pos == len(key):
+                break
+            if key[pos] == ".":
+                pos += 1
+            elif key[pos] != "[":
+                raise InputError(f"{argument}: {key!r} is not a dotted key (at character {pos + 1}); accepted: "
+                                 "names joined by dots, [N] or .N for array items, quotes around a key with dots")
+        return cls(tuple(path), _toml_value(raw.strip()), argument)
+
+
+def _toml_value(text: str) -> Any:
+    try:
+        parsed = tomllib.loads(f"value = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    return parsed["value"] if set(parsed) == {"value"} else text
+
+
+@dataclass(frozen=True)
+class CaseOverrides:
+    """What the command line changes in a case: the ``--set`` keys in order, then the voltage
+    limit (``--until-voltage``) and longest duration (``--max-duration``) of every
+    constant-current step."""
+
+    settings: tuple[Override, ...] = ()
+    until_voltage_V: float | None = None
+    max_duration_s: float | None = None
+    arguments: tuple[str, ...] = field(init=False)
+    """Every override as typed, for the manifest (a run is repeated with the same arguments)."""
+
+    def __post_init__(self) -> None:
+        shortcuts = [f"--until-voltage {self.until_voltage_V:g}"] if self.until_voltage_V is not None else []
+        shortcuts += [f"--max-duration {self.max_duration_s:g}"] if self.max_duration_s is not None else []
+        object.__setattr__(self, "arguments", tuple(o.argument for o in self.settings) + tuple(shortcuts))
+
+    @classmethod
+    def from_arguments(cls, settings: Sequence[str] = (), until_voltage_V: float | None = None,
+                       max_duration_s: float | None = None) -> CaseOverrides:
+        return cls(tuple(Override.parse(s) for s in settings), until_voltage_V, max_duration_s)
+
+    def __bool__(self) -> bool:
+        return bool(self.arguments)
+
+    def apply(self, case: Case) -> Case:
+        """``case`` with the overrides, validated like a case file (:func:`check_case`
+        included).
+
+        Raises:
+            InputError: naming the argument (``--set KEY=VALUE``, ``--until-voltage V``), the
+                key and what is accepted.
+        """
+        data = to_plain(case)
+        data.pop("base_dir")
+        keys: dict[str, str] = {}  # key as errors name it -> argument
+        for override in self.settings:
+            keys[self._set(data, override)] = override.argument
+        for name, value, argument in (("until_voltage_V", self.until_voltage_V, "--until-voltage"),
+                                      ("max_duration_s", self.max_duration_s, "--max-duration")):
+            if value is None:
+                continue
+            argument = f"{argument} {value:g}"
+            steps = [i for i, s in enumerate(data["protocol"]["steps"]) if s.get("mode") == "cc"]
+            if not steps:
+                raise InputError(f"{argument}: the case has no constant-current step (mode = 'cc'); accepted: "
+                                 "a case with one, or --set protocol.steps[N].KEY=VALUE for other steps")
+            for i in steps:
+                keys[self._set(data, Override(("protocol", "steps", str(i), name), value, argument))] = argument
+        try:
+            changed = case_from_dict(data, base_dir=case.base_dir)
+            check_case(changed)
+        except InputError as err:
+            raise InputError(f"{_blame(str(err), keys)}: {err}") from None
+        return changed
+
+    @staticmethod
+    def _set(data: dict[str, Any], override: Override) -> str:
+        if override.path[0] == "base_dir":
+            raise InputError(f"{override.argument}: base_dir is set from the case file's location; accepted: "
+                             "any other key of `microbat case --schema`")
+        value = override.value
+        if ".".join(override.path) in PATH_KEYS and isinstance(value, str) and value:
+            value = str(Path(value).expanduser().absolute())
+        try:
+            return set_key(data, Case, override.path, value)
+        except SchemaError as err:
+            raise InputError(f"{override.argument}: {err}") from None
+
+
+def _blame(message: str, keys: dict[str, str]) -> str:
+    """The arguments that set the key an error message starts with (or a key inside it, or
+    the table it is in); all of them when none does."""
+    where = message.split(":", 1)[0].strip()
+    related = [
+        argument for key, argument in keys.items()
+        if key == where or key.startswith((f"{where}.", f"{where}[")) or where.startswith((f"{key}.", f"{key}["))
+    ]
+    return ", ".join(dict.fromkeys(related or keys.values()))
 
 
 def check_case(case: Case) -> None:

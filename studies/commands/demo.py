@@ -13,6 +13,7 @@ from pathlib import Path
 
 from foundation.stack import MPI
 from studies import app
+from studies.commands import overrides
 
 DEMO_CASE = Path(__file__).resolve().parent.parent / "cases" / "demo.toml"
 
@@ -32,10 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rebuild-mesh", action="store_true", help="mesh again even if DIR/mesh matches the case")
     p.add_argument("--no-render", action="store_true", help="skip the pyvista 3D view of the SoL field")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    overrides.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     app.demo(args.case, args.output, MPI.COMM_WORLD, rebuild_mesh=args.rebuild_mesh, render=not args.no_render,
-             quiet=args.quiet)
+             quiet=args.quiet, overrides=overrides.from_arguments(args))
     return 0

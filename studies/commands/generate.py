@@ -4,7 +4,8 @@
     microbat generate --arrangement monodisperse --diameter-um 8 --am-fraction 0.43 \\
         --lateral-um 40 40 --thickness-um 60 --seed 0 --output DIR [--voxel-size-um 0.25]
 
-Flags override the case file's ``[geometry.packing]`` values. Writes ``DIR/packing.npz``
+Flags override the case file's ``[geometry.packing]`` values (after ``--set KEY=VALUE``, which
+changes any key of the case). Writes ``DIR/packing.npz``
 (the record the mesher reads), ``DIR/packing.png`` (AM fraction vs depth and sections),
 optionally ``DIR/volume.npz`` + ``DIR/volume.tif`` (voxelised; TIFF pages are x-y slices
 from the collector, i.e. axes z, y, x) and last ``DIR/packing.json`` (the summary), each
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 
 from studies import app
+from studies.commands import overrides
 
 FLAGS = {
     # flag: (PackingGeometry field, type, help)
@@ -53,11 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--voxel-size-um", type=float, default=None, help="also write the voxelised volume at this voxel size [um]"
     )
     p.add_argument("--no-figure", action="store_true", help="skip the figure")
+    overrides.add_arguments(p, protocol=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = {field: getattr(args, flag.replace("-", "_")) for flag, (field, _, _) in FLAGS.items()}
-    overrides["lateral_um"] = list(args.lateral_um) if args.lateral_um is not None else None
-    app.generate(args.case, overrides, args.output, voxel_size_um=args.voxel_size_um, figure=not args.no_figure)
+    flags = {field: getattr(args, flag.replace("-", "_")) for flag, (field, _, _) in FLAGS.items()}
+    flags["lateral_um"] = list(args.lateral_um) if args.lateral_um is not None else None
+    app.generate(args.case, flags, args.output, voxel_size_um=args.voxel_size_um, figure=not args.no_figure,
+                 case_overrides=overrides.from_arguments(args))
     return 0

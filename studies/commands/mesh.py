@@ -13,6 +13,7 @@ import argparse
 
 from foundation.stack import MPI
 from studies import app
+from studies.commands import overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="output directory (mesh.xdmf, mesh.h5, mesh.json)")
     p.add_argument("--method", choices=["auto", "occ", "surface_nets", "voxel"], help="override mesh.method")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+    overrides.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    app.mesh(args.case, args.output, MPI.COMM_WORLD, method=args.method, quiet=args.quiet)
+    app.mesh(args.case, args.output, MPI.COMM_WORLD, method=args.method, quiet=args.quiet,
+             overrides=overrides.from_arguments(args))
     return 0

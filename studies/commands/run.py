@@ -6,6 +6,7 @@ import argparse
 
 from foundation.stack import MPI
 from studies import app
+from studies.commands import overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,9 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint of an interrupted run")
     p.add_argument("--mesh", help="mesh directory (mesh.xdmf + mesh.h5, tags of meshing/tags.py)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    overrides.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    app.run(args.case, MPI.COMM_WORLD, args.output, mesh_dir=args.mesh, resume=args.resume, quiet=args.quiet)
+    app.run(args.case, MPI.COMM_WORLD, args.output, mesh_dir=args.mesh, resume=args.resume, quiet=args.quiet,
+            overrides=overrides.from_arguments(args))
     return 0
