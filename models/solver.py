@@ -91,6 +91,12 @@ SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
 
 _counter = itertools.count()
 
+ROUNDOFF_FACTOR = 10.0
+"""A Newton solve whose line search cannot reduce a residual already within this factor of
+the absolute tolerance has reached the round-off floor of the residual (thin boundary-layer
+cells raise it): it is converged, reported as CONVERGED_AT_ROUNDOFF."""
+CONVERGED_AT_ROUNDOFF = 100
+
 
 @dataclass
 class NewtonResult:
@@ -103,6 +109,7 @@ class NewtonResult:
     @property
     def reason_name(self) -> str:
         names = {v: k for k, v in vars(PETSc.SNES.ConvergedReason).items() if isinstance(v, int)}
+        names[CONVERGED_AT_ROUNDOFF] = "CONVERGED_AT_ROUNDOFF"
         return names.get(self.reason, str(self.reason))
 
 
@@ -196,6 +203,10 @@ class NewtonSolver:
             reason = snes.getConvergedReason()
         except PETSc.Error:
             reason = -100
+        if reason == PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH and snes.getIterationNumber() > 0:
+            atol = snes.getTolerances()[0]
+            if 0.0 < snes.getFunctionNorm() <= ROUNDOFF_FACTOR * atol:
+                reason = CONVERGED_AT_ROUNDOFF
         finite = all(np.all(np.isfinite(u.x.array)) for u in self.model.fields)
         converged = reason > 0 and bool(self.model.domains.comm.allreduce(finite, op=MPI.LAND))
         if not converged:
