@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_single_particle.py [--radii 2,4,6,8] [--rates 1,3,5]
         [--subdivisions 2 --first-layer 0.0025 --growth 1.2 --max-sol-change 0.005]
+        [--tet SIZE[:SURFACE]]   (isotropic tetrahedra instead, sizes relative to R)
 
 For every radius and C-rate: one FE sphere (``models.runner.run_single_particle``, layered
 boundary-layer mesh, baseline set) and an independent PyBaMM SPM (PyBaMM's own kinetics
@@ -32,11 +33,15 @@ ABOVE_VOLTAGE_V = 3.45
 
 
 def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_change: float,
-            reference: str = "pybamm") -> dict:
+            reference: str = "pybamm", tet: tuple[float, float | None] | None = None) -> dict:
     params = parameter_set("baseline")
     start = time.perf_counter()
-    fe = run_single_particle(radius_um * 1e-6, c_rate, params, sphere_mesh=mesh,
-                             solver={"max_sol_change": sol_change})
+    if tet is None:
+        fe = run_single_particle(radius_um * 1e-6, c_rate, params, sphere_mesh=mesh,
+                                 solver={"max_sol_change": sol_change})
+    else:  # an isotropic gmsh sphere, optionally graded towards the surface
+        fe = run_single_particle(radius_um * 1e-6, c_rate, params, mesh_size=tet[0], surface_mesh_size=tet[1],
+                                 solver={"max_sol_change": sol_change})
     wall = time.perf_counter() - start
     if reference == "pybamm":
         spm = single_particle_pybamm(params, radius_um * 1e-6, c_rate=c_rate, radial_points=200, output_points=4000)
@@ -68,16 +73,22 @@ def main() -> None:
     parser.add_argument("--max-sol-change", type=float, default=SINGLE_PARTICLE_SOL_CHANGE)
     parser.add_argument("--reference", choices=["pybamm", "fv"], default="pybamm",
                         help="PyBaMM's SPM (independent) or our own finite volumes (same kinetics)")
+    parser.add_argument("--tet", help="SIZE[:SURFACE]: an isotropic gmsh sphere of element size SIZE x R, "
+                                      "graded to SURFACE x R at the surface, instead of the layered sphere")
     args = parser.parse_args()
     mesh = LayeredSphereOptions(args.subdivisions, args.first_layer, args.growth)
-    print(f"mesh {mesh}, max SoL change {args.max_sol_change}, reference {args.reference}, "
+    tet = None
+    if args.tet:
+        size, _, surface = args.tet.partition(":")
+        tet = (float(size), float(surface) if surface else None)
+    print(f"mesh {tet or mesh}, max SoL change {args.max_sol_change}, reference {args.reference}, "
           f"load {os.getloadavg()[0]:.2f}")
     print("| R [um] | C-rate | max dV [mV] | rms dV [mV] | capacity (FE-SPM)/SPM | steps | Newton | wall [s] "
           "| max x | stop |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for radius in (float(r) for r in args.radii.split(",")):
         for rate in (float(c) for c in args.rates.split(",")):
-            r = compare(radius, rate, mesh, args.max_sol_change, args.reference)
+            r = compare(radius, rate, mesh, args.max_sol_change, args.reference, tet)
             print(f"| {radius:g} | {rate:g}C | {r['max_dv_mV']:.2f} | {r['rms_dv_mV']:.2f} "
                   f"| {r['capacity'] * 100:+.2f} % | {r['steps']} | {r['newton']} | {r['wall_s']:.1f} "
                   f"| {r['max_x']:.6f} | {r['stop']} |", flush=True)

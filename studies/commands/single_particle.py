@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--radius-um", type=float, required=True, help="particle radius [um]")
     p.add_argument("--c-rate", type=float, default=0.0, help="C-rate of the particle's window capacity")
     p.add_argument("--current-A-m3", type=float, default=0.0, help="discharge current per AM volume [A/m^3]")
-    p.add_argument("--set", default="baseline", help="parameter set (default: baseline)")
+    p.add_argument("--parameter-set", default="baseline",
+                   help="parameter set (default: baseline; see `microbat info --parameter-sets`)")
     p.add_argument("--cutoff-V", type=float, default=0.0, help="cut-off voltage [V] (default: the set's)")
     p.add_argument("--output", help="results directory (default: results/single_particle_R<r>um_<C>C)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     current = f"{args.c_rate:g}C" if args.c_rate else f"{args.current_A_m3:g}A_m3"
     output = args.output or f"results/single_particle_R{args.radius_um:g}um_{current}"
     out = app.single_particle(args.radius_um, output, MPI.COMM_WORLD, c_rate=args.c_rate,
-                              current_A_m3=args.current_A_m3, parameter_set_name=args.set,
+                              current_A_m3=args.current_A_m3, parameter_set_name=args.parameter_set,
                               cutoff_V=args.cutoff_V, show_progress=not args.quiet)
     if MPI.COMM_WORLD.rank == 0:
         print(f"microbat single-particle: results are in {out.resolve()}")

@@ -1,0 +1,72 @@
+"""Compare discharges of the same electrode on different discretisations, from their results directories.
+
+    .venv/bin/python benchmarks/compare_runs.py DIR [DIR ...] [--reference DIR] [--dods 0.2,0.4,0.6,0.8]
+
+Prints one row per run: cells, vertices, unknowns, wall time of the time loop, time steps,
+Newton iterations, the voltage at each depth of discharge (time series, linear in DoD) and
+the capacity at the end, with the end status (a run stopped before its cut-off shows its
+last capacity with a "*"). With ``--reference`` (for instance a Richardson-extrapolated or
+a much finer run) the voltage differences to it are printed in mV as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def read_run(directory: Path, dods: list[float]) -> dict:
+    manifest = json.loads((directory / "manifest.json").read_text())
+    with open(directory / "timeseries.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["step_mode"] != "end"]
+    dod = np.array([float(r["depth_of_discharge"]) for r in rows])
+    voltage = np.array([float(r["voltage_V"]) for r in rows])
+    state = (manifest.get("result") or {}).get("state", {})
+    return {
+        "name": directory.name,
+        "cells": manifest["mesh"].get("cells"),
+        "vertices": manifest["mesh"].get("vertices"),
+        "unknowns": sum((manifest["mesh"].get("unknowns") or {}).values()),
+        "loop_s": (manifest.get("timers_s") or {}).get("time_loop", float("nan")),
+        "steps": len(rows) - 1,
+        "newton": int(sum(float(r["newton_iterations"]) for r in rows)),
+        "voltage": {d: (float(np.interp(d, dod, voltage)) if dod[-1] >= d else float("nan")) for d in dods},
+        "capacity": float(rows[-1]["capacity_mAh_cm2"]),
+        "complete": manifest.get("status") == "completed",
+        "stop": state.get("stop_reason", ""),
+        "layers": (manifest["mesh"].get("info") or {}).get("boundary_layers", {}).get("layers", 0),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--reference", type=Path)
+    parser.add_argument("--dods", default="0.2,0.4,0.6,0.8")
+    args = parser.parse_args()
+    dods = [float(d) for d in args.dods.split(",")]
+    runs = [read_run(d, dods) for d in args.runs]
+    ref = read_run(args.reference, dods) if args.reference else None
+    head = ["run", "layers", "cells", "vertices", "unknowns", "time loop [s]", "steps", "Newton"]
+    head += [f"V({d:g}) [V]" for d in dods] + ["capacity [mAh/cm2]"]
+    if ref:
+        head += [f"dV({d:g}) [mV]" for d in dods]
+    print("| " + " | ".join(head) + " |")
+    print("|---" * len(head) + "|")
+    for r in runs:
+        cells = [r["name"], r["layers"], r["cells"], r["vertices"], r["unknowns"], f"{r['loop_s']:.0f}", r["steps"],
+                 r["newton"]]
+        cells += [f"{r['voltage'][d]:.4f}" for d in dods]
+        cells += [f"{r['capacity']:.4f}" + ("" if r["complete"] else "*")]
+        if ref:
+            cells += [f"{(r['voltage'][d] - ref['voltage'][d]) * 1e3:+.1f}" for d in dods]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+    print("(* run stopped before its cut-off: capacity when it stopped)")
+
+
+if __name__ == "__main__":
+    main()
