@@ -36,7 +36,7 @@ def read_run(directory: Path, dods: list[float]) -> dict:
         "newton": int(sum(float(r["newton_iterations"]) for r in rows)),
         "voltage": {d: (float(np.interp(d, dod, voltage)) if dod[-1] >= d else float("nan")) for d in dods},
         "capacity": float(rows[-1]["capacity_mAh_cm2"]),
-        "complete": manifest.get("status") == "completed",
+        "complete": "voltage limit" in state.get("stop_reason", ""),
         "stop": state.get("stop_reason", ""),
         "layers": (manifest["mesh"].get("info") or {}).get("boundary_layers", {}).get("layers", 0),
     }
@@ -65,7 +65,7 @@ def main() -> None:
         if ref:
             cells += [f"{(r['voltage'][d] - ref['voltage'][d]) * 1e3:+.1f}" for d in dods]
         print("| " + " | ".join(str(c) for c in cells) + " |")
-    print("(* run stopped before its cut-off: capacity when it stopped)")
+    print("(* the run did not end on its voltage limit: capacity when it stopped)")
 
 
 if __name__ == "__main__":
