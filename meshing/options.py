@@ -14,6 +14,8 @@ from typing import Literal
 
 from foundation.errors import InputError
 
+from .boundary_layers import BoundaryLayerOptions
+
 BYTES_PER_CELL = 1300
 """Peak memory per tetrahedron on the gmsh rank (gmsh HXT, the hand-over, dolfinx), measured
 on the benchmark meshes: 1.3 kB for the 0.74 M packing mesh, 0.6 kB for the 4 M image mesh."""
@@ -79,8 +81,6 @@ class MeshOptions:
             if not ok:
                 raise InputError(f"mesh option {name} = {getattr(self, name)!r}: accepted {accepted}")
         if self.boundary_layers:
-            from .boundary_layers import BoundaryLayerOptions
-
             BoundaryLayerOptions(self.boundary_layers, self.boundary_layer_first, self.boundary_layer_share)
 
     def num_threads(self) -> int:

@@ -92,9 +92,12 @@ SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
 _counter = itertools.count()
 
 ROUNDOFF_FACTOR = 10.0
-"""A Newton solve whose line search cannot reduce a residual already within this factor of
-the absolute tolerance has reached the round-off floor of the residual (thin boundary-layer
-cells raise it): it is converged, reported as CONVERGED_AT_ROUNDOFF."""
+ROUNDOFF_UPDATE = 1e-10
+"""A Newton solve whose line search cannot reduce a residual already within ROUNDOFF_FACTOR of
+the absolute tolerance, and whose last update is below ROUNDOFF_UPDATE of the solution, has
+reached the round-off floor of the residual (thin boundary-layer cells raise it): it is
+converged, reported as CONVERGED_AT_ROUNDOFF. A stalled line search after a large update is
+a divergence (near a vertical end of discharge it is), and the step is rejected."""
 CONVERGED_AT_ROUNDOFF = 100
 
 
@@ -190,7 +193,7 @@ class NewtonSolver:
 
     def set_tolerance(self, residual_tolerance: float) -> None:
         snes = self.problem.solver
-        _, rtol, stol, max_it = snes.getTolerances()
+        rtol, _, stol, max_it = snes.getTolerances()
         snes.setTolerances(atol=residual_tolerance, rtol=rtol, stol=stol, max_it=max_it)
 
     def solve(self) -> NewtonResult:
@@ -204,8 +207,9 @@ class NewtonSolver:
         except PETSc.Error:
             reason = -100
         if reason == PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH and snes.getIterationNumber() > 0:
-            atol = snes.getTolerances()[0]
-            if 0.0 < snes.getFunctionNorm() <= ROUNDOFF_FACTOR * atol:
+            atol = snes.getTolerances()[1]  # petsc4py order: rtol, atol, stol, max_it
+            update = snes.getSolutionUpdate().norm() / max(snes.getSolution().norm(), 1e-300)
+            if 0.0 < snes.getFunctionNorm() <= ROUNDOFF_FACTOR * atol and update <= ROUNDOFF_UPDATE:
                 reason = CONVERGED_AT_ROUNDOFF
         finite = all(np.all(np.isfinite(u.x.array)) for u in self.model.fields)
         converged = reason > 0 and bool(self.model.domains.comm.allreduce(finite, op=MPI.LAND))
