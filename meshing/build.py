@@ -28,6 +28,7 @@ from .occ_packing import mesh_packing
 from .options import MeshOptions
 from .phase_image import PhaseImage
 from .records import LabelledVolume, Packing
+from .tags import CellTag
 from .tetmesh import TetMesh, check_tet_mesh
 from .voxel_mesh import voxel_mesh
 
@@ -45,6 +46,12 @@ def mesh_geometry(
     the particle surfaces if ``options.boundary_layers`` asks for them."""
     options = options or MeshOptions()
     tm = _mesh_route(geometry, separator_thickness, options, method, log)
+    if isinstance(geometry, Packing) and "source_labels" in geometry.meta:  # a user's particle list
+        tm.info["particle_labels"] = {
+            str(int(CellTag.PARTICLE_BASE + pid)): label
+            for pid, label in zip(geometry.particle_ids, geometry.meta["source_labels"], strict=True)
+        }
+        tm.info["particle_list"] = geometry.meta.get("particle_list", {})
     if options.boundary_layers:
         layers = BoundaryLayerOptions(options.boundary_layers, options.boundary_layer_first,
                                       options.boundary_layer_share)

@@ -24,6 +24,9 @@ from .distribute import MeshData, gather_counts, require_shared_facet_ghosts
 from .tags import CellTag, FacetTag, is_active_material
 from .tetmesh import mean_ratio, tet_volumes, triangle_areas
 
+MIN_ELEMENTS_ACROSS = 1.5
+"""A particle whose equivalent diameter spans fewer interface elements than this is named in
+the report as under-resolved (its solid diffusion and surface are not meaningful)."""
 QUALITY_BINS = 2000
 """Histogram bins on [0, 1] for the parallel 1 % quantile of the element quality."""
 
@@ -193,12 +196,21 @@ def complete_report(md: MeshData) -> MeshData:
         phases["cbd"] = _compare(vol.get(str(int(CellTag.CBD)), 0.0), ref_vol.get(str(int(CellTag.CBD))))
     iface_mesh = m["facet_area_m2"].get(str(int(FacetTag.INTERFACE)), 0.0)
     md.info["tags"] = tag_map(particles)
+    labels = md.info.get("particle_labels", {})
+    missing = sorted(int(t) for t in ref_vol if int(t) >= CellTag.PARTICLE_BASE and t not in vol)
+    h = (md.info.get("sizes_m") or {}).get("interface")
+    thin = [t for t in particles if h and (6.0 * vol[str(t)] / np.pi) ** (1 / 3) < MIN_ELEMENTS_ACROSS * h]
     md.info["report"] = {
         "counts": {"cells": m["cells"], "vertices": m["vertices"], "facets": m["facets"], "particles": len(particles),
                    "facets_per_tag": m["facet_count"]},
         "volume_m3": phases,
         "particle_volume_m3": per_particle,
         "particle_volume_max_rel_error": max(errors) if errors else None,
+        "particles_without_cells": [_named(t, labels) | {"reference_volume_m3": ref_vol[str(t)]} for t in missing],
+        "particles_under_resolved": [
+            _named(t, labels) | {"equivalent_diameter_m": (6.0 * vol[str(t)] / np.pi) ** (1 / 3), "interface_size_m": h}
+            for t in thin
+        ],
         "interface_area_m2": _compare(iface_mesh, ref.get("interface_area_m2"))
         | {"reference_kind": ref.get("interface_area_kind", ""),
            "at_separator_mesh": m["interface_area_at_separator_m2"],
@@ -208,6 +220,11 @@ def complete_report(md: MeshData) -> MeshData:
         "conformity": conf,
     }
     return md
+
+
+def _named(tag: int, labels: dict[str, str]) -> dict[str, Any]:
+    """A particle by tag and label (the particle list's label, else its index)."""
+    return {"tag": int(tag), "label": labels.get(str(tag), str(int(tag) - CellTag.PARTICLE_BASE))}
 
 
 def tag_map(particle_tags: list[int]) -> dict[str, Any]:
@@ -237,4 +254,9 @@ def describe_mesh(info: dict[str, Any]) -> str:
     ]
     if r.get("particle_volume_max_rel_error") is not None:
         lines.append(f"  largest per-particle volume error {100 * r['particle_volume_max_rel_error']:.2f} %")
+    for key, what in (("particles_without_cells", "got no cells (lost)"),
+                      ("particles_under_resolved", f"are under {MIN_ELEMENTS_ACROSS:g} elements across")):
+        if r.get(key):
+            names = ", ".join(str(p["label"]) for p in r[key][:20]) + (" ..." if len(r[key]) > 20 else "")
+            lines.append(f"  warning: {len(r[key])} particle(s) {what}: {names}")
     return "\n".join(lines)

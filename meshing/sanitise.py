@@ -14,6 +14,7 @@ its corrections), repeated until the rule holds.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 
@@ -40,8 +41,12 @@ def _edge_slivers(c: np.ndarray, r: np.ndarray, box: np.ndarray) -> np.ndarray:
     return (dist > OUTSIDE_REACH * r * (1 + 1e-9)) & (dist < r)
 
 
-def sanitise(packing: Packing) -> Packing:
+def sanitise(packing: Packing, contacts: Literal["nearest", "neck"] = "nearest") -> Packing:
     """Return a packing that passes :func:`meshing.clearance.clearance_report`.
+
+    ``contacts = "neck"`` gives every pair in the forbidden band a neck instead of the nearer
+    of a neck or a gap: for lists whose touching spheres are contacts (a DEM packing), which
+    only conduct through a neck.
 
     A packing that already passes (and has no edge slivers) is returned unchanged. Otherwise
     the offending spheres are moved as described in the module docstring, spheres outside the
@@ -69,7 +74,8 @@ def sanitise(packing: Packing) -> Packing:
         if len(report.pairs):
             i, j = report.pairs[:, 0], report.pairs[:, 1]
             m = report.pair_margin
-            target = np.where(m < 0.5 * (MIN_GAP - MIN_OVERLAP), -PAIR_NECK, PAIR_GAP)
+            neck = np.full(len(m), True) if contacts == "neck" else m < 0.5 * (MIN_GAP - MIN_OVERLAP)
+            target = np.where(neck, -PAIR_NECK, PAIR_GAP)
             v = c[j] - c[i]
             d = np.linalg.norm(v, axis=1)
             u = np.where(d[:, None] > 0, v / np.where(d > 0, d, 1.0)[:, None], (0.0, 0.0, 1.0))

@@ -207,6 +207,9 @@ class ParticleRecords(_DepthTriggered):
             "time_s": [sim.time] * n,
             "depth_of_discharge": [sim.depth_of_discharge] * n,
         }
+        labels = sim.mesh_data.info.get("particle_labels")
+        if labels:  # a user's particle list: its own names (meshing/particle_list.py)
+            columns["source_label"] = [labels.get(str(int(tag)), "") for tag in rec["particle_id"]]
         for k, axis in enumerate("xyz"[: rec["centroid"].shape[1]]):
             columns[f"centroid_{axis}_m"] = rec["centroid"][:, k]
         columns |= {

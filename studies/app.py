@@ -47,6 +47,7 @@ from meshing.mesh_io import read_info
 from meshing.mesh_report import describe_mesh
 from meshing.packing import PackingSpec, generate_packing
 from meshing.packing_spec import channel_area_share, target_profile
+from meshing.particle_list import packing_from_list, read_particle_list
 from meshing.records import LabelledVolume, Packing
 from meshing.volume_io import crop, downsample_grey, load_image, save_record, write_labels_tiff
 from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
@@ -115,7 +116,13 @@ def build_geometry(case: Case) -> Packing | LabelledVolume:
         return load_record(case.path(g.file))
     if g.source == "image":
         return build_image_volume(g.image, case.base_dir)
-    raise InputError(f"geometry.source: {g.source!r}; accepted: packing, image, file")
+    if g.source == "particle_list":
+        p = g.particle_list
+        plist = read_particle_list(case.path(p.path), p.unit)
+        return packing_from_list(plist, box=[v * UM for v in p.box_um] or None,
+                                 origin=[v * UM for v in p.origin_um] or None,
+                                 through_plane_axis=p.through_plane_axis, contacts=p.contacts)
+    raise InputError(f"geometry.source: {g.source!r}; accepted: packing, image, file, particle_list")
 
 
 # ============================================================================= mesh stage
@@ -124,8 +131,9 @@ def mesh_key(case: Case) -> str:
     tables, the separator thickness and, for files, their size and time stamp."""
     separator = case.parameters.resolve().separator.thickness
     data = {"geometry": to_plain(case.geometry), "mesh": to_plain(case.mesh), "separator_m": separator}
-    if case.geometry.source in ("image", "file"):  # the file's content matters, not only its name
-        path = case.path(case.geometry.image.path if case.geometry.source == "image" else case.geometry.file)
+    files = {"image": lambda g: g.image.path, "file": lambda g: g.file, "particle_list": lambda g: g.particle_list.path}
+    if case.geometry.source in files:  # the file's content matters, not only its name
+        path = case.path(files[case.geometry.source](case.geometry))
         if path.is_file():
             stat = path.stat()
             data["file_stat"] = [stat.st_size, stat.st_mtime_ns]

@@ -216,10 +216,36 @@ class ImageGeometry:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ParticleListGeometry:
+    """Spheres from a list the user has (CT particle analysis, DEM, another tool); see meshing/particle_list.py."""
+
+    path: str = spec(help="CSV (header x, y, z, r|radius|d|diameter[, label]) or JSON list of such objects")
+    unit: Literal["m", "mm", "um", "nm"] = spec("um", help="length unit of the file's coordinates and radii")
+    box_um: tuple[float, ...] = spec(
+        (), gt=0, unit="um", help="[Lx, Ly, thickness] of the electrode box; empty = the spheres' bounding box"
+    )
+    origin_um: tuple[float, ...] = spec(
+        (), unit="um", help="tool coordinates [um] of the box corner; empty = the spheres' lower bounding-box corner"
+    )
+    through_plane_axis: int = spec(2, min=0, max=2, help="the file's axis of the electrode thickness (collector low)")
+    contacts: Literal["neck", "nearest"] = spec(
+        "neck", help="neck = touching spheres get a neck (DEM contacts); nearest = neck or gap, whichever is nearer"
+    )
+
+    def __post_init__(self) -> None:
+        for key in ("box_um", "origin_um"):
+            if getattr(self, key) and len(getattr(self, key)) != 3:
+                raise ValueError(f"{key}: {list(getattr(self, key))}; accepted: three values or empty")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Geometry:
-    source: Literal["packing", "image", "file"] = spec("packing", help="packing | image | file (a saved .npz record)")
+    source: Literal["packing", "image", "file", "particle_list"] = spec(
+        "packing", help="packing | image | file (a saved .npz record) | particle_list (CSV/JSON of spheres)"
+    )
     packing: PackingGeometry = spec(default_factory=PackingGeometry)
     image: ImageGeometry | None = spec(None)
+    particle_list: ParticleListGeometry | None = spec(None)
     file: str = spec("", help="source = file: a packing or labelled-volume .npz written by microbat")
 
 
@@ -349,6 +375,8 @@ class Case:
             raise ValueError("geometry.source = 'image' needs a [geometry.image] table")
         if g.source == "file" and not g.file:
             raise ValueError("geometry.source = 'file' needs geometry.file")
+        if g.source == "particle_list" and g.particle_list is None:
+            raise ValueError("geometry.source = 'particle_list' needs a [geometry.particle_list] table")
 
     def path(self, relative: str) -> Path:
         """Resolve a path written in the case file."""
@@ -574,6 +602,8 @@ def check_case(case: Case) -> None:
         files["geometry.image.path"] = g.image.path
         if g.image.grey and g.image.segmentation.training_labels:
             files["geometry.image.segmentation.training_labels"] = g.image.segmentation.training_labels
+    if g.source == "particle_list" and g.particle_list is not None:
+        files["geometry.particle_list.path"] = g.particle_list.path
     for key, name in files.items():
         if not case.path(name).exists():
             raise InputError(f"{key}: {case.path(name)} does not exist (relative paths are relative to the case file)")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from foundation.stack import MPI
 from postprocess.discharge_results import read_results
 from studies import app
 from studies.case import CaseOverrides, load_case
@@ -24,8 +25,6 @@ DURATION_S = 240.0
 
 @pytest.fixture(scope="module")
 def ct_run(tmp_path_factory):
-    from foundation.stack import MPI
-
     comm = MPI.COMM_WORLD
     root = comm.bcast(str(tmp_path_factory.mktemp("ct")) if comm.rank == 0 else None)
     overrides = CaseOverrides.from_arguments(SMALL_CROP, max_duration_s=DURATION_S)
