@@ -11,6 +11,11 @@ resolution (or at multiples of it with ``--sizes``) and cached in ``--workdir``:
     .venv/bin/python benchmarks/bench_model.py --mesh results/d8/mesh                 # any mesh directory
 
 Every number printed comes from this run; the machine load (``uptime``) is printed with it.
+Per run it prints the details and one markdown table row (issue 11): unknowns per field, steps,
+Newton and Krylov iterations, the time of PETSc's phases (residual and Jacobian assembly,
+preconditioner setup, linear solve; from PETSc's log), outputs, time loop, peak memory of
+every rank, and the time of one CG + GAMG Poisson solve on the same mesh, so that the loop's
+cost is also given in machine-independent "Poisson-solve equivalents".
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from foundation.stack import MPI  # noqa: E402
+import numpy as np  # noqa: E402
+
+from foundation.stack import MPI, PETSc, dolfinx, ufl  # noqa: E402
 from models.mesh_input import load_mesh  # noqa: E402
 from models.outputs import TimeSeries  # noqa: E402
 from models.protocol import CCStep, Protocol  # noqa: E402
@@ -44,10 +51,75 @@ def case_mesh(comm, case, size_factor: float, workdir: Path):
     return mesh_for_case(case, comm, workdir / f"mesh_x{size_factor:g}")
 
 
-def peak_memory_gb(comm) -> float:
-    """Sum over ranks of the peak resident set size [GB]."""
+def peak_memory_gb(comm) -> list[float]:
+    """Peak resident set size of every rank [GB]."""
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return comm.allreduce(kb, op=MPI.SUM) / 1024**2
+    return [round(v / 1024**2, 3) for v in comm.allgather(kb)]
+
+
+PETSC_EVENTS = {
+    "residual (SNESFunctionEval)": "SNESFunctionEval",
+    "Jacobian (SNESJacobianEval)": "SNESJacobianEval",
+    "preconditioner setup (PCSetUp)": "PCSetUp",
+    "linear solve (KSPSolve)": "KSPSolve",
+}
+"""Phases of ``Simulation.run`` (consistent initialisation and time loop) from PETSc's own log:
+the residual and Jacobian events include dolfinx's assembly, which runs inside their
+callbacks; KSPSolve includes PCApply; PCSetUp is the factorisation (direct preset) or the
+multigrid setup (iterative preset)."""
+
+
+def petsc_phase_times(comm) -> dict[str, float]:
+    """Time of each PETSc phase so far, largest over ranks [s] (PETSc.Log.begin() must have run)."""
+    out = {}
+    for label, name in PETSC_EVENTS.items():
+        info = PETSc.Log.Event(name).getPerfInfo()
+        out[label] = round(comm.allreduce(float(info["time"]), op=MPI.MAX), 2)
+    return out
+
+
+def poisson_reference(mesh) -> dict[str, float]:
+    """One CG + GAMG solve (rtol 1e-8) of -div grad u = 1 with u = 0 on the collector face, P1
+    on the whole parent mesh: the unit that makes a run's cost machine-independent
+    ("Poisson-solve equivalents")."""
+    comm = mesh.comm
+    comm.barrier()
+    start = time.perf_counter()
+    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a = dolfinx.fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
+    L = dolfinx.fem.form(dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0)) * v * ufl.dx)
+    z0 = comm.allreduce(float(mesh.geometry.x[:, 2].min()), op=MPI.MIN)
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    facets = dolfinx.mesh.locate_entities_boundary(mesh, tdim - 1, lambda x: np.isclose(x[2], z0))
+    bc = dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), dolfinx.fem.locate_dofs_topological(V, tdim - 1, facets), V)
+    A = dolfinx.fem.petsc.assemble_matrix(a, bcs=[bc])
+    A.assemble()
+    b = dolfinx.fem.petsc.assemble_vector(L)
+    dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[[bc]])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    dolfinx.fem.petsc.set_bc(b, [bc])
+    assembled = time.perf_counter()
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOptionsPrefix("bench_poisson_")
+    ksp.setOperators(A)
+    ksp.setType("cg")
+    ksp.getPC().setType("gamg")
+    ksp.setTolerances(rtol=1e-8)
+    x = A.createVecRight()
+    ksp.setUp()
+    ready = time.perf_counter()
+    ksp.solve(b, x)
+    comm.barrier()
+    done = time.perf_counter()
+    result = {"dofs": V.dofmap.index_map.size_global, "cg_iterations": ksp.getIterationNumber(),
+              "converged": ksp.getConvergedReason() > 0, "assembly_s": round(assembled - start, 3),
+              "setup_s": round(ready - assembled, 3), "solve_s": round(done - ready, 3),
+              "total_s": round(done - start, 3)}
+    for obj in (ksp, A, b, x):
+        obj.destroy()
+    return result
 
 
 def run_once(comm, args, case, size_factor):
@@ -70,8 +142,12 @@ def run_once(comm, args, case, size_factor):
     params = case.parameters.resolve()
     sim = Simulation(mesh_data, params, Protocol(steps=(step,)), settings, [series], show_progress=comm.rank == 0)
     sim.build()
+    before = petsc_phase_times(comm)
     sim.run()
     wall = time.perf_counter() - start
+    phases = {k: round(v - before[k], 2) for k, v in petsc_phase_times(comm).items()}
+    poisson_reference(mesh_data.mesh)  # the first call compiles the forms (JIT); time the second
+    poisson = poisson_reference(mesh_data.mesh)
     st = sim.state
     d = sim.domains
     unknowns = {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields}
@@ -99,10 +175,32 @@ def run_once(comm, args, case, size_factor):
         "timers_s": {k: round(v, 2) for k, v in sim.timers.items()},
         "time_per_step_s": loop / max(st.steps_taken, 1),
         "time_per_newton_s": loop / max(st.newton_iterations, 1),
+        "petsc_phases_s": phases,
         "wall_s": wall,
-        "peak_memory_GB": peak_memory_gb(comm),
+        "peak_memory_GB_per_rank": peak_memory_gb(comm),
+        "poisson_reference": poisson,
+        "time_loop_in_poisson_solves": round(loop / poisson["total_s"], 1),
     }
     return out
+
+
+def table(result: dict) -> str:
+    """One markdown row per run, with its header (benchmarks/README.md)."""
+    u = result["unknowns"]
+    ph = list(result["petsc_phases_s"].values())
+    cols = {
+        "ranks": result["ranks"], "cells": f"{result['cells']:,}",
+        "unknowns (" + " / ".join(u) + ")": " / ".join(str(n) for n in u.values()),
+        "steps (rejected)": f"{result['steps']} ({result['rejected']})", "Newton": result["newton"],
+        "Krylov": result["linear"], "residual [s]": ph[0], "Jacobian [s]": ph[1], "PC setup [s]": ph[2],
+        "KSP solve [s]": ph[3], "outputs [s]": result["timers_s"].get("outputs", 0.0),
+        "time loop [s]": result["timers_s"].get("time_loop", 0.0), "wall [s]": round(result["wall_s"], 1),
+        "peak memory per rank [GB]": ", ".join(f"{m:.2f}" for m in result["peak_memory_GB_per_rank"]),
+        "Poisson solve [s]": result["poisson_reference"]["total_s"],
+        "loop / Poisson": result["time_loop_in_poisson_solves"],
+    }
+    return ("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n| "
+            + " | ".join(str(v) for v in cols.values()) + " |")
 
 
 def main() -> int:
@@ -118,6 +216,7 @@ def main() -> int:
     p.add_argument("--max-time", type=float, default=0.0, help="longest simulated time [s] (0 = to the cut-off)")
     args = p.parse_args()
     comm = MPI.COMM_WORLD
+    PETSc.Log.begin()
     case = load_case(args.case)
     if comm.rank == 0:
         print(f"# uptime: {os.popen('uptime').read().strip()}", flush=True)
@@ -126,7 +225,8 @@ def main() -> int:
         result = run_once(comm, args, case, size)
         if comm.rank == 0:
             for key, value in result.items():
-                print(f"{key:>18}: {value}")
+                print(f"{key:>26}: {value}")
+            print(table(result))
             print(flush=True)
     return 0
 

@@ -15,6 +15,7 @@ from meshing.particle_list import packing_from_list, read_particle_list
 from postprocess.discharge_results import read_results
 from studies import app
 from studies.case import CaseOverrides, load_case
+from tests.helpers import REPO
 
 UM = 1e-6
 BOX = (20 * UM, 20 * UM, 30 * UM)
@@ -139,3 +140,15 @@ def test_labels_reach_the_mesh_report_and_the_particle_records(comm, shared_tmp_
     by_tag = {str(int(t)): str(s) for t, s in zip(end["particle_id"], end["source_label"], strict=True)}
     assert by_tag == {t: labels[t] for t in by_tag}
     assert {"A", "B", "C", "D"} <= set(by_tag.values())
+
+
+def test_the_shipped_example_list_is_found_from_anywhere(tmp_path, monkeypatch):
+    """studies/cases/particle_list_example.toml: 51 spheres in mm with the thickness on x."""
+    monkeypatch.chdir(tmp_path)
+    case = load_case(REPO / "studies" / "cases" / "particle_list_example.toml")
+    packing = app.build_geometry(case)
+    assert packing.num_particles == 51 and packing.box == pytest.approx((24 * UM, 24 * UM, 30 * UM))
+    assert packing.am_fraction == pytest.approx(0.4320, abs=2e-4)
+    report = packing.meta["particle_list"]
+    assert not (report["moved"] or report["merged"] or report["dropped_outside_box"] or report["dropped_not_connected"])
+    assert packing.meta["source_labels"][:2] == ["P001", "P002"]
