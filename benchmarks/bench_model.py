@@ -78,6 +78,11 @@ def petsc_phase_times(comm) -> dict[str, float]:
     return out
 
 
+def jacobian_count(comm) -> int:
+    """Jacobian assemblies so far (PETSc log; the chord assembles one per solve)."""
+    return comm.allreduce(int(PETSc.Log.Event("SNESJacobianEval").getPerfInfo()["count"]), op=MPI.MAX)
+
+
 def poisson_reference(mesh) -> dict[str, float]:
     """One CG + GAMG solve (rtol 1e-8) of -div grad u = 1 with u = 0 on the collector face, P1
     on the whole parent mesh: the unit that makes a run's cost machine-independent
@@ -167,6 +172,8 @@ def run_once(comm, args, case, size_factor):
         "rejected": st.rejected_steps,
         "newton": st.newton_iterations,
         "linear": st.linear_iterations,
+        "jacobians": jacobian_count(comm),
+        "chord_to_newton": sim.galvanostatic.newton_fallbacks,
         "t_end_s": st.time,
         "V_end": sim.voltage,
         "capacity_mAh_cm2": st.charge / 3.6 / (sim.capacity.area * 1e4),
@@ -192,7 +199,9 @@ def table(result: dict) -> str:
         "ranks": result["ranks"], "cells": f"{result['cells']:,}",
         "unknowns (" + " / ".join(u) + ")": " / ".join(str(n) for n in u.values()),
         "steps (rejected)": f"{result['steps']} ({result['rejected']})", "Newton": result["newton"],
-        "Krylov": result["linear"], "residual [s]": ph[0], "Jacobian [s]": ph[1], "PC setup [s]": ph[2],
+        "Krylov": result["linear"], "Jacobians": result["jacobians"],
+        "chord -> Newton": result["chord_to_newton"], "residual [s]": ph[0], "Jacobian [s]": ph[1],
+        "PC setup [s]": ph[2],
         "KSP solve [s]": ph[3], "outputs [s]": result["timers_s"].get("outputs", 0.0),
         "time loop [s]": result["timers_s"].get("time_loop", 0.0), "wall [s]": round(result["wall_s"], 1),
         "peak memory per rank [GB]": ", ".join(f"{m:.2f}" for m in result["peak_memory_GB_per_rank"]),

@@ -24,7 +24,30 @@ import ufl
 from mpi4py import MPI
 from petsc4py import PETSc
 
-__all__ = ["MPI", "PETSc", "basix", "dolfinx", "ufl", "versions"]
+__all__ = ["MPI", "PETSc", "basix", "dolfinx", "set_snes_lags", "ufl", "versions"]
+
+
+def set_snes_lags(snes: PETSc.SNES, jacobian: int, preconditioner: int) -> None:
+    """``SNESSetLagJacobian`` and ``SNESSetLagPreconditioner``, which petsc4py does not wrap.
+
+    A lag n >= 1 rebuilds at every n-th Newton iteration of a solve, counted from its first
+    (so a large n builds once per solve); -2 rebuilds at the next chance, then never; -1 never.
+    Called through the C library petsc4py links (ctypes finds the symbols there): setting them
+    as options would need ``SNES.setFromOptions()``, which re-applies every option still in
+    the database and so undoes tolerances changed at run time.
+    """
+    import ctypes
+
+    import petsc4py.lib.PETSc as petsc_module
+
+    library = ctypes.CDLL(petsc_module.__file__)
+    integer = ctypes.c_int64 if PETSc.IntType().itemsize == 8 else ctypes.c_int32
+    for name, lag in (("SNESSetLagJacobian", jacobian), ("SNESSetLagPreconditioner", preconditioner)):
+        function = getattr(library, name)
+        function.argtypes = [ctypes.c_void_p, integer]
+        function.restype = ctypes.c_int
+        if function(ctypes.c_void_p(snes.handle), lag):
+            raise PETSc.Error(f"{name}({lag}) failed")
 
 
 def versions() -> dict[str, str]:

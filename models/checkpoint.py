@@ -2,10 +2,11 @@
 
 ``checkpoint/state.json`` holds the run state (time, charge, protocol position, step-size
 controller, the outputs' own state) and names the field file ``checkpoint/fields_<n>.npz``,
-which holds, per field, the coordinates and values of every P1 degree of freedom (gathered
-on rank 0). Reading matches degrees of freedom by coordinate, so a run may be resumed on a
-different number of ranks. Both files are written atomically, the field file first, so
-``state.json`` always names a complete field file.
+which holds, per field, the coordinates, values and last accepted increment (the
+predictor's trend) of every P1 degree of freedom (gathered on rank 0). Reading matches
+degrees of freedom by coordinate, so a run may be resumed on a different number of ranks.
+Both files are written atomically, the field file first, so ``state.json`` always names a
+complete field file.
 """
 
 from __future__ import annotations
@@ -47,14 +48,17 @@ def save(sim: Simulation, directory: str | Path, provenance: Mapping[str, Any] |
     comm = sim.comm
     n = sim.state.steps_taken
     arrays: dict[str, np.ndarray] = {}
-    for u in sim.model.fields:
+    trend = sim.trend
+    for name, u in sim.model.fields.items():
         V = u.function_space
         owned = V.dofmap.index_map.size_local
         coords = V.tabulate_dof_coordinates()[:owned, : sim.domains.gdim]
-        gathered = comm.gather((coords, u.x.array[:owned].copy()), root=0)
+        increment = trend[0][name][:owned].copy() if trend is not None else np.zeros(owned)
+        gathered = comm.gather((coords, u.x.array[:owned].copy(), increment), root=0)
         if is_writer(comm):
             arrays[f"{u.name}_coordinates"] = np.concatenate([g[0] for g in gathered])
             arrays[f"{u.name}_values"] = np.concatenate([g[1] for g in gathered])
+            arrays[f"{u.name}_trend"] = np.concatenate([g[2] for g in gathered])
     field_name = f"fields_{n:06d}.npz"
     if is_writer(comm):
         with atomic_path(directory / field_name) as tmp:
@@ -66,6 +70,7 @@ def save(sim: Simulation, directory: str | Path, provenance: Mapping[str, Any] |
         "fields": field_name,
         "run_state": sim.state.__dict__ | {"controller": sim.controller.state()},
         "lithium_initial": sim.lithium_initial,
+        "trend_dt": trend[1] if trend is not None else None,
         "outputs": outputs,
         "unknowns": {u.name: u.function_space.dofmap.index_map.size_global for u in sim.model.fields},
         "provenance": dict(provenance or {}),
@@ -109,7 +114,8 @@ def load(sim: Simulation, directory: str | Path) -> None:
         raise InputError(
             f"checkpoint {directory}: written for unknowns {state['unknowns']}, this mesh has {unknowns}; "
             "resume with the same mesh and model")
-    for u in sim.model.fields:
+    increments = {}
+    for name, u in sim.model.fields.items():
         coords = data[f"{u.name}_coordinates"]
         values = data[f"{u.name}_values"]
         here = u.function_space.tabulate_dof_coordinates()[:, : sim.domains.gdim]
@@ -119,7 +125,13 @@ def load(sim: Simulation, directory: str | Path) -> None:
             raise InputError(f"checkpoint {directory}: field {u.name} does not match this mesh "
                              f"(a degree of freedom is {distance.max():.3g} m from any saved one)")
         u.x.array[:] = values[index]
+        if f"{u.name}_trend" in data:
+            increments[name] = data[f"{u.name}_trend"][index]
     sim.model.accept_step()
+    if state.get("trend_dt") is not None and len(increments) == len(sim.model.fields):
+        # the predictor's last increment: a resumed run starts its next Newton solve where the
+        # uninterrupted run did, so it takes the same steps
+        sim.trend = (increments, float(state["trend_dt"]))
     run_state = dict(state["run_state"])
     sim.controller.load(run_state.pop("controller"))
     for key, value in run_state.items():

@@ -21,6 +21,10 @@ class SolverSettings:
     petsc_options: dict[str, float | int | str | bool] = spec(
         default_factory=dict, help="PETSc options merged on top of the preset"
     )
+    chord: bool = spec(
+        True, help="direct preset: one Jacobian and LU factorisation per time step, chord iterations "
+        "on them, full Newton only when the chord does not converge (false: Newton throughout)"
+    )
     model: Literal["full", "single_particle"] = spec(
         "full", help="single_particle = AM only with uniform electrolyte (SST-only reference)"
     )

@@ -52,6 +52,10 @@ from models.timestepping import TimeStepController
 DEPLETION_REPORT = 0.01
 """c_e below this fraction of c_e0 anywhere is reported as electrolyte depletion."""
 MAX_LANDING_ATTEMPTS = 12
+LANDING_DT_FLOOR = 1e-3
+"""Landing steps may be shorter than dt_min, down to this fraction of it: on the vertical end
+of discharge (10 V/s and more) a step of dt_min moves the voltage by more than the landing
+tolerance, so a floor at dt_min stepped over the limit and accepted the crossing."""
 NEAR_LIMIT_V = 1e-3
 """A voltage limit counts as reached when Newton cannot step any further (even at dt_min)
 and the last accepted voltage is within this of it: at the end of a discharge the voltage
@@ -177,9 +181,10 @@ class Simulation:
             dt=s.dt_initial_s, dt_min=s.dt_min_s, dt_max=s.dt_max_s, max_sol_change=s.max_sol_change)
         with self._timer("solver_setup"):
             self.galvanostatic = self._make_solver([])
+        self.controller.easy_newton, self.controller.hard_newton = self.galvanostatic.step_effort
         self._potentiostatic: NewtonSolver | None = None
         self._limiter = StoichiometryLimiter(self.model) if s.limit_stoichiometry else None
-        self._trend: tuple[dict[str, np.ndarray], float] | None = None  # last accepted increment by field
+        self.trend: tuple[dict[str, np.ndarray], float] | None = None  # last accepted increment by field
         self.lithium_initial = self.model.diagnostics()["lithium_solid"]
         return self
 
@@ -194,7 +199,7 @@ class Simulation:
             self.model, preset=s.preset, petsc_options=s.petsc_options,
             residual_tolerance=atol,
             relative_tolerance=s.newton_rtol if relative_tolerance is None else relative_tolerance,
-            max_iterations=s.newton_max_it, bcs=bcs)
+            max_iterations=s.newton_max_it, bcs=bcs, chord=s.chord)
 
     def _solver_for(self, step: Step) -> NewtonSolver:
         if step.mode != "cv":
@@ -388,11 +393,12 @@ class Simulation:
             self._measure(step)
             after = self._events(step)
             crossed = {k: (before[k][0], g) for k, (g, tol) in after.items() if g < -tol and k in before}
-            if crossed and st.landing_attempts < MAX_LANDING_ATTEMPTS and dt > self.controller.dt_min:
+            landing_floor = LANDING_DT_FLOOR * self.controller.dt_min
+            if crossed and st.landing_attempts < MAX_LANDING_ATTEMPTS and dt > landing_floor:
                 # crossed a limit: shorten the step to land on it (secant in dt)
                 st.landing_attempts += 1
                 fraction = min(g0 / (g0 - g) if g0 > 0 else 0.5 for g0, g in crossed.values())
-                st.landing = max(dt * min(max(fraction, 0.05), 0.95), self.controller.dt_min)
+                st.landing = max(dt * min(max(fraction, 0.05), 0.95), landing_floor)
                 self.model.restore(saved)
                 self._restore_measured(measured)
                 continue
@@ -406,7 +412,7 @@ class Simulation:
                 # not there yet: extrapolate the secant of the nearest limit for the next step
                 ahead = [dt * g / (before[k][0] - g) for k, (g, _) in after.items()
                          if k in before and before[k][0] > g]
-                st.landing = max(min(ahead, default=dt) * 1.02, self.controller.dt_min)
+                st.landing = max(min(ahead, default=dt) * 1.02, landing_floor)
             self._accept(step, dt, result, sol_change, saved)
 
     def _measured(self) -> tuple:
@@ -432,13 +438,14 @@ class Simulation:
         """Newton's initial guess: the fields extrapolated linearly along the last step.
 
         Within a protocol step the solution changes smoothly, so the extrapolated guess
-        starts Newton about one iteration closer than the previous solution (the converged
-        answer does not depend on the guess). No extrapolation across a change of protocol
-        step, after a restart, or by more than twice the last step.
+        starts Newton about one iteration closer than the previous solution, and a chord
+        several (the converged answer does not depend on the guess, but the iteration count,
+        and so the next step size, does: checkpoints keep the trend). No extrapolation across
+        a change of protocol step or by more than twice the last step.
         """
-        if not self.settings.predictor or self._trend is None or self.state.step_time == 0.0:
+        if not self.settings.predictor or self.trend is None or self.state.step_time == 0.0:
             return
-        increments, dt_last = self._trend
+        increments, dt_last = self.trend
         ratio = min(dt / dt_last, 2.0)
         for name, u in self.model.fields.items():
             u.x.array[:] += ratio * increments[name]
@@ -446,7 +453,7 @@ class Simulation:
     def _accept(self, step: Step, dt: float, result: NewtonResult, sol_change: float,
                 saved: list[np.ndarray]) -> None:
         fields = self.model.fields.items()  # saved = fields, then the previous-step copies
-        self._trend = ({name: u.x.array - s for (name, u), s in zip(fields, saved, strict=False)}, dt)
+        self.trend = ({name: u.x.array - s for (name, u), s in zip(fields, saved, strict=False)}, dt)
         st = self.state
         st.time += dt
         st.step_time += dt

@@ -4,7 +4,12 @@ One :class:`dolfinx.fem.petsc.NonlinearProblem` over the block forms (``kind="mp
 monolithic AIJ matrix, so any grouping of the fields can form a fieldsplit). Presets:
 
 * ``direct``: Newton with backtracking line search, MUMPS LU (METIS ordering). Robust; the
-  default for small and medium meshes.
+  default for small and medium meshes. With ``chord`` (the default) each solve assembles and
+  factorises the Jacobian once, at its first iteration, and iterates on those factors (the
+  chord method: linear instead of quadratic convergence, but an iteration costs one residual
+  and one pair of triangular solves instead of an assembly and a factorisation). A chord that
+  has not converged after ``CHORD_MAX_IT`` iterations is repeated from the same start as full
+  Newton, so the chord is never the reason a step is cut (see :meth:`NewtonSolver.solve`).
 * ``iterative``: Newton + GMRES with a multiplicative fieldsplit over c_s | c_e |
   (phi_s, phi_e): SOR on the mass-dominated c_s block, GAMG on c_e and on the two potentials
   together (they are tightly coupled through dj/deta on Gamma, so they share one split; a
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from foundation.errors import InputError
-from foundation.stack import MPI, PETSc, dolfinx
+from foundation.stack import MPI, PETSc, dolfinx, set_snes_lags
 from models.halfcell import HalfCell
 
 JIT_OPTIONS = {"cffi_extra_compile_args": ["-O3", "-march=native", "-g0"]}
@@ -81,6 +86,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "snes_lag_jacobian": 2,
     },
 }
+
+CHORD_LAG = 1_000_000
+"""SNES lag of the Jacobian and the preconditioner in chord mode: rebuilt at a solve's first
+iteration only."""
+CHORD_MAX_IT = 8
+"""Chord iterations before the solve is repeated as full Newton (in the middle of a discharge
+the chord converges in 3-6 from the predicted start; on the steep end of discharge, where
+Newton needs 4-5, a stalled chord is cut short)."""
+STEP_EFFORT = {"newton": (4, 8), "chord": (7, 12)}
+"""Iterations of a solve up to which the time step may grow, and from which it shrinks
+(:class:`models.timestepping.TimeStepController`): a chord needs about twice Newton's
+iterations for the same step (benchmarks/README.md)."""
 
 SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
     # split name (the fieldsplit_<name>_ option prefix) -> the unknowns it holds
@@ -137,6 +154,7 @@ class NewtonSolver:
         relative_tolerance: float = 1e-9,
         max_iterations: int = 25,
         bcs: list[dolfinx.fem.DirichletBC] | None = None,
+        chord: bool = True,
     ) -> None:
         self.model = model
         n = self.unknowns = sum(
@@ -148,6 +166,9 @@ class NewtonSolver:
             "snes_max_it": max_iterations,
         }
         options |= PRESETS[self.preset]
+        self.chord = chord and self.preset == "direct"
+        if self.chord:
+            options |= {"snes_lag_jacobian": CHORD_LAG, "snes_lag_preconditioner": CHORD_LAG}
         options |= {k: _option_value(v) for k, v in (petsc_options or {}).items()}
         self.options = options
         self.prefix = f"microbat{next(_counter)}_"
@@ -159,6 +180,13 @@ class NewtonSolver:
         if options.get("pc_type") == "fieldsplit":
             self._set_fieldsplits()
         self._check_unused = True
+        self.newton_fallbacks = 0
+        """Chord solves that had to be repeated as full Newton."""
+
+    @property
+    def step_effort(self) -> tuple[int, int]:
+        """(easy, hard) iteration counts for the time-step controller."""
+        return STEP_EFFORT["chord" if self.chord else "newton"]
 
     def _set_fieldsplits(self) -> None:
         """Index sets of the monolithic matrix: rows are [owned c_s | owned phi_s | ...] in
@@ -197,7 +225,38 @@ class NewtonSolver:
         snes.setTolerances(atol=residual_tolerance, rtol=rtol, stol=stol, max_it=max_it)
 
     def solve(self) -> NewtonResult:
-        """One Newton solve from the current field values; reports instead of raising."""
+        """One solve from the current field values; reports instead of raising.
+
+        In chord mode at most ``CHORD_MAX_IT`` chord iterations (or the current iteration limit
+        if lower); if they do not converge, full Newton from the same start, within the current
+        iteration limit. The result counts the iterations of both."""
+        if not self.chord:
+            return self._solve_once()
+        snes = self.problem.solver
+        rtol, atol, stol, max_it = snes.getTolerances()
+        snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=min(max_it, CHORD_MAX_IT))
+        try:
+            result = self._solve_once()
+        finally:
+            snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
+        if result.converged:
+            return result
+        self.newton_fallbacks += 1
+        newton = self._newton()
+        newton.iterations += result.iterations
+        newton.linear_iterations += result.linear_iterations
+        newton.seconds += result.seconds
+        return newton
+
+    def _newton(self) -> NewtonResult:
+        """A full Newton solve (Jacobian and factors at every iteration) in chord mode."""
+        set_snes_lags(self.problem.solver, 1, 1)
+        try:
+            return self._solve_once()
+        finally:
+            set_snes_lags(self.problem.solver, CHORD_LAG, CHORD_LAG)
+
+    def _solve_once(self) -> NewtonResult:
         snes = self.problem.solver
         start = time.perf_counter()
         saved = [u.x.array.copy() for u in self.model.fields]

@@ -11,6 +11,7 @@ import pytest
 from foundation.errors import SolverError
 from foundation.stack import MPI
 from models import runner
+from models import solver as solver_module
 from models.mesh_input import save_mesh
 from models.outputs import TimeSeries
 from models.parameters import parameter_set
@@ -234,7 +235,7 @@ def test_iterative_preset_gives_the_direct_solution(comm):
     for preset in ("direct", "iterative"):
         series = TimeSeries("unused")
         series.write = lambda comm: None
-        fixed = settings(preset=preset, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5)
+        fixed = settings(preset=preset, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5, chord=False)
         sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=200.0),
                          fixed, [series], show_progress=False).build()
         sim.run()
@@ -244,3 +245,33 @@ def test_iterative_preset_gives_the_direct_solution(comm):
             assert sim.state.linear_iterations > sim.state.newton_iterations, "GMRES iterated"
     assert len(curves["direct"]) == len(curves["iterative"]) == 11
     assert np.allclose(curves["iterative"], curves["direct"], rtol=1e-8, atol=0)
+
+
+def _fixed_step_discharge(comm, **solver):
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    fixed = settings(preset="direct", dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5, **solver)
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=200.0),
+                     fixed, [series], show_progress=False).build()
+    sim.run()
+    return sim, series.column("voltage_V")
+
+
+@pytest.mark.mpi
+def test_chord_iterations_give_the_newton_solution(comm, monkeypatch):
+    """One Jacobian and factorisation per step (chord) converges to Newton's answer; a chord
+    that stalls is repeated as Newton from the same start and gives the same answer too.
+    (The controller is told that no step is hard, so both run the same fixed steps.)"""
+    monkeypatch.setitem(solver_module.STEP_EFFORT, "chord", (100, 200))
+    monkeypatch.setitem(solver_module.STEP_EFFORT, "newton", (100, 200))
+    newton, v_newton = _fixed_step_discharge(comm, chord=False)
+    chord, v_chord = _fixed_step_discharge(comm, chord=True)
+    assert not newton.galvanostatic.chord and chord.galvanostatic.chord
+    assert len(v_newton) == len(v_chord) == 11
+    assert np.allclose(v_chord, v_newton, rtol=1e-8, atol=0)
+    assert chord.galvanostatic.newton_fallbacks < chord.state.steps_taken / 2, "the chord converges on most steps"
+    assert chord.state.newton_iterations > newton.state.newton_iterations, "chord converges linearly"
+    monkeypatch.setattr(solver_module, "CHORD_MAX_IT", 1)
+    stalled, v_stalled = _fixed_step_discharge(comm, chord=True)
+    assert stalled.galvanostatic.newton_fallbacks >= 10, "every step fell back to Newton"
+    assert np.allclose(v_stalled, v_newton, rtol=1e-8, atol=0)
