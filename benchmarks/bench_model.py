@@ -147,7 +147,7 @@ def run_once(comm, args, case, size_factor):
     params = case.parameters.resolve()
     sim = Simulation(mesh_data, params, Protocol(steps=(step,)), settings, [series], show_progress=comm.rank == 0)
     sim.build()
-    before = petsc_phase_times(comm)
+    before, jacobians_before = petsc_phase_times(comm), jacobian_count(comm)
     sim.run()
     wall = time.perf_counter() - start
     phases = {k: round(v - before[k], 2) for k, v in petsc_phase_times(comm).items()}
@@ -172,7 +172,7 @@ def run_once(comm, args, case, size_factor):
         "rejected": st.rejected_steps,
         "newton": st.newton_iterations,
         "linear": st.linear_iterations,
-        "jacobians": jacobian_count(comm),
+        "jacobians": jacobian_count(comm) - jacobians_before,
         "chord_to_newton": sim.galvanostatic.newton_fallbacks,
         "t_end_s": st.time,
         "V_end": sim.voltage,
