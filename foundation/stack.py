@@ -13,6 +13,8 @@ so that users and the rest of the code never have to know about the ordering rul
 
 from __future__ import annotations
 
+import functools
+
 import dolfinx_solver  # noqa: F401  (must precede dolfinx / petsc4py / mpi4py)
 
 # isort: split
@@ -38,16 +40,22 @@ def set_snes_lags(snes: PETSc.SNES, jacobian: int, preconditioner: int) -> None:
     """
     import ctypes
 
+    for name, lag in (("SNESSetLagJacobian", jacobian), ("SNESSetLagPreconditioner", preconditioner)):
+        if _petsc_function(name)(ctypes.c_void_p(snes.handle), lag):
+            raise PETSc.Error(f"{name}({lag}) failed")
+
+
+@functools.cache
+def _petsc_function(name: str):
+    """A ``(handle, PetscInt) -> PetscErrorCode`` function of the PETSc library petsc4py links."""
+    import ctypes
+
     import petsc4py.lib.PETSc as petsc_module
 
-    library = ctypes.CDLL(petsc_module.__file__)
-    integer = ctypes.c_int64 if PETSc.IntType().itemsize == 8 else ctypes.c_int32
-    for name, lag in (("SNESSetLagJacobian", jacobian), ("SNESSetLagPreconditioner", preconditioner)):
-        function = getattr(library, name)
-        function.argtypes = [ctypes.c_void_p, integer]
-        function.restype = ctypes.c_int
-        if function(ctypes.c_void_p(snes.handle), lag):
-            raise PETSc.Error(f"{name}({lag}) failed")
+    function = getattr(ctypes.CDLL(petsc_module.__file__), name)
+    function.argtypes = [ctypes.c_void_p, ctypes.c_int64 if PETSc.IntType().itemsize == 8 else ctypes.c_int32]
+    function.restype = ctypes.c_int
+    return function
 
 
 def versions() -> dict[str, str]:

@@ -199,7 +199,8 @@ def complete_report(md: MeshData) -> MeshData:
     labels = md.info.get("particle_labels", {})
     missing = sorted(int(t) for t in ref_vol if int(t) >= CellTag.PARTICLE_BASE and t not in vol)
     h = (md.info.get("sizes_m") or {}).get("interface")
-    thin = [t for t in particles if h and (6.0 * vol[str(t)] / np.pi) ** (1 / 3) < MIN_ELEMENTS_ACROSS * h]
+    diameter = {t: (6.0 * vol[str(t)] / np.pi) ** (1 / 3) for t in particles}  # of the equal-volume sphere
+    thin = [t for t in particles if h and diameter[t] < MIN_ELEMENTS_ACROSS * h]
     md.info["report"] = {
         "counts": {"cells": m["cells"], "vertices": m["vertices"], "facets": m["facets"], "particles": len(particles),
                    "facets_per_tag": m["facet_count"]},
@@ -208,7 +209,7 @@ def complete_report(md: MeshData) -> MeshData:
         "particle_volume_max_rel_error": max(errors) if errors else None,
         "particles_without_cells": [_named(t, labels) | {"reference_volume_m3": ref_vol[str(t)]} for t in missing],
         "particles_under_resolved": [
-            _named(t, labels) | {"equivalent_diameter_m": (6.0 * vol[str(t)] / np.pi) ** (1 / 3), "interface_size_m": h}
+            _named(t, labels) | {"equivalent_diameter_m": diameter[t], "interface_size_m": h}
             for t in thin
         ],
         "interface_area_m2": _compare(iface_mesh, ref.get("interface_area_m2"))

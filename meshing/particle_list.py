@@ -84,7 +84,7 @@ def read_particle_list(path: str | Path, unit: str = "um") -> ParticleList:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"particle list {path}: cannot be read ({err}); accepted: {ACCEPTED}") from None
-    rows = _json_rows(path, text) if path.suffix.lower() == ".json" else _csv_rows(path, text)
+    rows = _json_rows(path, text) if path.suffix.lower() == ".json" else _csv_rows(text)
     if not rows:
         raise InputError(f"particle list {path}: no particles; accepted: {ACCEPTED}")
     centres, radii, labels = [], [], []
@@ -121,7 +121,7 @@ def _radius(keys: dict[str, Any], where: str) -> float:
     raise InputError(f"{where}: no radius (r, radius) or diameter (d, diameter); accepted: {ACCEPTED}")
 
 
-def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
+def _csv_rows(text: str) -> list[dict[str, Any]]:
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     try:
         dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t ") if lines else csv.excel

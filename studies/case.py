@@ -248,6 +248,17 @@ class Geometry:
     particle_list: ParticleListGeometry | None = spec(None)
     file: str = spec("", help="source = file: a packing or labelled-volume .npz written by microbat")
 
+    @property
+    def source_file(self) -> str | None:
+        """The file this geometry is read from, as written in the case (None: generated)."""
+        if self.source == "image" and self.image is not None:
+            return self.image.path
+        if self.source == "particle_list" and self.particle_list is not None:
+            return self.particle_list.path
+        if self.source == "file":
+            return self.file
+        return None
+
 
 # ----------------------------------------------------------------------------- mesh
 @dataclass(frozen=True, kw_only=True)
