@@ -55,6 +55,12 @@ class OutputSettings:
         (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), min=0, max=1,
         help="depths of discharge with per-particle records and SoL histograms",
     )
+    record_paper_dod: tuple[float, ...] = spec(
+        (), min=0, max=1,
+        help="depths of discharge on the paper's capacity basis (1.5 mAh/cm^2 per 60 um, Lu 2021) with "
+        "per-particle records, SoL histograms and electrolyte profiles, labelled pdod<x>; "
+        "ignored by runs without that basis (a single particle)",
+    )
     histogram_bins: int = spec(50, min=2, max=1000)
     fields: bool = spec(True, help="write field snapshots (VTX/XDMF)")
     checkpoint_every: int = spec(25, min=0, help="steps between restart checkpoints; 0 = none")
@@ -142,17 +148,36 @@ class TimeSeries(Output):
 
 
 class _DepthTriggered(Output):
-    """Writes something when the depth of discharge passes one of ``dod_targets``, and at
-    the end of each discharging step."""
+    """Writes something when the depth of discharge passes one of ``dod_targets`` (label
+    ``dod<x>``) or one of ``paper_dod_targets`` on the paper's capacity basis (label
+    ``pdod<x>``), and at the end of each discharging step.
 
-    def __init__(self, dod_targets: tuple[float, ...]) -> None:
-        self.dod_targets = tuple(sorted(dod_targets))
+    The paper's targets become model depths (``dod_targets``, which the loop lands on) once
+    the run's capacity is known, at the first :meth:`update`; a run without the paper's basis
+    (a single particle) ignores them."""
+
+    def __init__(self, dod_targets: tuple[float, ...], paper_dod_targets: tuple[float, ...] = ()) -> None:
+        self.targets = [(t, f"dod{t:.3f}") for t in sorted(dod_targets)]
+        self.dod_targets = tuple(t for t, _ in self.targets)
+        self.paper_dod_targets = tuple(sorted(paper_dod_targets))
+        self._bound = not self.paper_dod_targets
         self.done: list[str] = []
 
+    def _bind(self, sim: Simulation) -> None:
+        """Turn the paper's depths into the model's, with this run's two capacities."""
+        self._bound = True
+        factor = sim.capacity.paper_charge / sim.capacity.charge
+        if not math.isfinite(factor):
+            return
+        paper = [(p * factor, f"pdod{p:.3f}") for p in self.paper_dod_targets]
+        self.targets = sorted(self.targets + paper)
+        self.dod_targets = tuple(t for t, _ in self.targets)
+
     def due(self, sim: Simulation) -> str | None:
+        if not self._bound:
+            self._bind(sim)
         dod = sim.depth_of_discharge
-        for target in self.dod_targets:
-            label = f"dod{target:.3f}"
+        for target, label in self.targets:
             if dod >= target - 1e-9 and label not in self.done and sim.step and sim.step.mode == "cc":
                 self.done.append(label)
                 return label
@@ -189,8 +214,9 @@ class _DepthTriggered(Output):
 class ParticleRecords(_DepthTriggered):
     """``particles/particles_<label>.csv``: one row per particle (docs/model.md, "Analytics")."""
 
-    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...]) -> None:
-        super().__init__(dod_targets)
+    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...],
+                 paper_dod_targets: tuple[float, ...] = ()) -> None:
+        super().__init__(dod_targets, paper_dod_targets)
         self.directory = Path(directory) / "particles"
         self._stats: ParticleStatistics | None = None
 
@@ -206,6 +232,7 @@ class ParticleRecords(_DepthTriggered):
             "particle_id": rec["particle_id"],
             "time_s": [sim.time] * n,
             "depth_of_discharge": [sim.depth_of_discharge] * n,
+            "depth_of_discharge_paper": [sim.depth_of_discharge_paper] * n,
         }
         labels = sim.mesh_data.info.get("particle_labels")
         if labels:  # a user's particle list: its own names (meshing/particle_list.py)
@@ -229,8 +256,9 @@ class ParticleRecords(_DepthTriggered):
 class SolHistograms(_DepthTriggered):
     """``sol_histograms.json``: volume fraction of AM per SoL bin at each record depth."""
 
-    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...], bins: int = 50) -> None:
-        super().__init__(dod_targets)
+    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...], bins: int = 50,
+                 paper_dod_targets: tuple[float, ...] = ()) -> None:
+        super().__init__(dod_targets, paper_dod_targets)
         self.path = Path(directory) / "sol_histograms.json"
         self.bins = bins
         self.records: list[dict] = []
@@ -241,6 +269,7 @@ class SolHistograms(_DepthTriggered):
             self._stats = ParticleStatistics(sim.model)
         edges, fractions = self._stats.histogram(self.bins)
         self.records.append({"label": label, "time_s": sim.time, "depth_of_discharge": sim.depth_of_discharge,
+                             "depth_of_discharge_paper": _finite_or_none(sim.depth_of_discharge_paper),
                              "mean_sol": sim.mean_sol(), "volume_fraction": fractions})
         write_json(sim.comm, self.path, {"bin_edges": edges, "weighting": "AM volume", "records": self.records})
 
@@ -260,8 +289,9 @@ class ElectrolyteProfiles(_DepthTriggered):
     weighted mean, int eps c dV / int eps dV over the electrolyte cells whose centroid lies
     in it: the quantity a homogenised (DFN) model computes (models.reference)."""
 
-    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...], bins: int = 40) -> None:
-        super().__init__(dod_targets)
+    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...], bins: int = 40,
+                 paper_dod_targets: tuple[float, ...] = ()) -> None:
+        super().__init__(dod_targets, paper_dod_targets)
         self.directory = Path(directory) / "electrolyte"
         self.bins = bins
         self._forms: dict[str, dolfinx.fem.Form] | None = None
@@ -301,6 +331,7 @@ class ElectrolyteProfiles(_DepthTriggered):
             "z_m": 0.5 * (self._edges[1:] + self._edges[:-1]),
             "time_s": [sim.time] * self.bins,
             "depth_of_discharge": [sim.depth_of_discharge] * self.bins,
+            "depth_of_discharge_paper": [sim.depth_of_discharge_paper] * self.bins,
             "c_e_mol_m3": sums["c_e"] / volume,
             "phi_e_V": sums["phi_e"] / volume,
             "pore_volume_m3": sums["volume"],
@@ -361,13 +392,17 @@ class FieldSnapshots(_DepthTriggered):
         self.written = list(state.get("written", []))
 
 
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def standard_outputs(directory: str | Path, settings: OutputSettings) -> list[Output]:
     """The outputs of ``microbat run`` (without checkpoints) for ``settings``."""
     outputs: list[Output] = [
         TimeSeries(directory),
-        ParticleRecords(directory, settings.record_dod),
-        SolHistograms(directory, settings.record_dod, settings.histogram_bins),
-        ElectrolyteProfiles(directory, settings.record_dod),
+        ParticleRecords(directory, settings.record_dod, settings.record_paper_dod),
+        SolHistograms(directory, settings.record_dod, settings.histogram_bins, settings.record_paper_dod),
+        ElectrolyteProfiles(directory, settings.record_dod, paper_dod_targets=settings.record_paper_dod),
     ]
     if settings.fields:
         outputs.append(FieldSnapshots(directory, settings.snapshot_dod))

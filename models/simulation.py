@@ -243,6 +243,11 @@ class Simulation:
         return self.state.charge / self.capacity.charge
 
     @property
+    def depth_of_discharge_paper(self) -> float:
+        """Depth of discharge on the paper's capacity basis (NaN for a single particle)."""
+        return self.state.charge / self.capacity.paper_charge
+
+    @property
     def step(self) -> Step | None:
         i = self.state.step_index
         return self.steps[i] if i < len(self.steps) else None

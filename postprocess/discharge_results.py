@@ -54,6 +54,8 @@ class ParticleRecord:
     time_s: float
     depth_of_discharge: float
     columns: dict[str, np.ndarray]
+    depth_of_discharge_paper: float = float("nan")
+    """On the paper's capacity basis (NaN for a single particle and for older runs)."""
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
@@ -179,8 +181,10 @@ def _read_particles(directory: Path) -> list[ParticleRecord]:
     records = []
     for path in directory.glob("particles_*.csv"):
         columns = read_timeseries(path)
+        paper = columns.get("depth_of_discharge_paper")
         records.append(ParticleRecord(label=path.stem.removeprefix("particles_"), time_s=float(columns["time_s"][0]),
-                                      depth_of_discharge=float(columns["depth_of_discharge"][0]), columns=columns))
+                                      depth_of_discharge=float(columns["depth_of_discharge"][0]), columns=columns,
+                                      depth_of_discharge_paper=float(paper[0]) if paper is not None else float("nan")))
     return sorted(records, key=lambda r: (r.time_s, _label_order(r.label)))
 
 
@@ -197,6 +201,8 @@ def _label_order(label: str) -> tuple[int, float]:
         return (0, 0.0)
     if label.startswith("dod"):
         return (1, float(label[3:]))
+    if label.startswith("pdod"):
+        return (1, float(label[4:]))
     if label.startswith("end_step"):
         return (2, float(label.removeprefix("end_step")))
     return (3, math.inf)

@@ -63,11 +63,17 @@ THROUGH_PLANE_COLUMNS = ("centroid_z_m", "centroid_y_m")
 
 
 # ----------------------------------------------------------------------------- records
-def record_at(result: DischargeResult, dod: float) -> ParticleRecord:
-    """The per-particle record of ``result`` at depth of discharge ``dod``.
+DOD_BASES = ("model", "paper")
+"""``model``: DoD of the run's own window capacity; ``paper``: of the paper's 1.5 mAh/cm^2 per
+60 um (DESIGN.md section 5; records of ``outputs.record_paper_dod``, labels ``pdod<x>``)."""
 
-    The record labelled ``dod<dod:.3f>`` if there is one, else the first record whose DoD is
-    within :data:`DOD_TOLERANCE` (e.g. ``end_step1`` at its own DoD).
+
+def record_at(result: DischargeResult, dod: float, basis: str = "model") -> ParticleRecord:
+    """The per-particle record of ``result`` at depth of discharge ``dod`` on ``basis``.
+
+    The record labelled ``dod<dod:.3f>`` (``pdod`` on the paper's basis) if there is one, else
+    the first record whose DoD on that basis is within :data:`DOD_TOLERANCE` (e.g.
+    ``end_step1`` at its own DoD).
 
     Raises:
         InputError: no record at ``dod``, or one without particles (names the directory and
@@ -77,12 +83,19 @@ def record_at(result: DischargeResult, dod: float) -> ParticleRecord:
     if not result.particles:
         raise InputError(f"{where}: no per-particle records (particles_<label>.csv); accepted: the results "
                          "directory of `microbat run` or `microbat single-particle` with outputs.record_dod")
-    label = f"dod{dod:.3f}"
+    if basis not in DOD_BASES:
+        raise InputError(f"DoD basis {basis!r}; accepted: one of {DOD_BASES}")
+    paper = basis == "paper"
+
+    def depth(r: ParticleRecord) -> float:
+        return r.depth_of_discharge_paper if paper else r.depth_of_discharge
+
+    label = f"{'p' if paper else ''}dod{dod:.3f}"
     found = [r for r in result.particles if r.label == label]
-    found = found or [r for r in result.particles if abs(r.depth_of_discharge - dod) <= DOD_TOLERANCE]
+    found = found or [r for r in result.particles if abs(depth(r) - dod) <= DOD_TOLERANCE]
     if not found:
-        recorded = ", ".join(f"{r.depth_of_discharge:.3f} ({r.label})" for r in result.particles)
-        raise InputError(f"{where}: no per-particle record at DoD {dod!r}; accepted: a recorded DoD "
+        recorded = ", ".join(f"{depth(r):.3f} ({r.label})" for r in result.particles)
+        raise InputError(f"{where}: no per-particle record at {basis} DoD {dod!r}; accepted: a recorded DoD "
                          f"(within {DOD_TOLERANCE}): {recorded}")
     record = found[0]
     if record.num_particles == 0:
@@ -166,8 +179,9 @@ class DepthProfile:
 
 
 def depth_profile(source: DischargeResult | str | Path, dod: float,
-                  bins: int | Sequence[float] = DEFAULT_DEPTH_BINS) -> DepthProfile:
-    """Depth-binned SoL statistics of an electrode results directory at a recorded ``dod``.
+                  bins: int | Sequence[float] = DEFAULT_DEPTH_BINS, basis: str = "model") -> DepthProfile:
+    """Depth-binned SoL statistics of an electrode results directory at a recorded ``dod``
+    (on ``basis``, :data:`DOD_BASES`).
 
     ``bins`` is a number of equal bins across L or the bin edges as fractions of L from the
     separator (0) to the current collector (1). Particles without volume (no cells) are left out.
@@ -178,7 +192,7 @@ def depth_profile(source: DischargeResult | str | Path, dod: float,
     """
     result = _results(source)
     edges = _depth_edges(bins)
-    record = record_at(result, dod)
+    record = record_at(result, dod, basis)
     depth = depth_fraction(result, record)
     volume = np.asarray(record["volume_m3"], dtype=float)
     mean = np.asarray(record["sol_mean"], dtype=float)
@@ -338,17 +352,21 @@ CURRENT_MATCH_RTOL = 0.01
 
 def ds_limiting_depth_of(electrode: DischargeResult | str | Path, reference: DischargeResult | str | Path,
                          dod: float, bins: int | Sequence[float] = DEFAULT_DEPTH_BINS,
-                         reach_fraction: float = REACH_FRACTION) -> tuple[DepthProfile, SingleParticleReference,
-                                                                          DsLimitingDepth]:
+                         reach_fraction: float = REACH_FRACTION,
+                         basis: str = "model") -> tuple[DepthProfile, SingleParticleReference, DsLimitingDepth]:
     """Depth profile, reference and Ds-limiting depth of an electrode run and its single-particle run.
+
+    ``dod`` is on ``basis`` for the electrode; the reference is read at the electrode record's
+    own (model) DoD, which is the same lithium per AM volume at the same current per AM volume
+    (run it with ``--record-dod`` at that depth).
 
     Raises:
         InputError: as :func:`depth_profile` and :func:`single_particle_reference`, and when the two
             runs' currents per AM volume differ by more than :data:`CURRENT_MATCH_RTOL`.
     """
     electrode = _results(electrode)
-    profile = depth_profile(electrode, dod, bins)
-    ref = single_particle_reference(reference, dod)
+    profile = depth_profile(electrode, dod, bins, basis)
+    ref = single_particle_reference(reference, profile.depth_of_discharge)
     wanted = current_per_am_volume(electrode)
     if abs(ref.current_A_m3 - wanted) > CURRENT_MATCH_RTOL * wanted:
         raise InputError(f"{ref.directory / 'manifest.json'}: reference current {ref.current_A_m3:.6g} A/m^3; "

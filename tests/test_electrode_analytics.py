@@ -139,7 +139,7 @@ def test_missing_results_and_missing_records_name_the_file_and_what_is_accepted(
     with pytest.raises(InputError, match=r"no timeseries.csv.*accepted"):
         depth_profile(tmp_path / "nowhere", 0.6)
     out = write_results(tmp_path / "run", {"dod0.300": (0.3, [_particle(100, 3.0, V0, 0.8, 0.02)])})
-    with pytest.raises(InputError, match=r"particles.*no per-particle record at DoD 0\.6.*0\.300 \(dod0\.300\)"):
+    with pytest.raises(InputError, match=r"particles.*no per-particle record at model DoD 0\.6.*0\.300 \(dod0\.300\)"):
         depth_profile(out, 0.6)
     empty = write_results(tmp_path / "empty", {})
     with pytest.raises(InputError, match=r"empty/particles.*no per-particle records"):
