@@ -19,6 +19,12 @@ scheme, and straight channels give tau = 1 exactly. ``dirichlet="voxel_centres"`
 fixes c in the first and last voxel layers and uses L = (n - 1) dx, the convention of
 PoreSpy's ``tortuosity_fd`` (for comparisons with it; the two differ by O(1/n)).
 
+A voxel may carry its own relative diffusivity (``diffusivity``, e.g. 1 in the pore and
+D_CBD / D in a nanoporous carbon-binder phase): two neighbours are then coupled by the harmonic
+mean of their values (series resistances of the two half voxels), a Dirichlet face by 2 D of its
+voxel, and D_eff / D is relative to D = 1 (:func:`nsd_transport` uses it for the lumped pore +
+carbon-binder domain).
+
 Isolated clusters (not face-connected to both Dirichlet faces) carry no steady flux and are
 removed before the solve; they still count in eps (as in TauFactor; PoreSpy's
 ``tortuosity_fd`` divides by the percolating fraction instead, reported here as
@@ -138,6 +144,7 @@ def tortuosity_factor(
     petsc_options: dict[str, Any] | None = None,
     keep_fields: bool = False,
     labels: np.ndarray | None = None,
+    diffusivity: np.ndarray | None = None,
 ) -> TortuosityResult:
     """Tortuosity factor tau = eps D / D_eff of the voxels ``mask`` along ``axis``.
 
@@ -152,6 +159,8 @@ def tortuosity_factor(
         petsc_options: overrides of :data:`DEFAULT_PETSC_OPTIONS`.
         keep_fields: return the concentration and normalised flux magnitude on rank 0.
         labels: face-connected cluster labels of ``mask`` if already computed.
+        diffusivity: relative diffusivity per voxel (shape of ``mask``, > 0 in the phase; default
+            1 everywhere); only with ``dirichlet="faces"``.
 
     Raises:
         InputError: bad mask/axis/option, or the phase does not percolate along ``axis``
@@ -159,6 +168,16 @@ def tortuosity_factor(
         SolverError: the Krylov solver did not converge or the flux is not conserved.
     """
     mask = _check_mask(mask, axis, dirichlet)
+    if diffusivity is not None:
+        diffusivity = np.asarray(diffusivity, dtype=float)
+        if diffusivity.shape != mask.shape or dirichlet != "faces":
+            raise InputError(f"tortuosity of {phase!r}: diffusivity of shape {diffusivity.shape} with dirichlet="
+                             f"{dirichlet!r}; accepted: the shape of the mask {mask.shape}, dirichlet='faces'")
+        inside = diffusivity[mask]
+        if not (np.all(np.isfinite(inside)) and np.all(inside > 0)):
+            raise InputError(f"tortuosity of {phase!r}: accepted is a diffusivity > 0 and finite in every "
+                             f"voxel of the phase (smallest {inside.min() if inside.size else None!r})")
+        diffusivity = np.where(mask, diffusivity, 0.0)
     if labels is None:
         labels, _ = label_clusters(mask)
     perc = percolation(mask, axis, labels)
@@ -171,7 +190,7 @@ def tortuosity_factor(
     comm = MPI.COMM_SELF if comm is None else comm
     start = time.perf_counter()
     bounds = plane_partition(active, comm.size)
-    system = _assemble(active, axis, dirichlet, bounds, comm)
+    system = _assemble(active, axis, dirichlet, bounds, comm, diffusivity)
     c_local, iterations = _solve(system, active, bounds, petsc_options or {}, comm, PETSc)
     concentration = _gather(c_local, active, comm)
     solve_time = time.perf_counter() - start
@@ -180,7 +199,7 @@ def tortuosity_factor(
     if comm.rank == 0:
         result = _analyse(
             concentration, active, mask, axis, dirichlet, dead_end_threshold, perc.percolating_fraction,
-            system.unknowns, iterations, solve_time, comm.size, keep_fields,
+            system.unknowns, iterations, solve_time, comm.size, keep_fields, diffusivity,
         )
         result_scalars = result.summary()
     else:
@@ -231,7 +250,8 @@ def plane_partition(active: np.ndarray, size: int) -> np.ndarray:
     return np.minimum(np.maximum.accumulate(bounds), active.shape[0])
 
 
-def _assemble(active: np.ndarray, axis: int, dirichlet: str, bounds: np.ndarray, comm) -> _System:
+def _assemble(active: np.ndarray, axis: int, dirichlet: str, bounds: np.ndarray, comm,
+              diffusivity: np.ndarray | None = None) -> _System:
     n0, n1, n2 = active.shape
     n_axis = active.shape[axis]
     p0, p1 = int(bounds[comm.rank]), int(bounds[comm.rank + 1])
@@ -265,6 +285,18 @@ def _assemble(active: np.ndarray, axis: int, dirichlet: str, bounds: np.ndarray,
     for j, offset in enumerate(offsets):
         np.take(flat, where + offset, out=columns[:, j])
     del flat, numbers
+    conductance = own = None
+    if diffusivity is not None:  # harmonic means of the two voxels of each face
+        padded = np.zeros((p1 - p0 + 2, n1 + 2, n2 + 2))
+        padded[first : first + (hi - lo), 1:-1, 1:-1] = diffusivity[lo:hi]
+        flat_d = padded.ravel()
+        own = flat_d[where]
+        conductance = np.zeros((len(where), 7))
+        for j, offset in enumerate(offsets):
+            other = flat_d[where + offset]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                conductance[:, j] = np.where(other > 0, 2.0 * own * other / (own + other), 0.0)
+        del padded, flat_d
 
     if axis == 0:
         position = where // stride0 - 1 + p0
@@ -282,7 +314,12 @@ def _assemble(active: np.ndarray, axis: int, dirichlet: str, bounds: np.ndarray,
     degree = np.count_nonzero(neighbour, axis=1).astype(float)
     values = np.where(neighbour, -1.0, 0.0)
     rhs = np.zeros(n_rows)
-    if dirichlet == "faces":
+    if conductance is not None:
+        values = np.where(neighbour, -conductance, 0.0)
+        values[:, 3] = conductance.sum(axis=1) - conductance[:, 3] + 2.0 * own * (inlet + outlet)
+        rhs[inlet] = 2.0 * own[inlet]
+        guess = 1.0 - (position + 0.5) / n_axis
+    elif dirichlet == "faces":
         values[:, 3] = degree + 2.0 * inlet + 2.0 * outlet
         rhs[inlet] = 2.0
         guess = 1.0 - (position + 0.5) / n_axis
@@ -440,20 +477,25 @@ def _gather(c_local: np.ndarray, active: np.ndarray, comm) -> np.ndarray | None:
     return None
 
 
-def _face_fluxes(c: np.ndarray, active: np.ndarray, axis: int) -> np.ndarray:
-    """Flux D dc/dx (voxel units) through each interior face normal to ``axis``, + towards +axis."""
+def _face_fluxes(c: np.ndarray, active: np.ndarray, axis: int, diffusivity: np.ndarray | None = None) -> np.ndarray:
+    """Flux D dc/dx (voxel units) through each interior face normal to ``axis``, + towards +axis
+    (D: the harmonic mean of the two voxels' diffusivities, 1 by default)."""
     lo = [slice(None)] * 3
     hi = [slice(None)] * 3
     lo[axis] = slice(None, -1)
     hi[axis] = slice(1, None)
     both = active[tuple(lo)] & active[tuple(hi)]
     q = np.where(both, c[tuple(lo)] - c[tuple(hi)], 0.0)
+    if diffusivity is not None:
+        a, b = diffusivity[tuple(lo)], diffusivity[tuple(hi)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = q * np.where(both, 2.0 * a * b / (a + b), 0.0)
     return np.nan_to_num(q, copy=False)
 
 
 def _analyse(
     c, active, mask, axis, dirichlet, threshold, percolating_fraction,
-    unknowns, iterations, solve_time, ranks, keep_fields,
+    unknowns, iterations, solve_time, ranks, keep_fields, diffusivity=None,
 ) -> TortuosityResult:
     n_axis = mask.shape[axis]
     area = mask.size // n_axis
@@ -463,7 +505,7 @@ def _analyse(
     squared = np.zeros(mask.shape)
     layer_flux = None
     for a in range(3):
-        q = _face_fluxes(c0, active, a)
+        q = _face_fluxes(c0, active, a, diffusivity)
         pad = [(0, 0)] * 3
         pad[a] = (1, 0)
         left = np.pad(q, pad)  # flux through the face on the low side of each voxel
@@ -476,8 +518,10 @@ def _analyse(
             first[a] = 0
             last[a] = -1
             if dirichlet == "faces":
-                left[tuple(first)] = np.where(active[tuple(first)], 2.0 * (1.0 - c0[tuple(first)]), 0.0)
-                right[tuple(last)] = np.where(active[tuple(last)], 2.0 * c0[tuple(last)], 0.0)
+                d_first = 1.0 if diffusivity is None else diffusivity[tuple(first)]
+                d_last = 1.0 if diffusivity is None else diffusivity[tuple(last)]
+                left[tuple(first)] = np.where(active[tuple(first)], 2.0 * d_first * (1.0 - c0[tuple(first)]), 0.0)
+                right[tuple(last)] = np.where(active[tuple(last)], 2.0 * d_last * c0[tuple(last)], 0.0)
                 planes = np.concatenate(
                     [left.sum(axis=tuple(i for i in range(3) if i != a)), right[tuple(last)].sum()[None]]
                 )

@@ -42,6 +42,7 @@ STACK = {"dolfinx", "dolfinx_solver", "petsc4py", "mpi4py", "slepc4py", "basix"}
 STACK_MODULE = "foundation.stack"
 PURE = [
     # geometry and image code: pure NumPy / SciPy / scikit-image / PoreSpy / gmsh, no MPI
+    "meshing.cbd",
     "meshing.clearance",
     "meshing.connectivity",
     "meshing.gmsh_tools",
