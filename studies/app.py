@@ -51,7 +51,7 @@ from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
 from models.checkpoint import exists as checkpoint_exists
 from models.checkpoint import read_state as read_checkpoint_state
 from models.mesh_input import load_mesh, recorded_box
-from models.meshes import SPHERE_MESH, layered_sphere
+from models.meshes import SPHERE_MESH, layered_sphere, sphere
 from models.outputs import OutputSettings
 from models.parameters import FARADAY, available_parameter_sets, parameter_set
 from models.protocol import CCStep, Protocol
@@ -59,6 +59,7 @@ from models.runner import SINGLE_PARTICLE_SOL_CHANGE, RunStatus, run_simulation,
 from models.settings import SolverSettings
 from postprocess.discharge_plots import save_figure, save_figures
 from postprocess.discharge_results import read_results, results_report
+from postprocess.nsd_transport import CBD_DIFFUSIVITY, NsdTransport, nsd_transport
 from postprocess.packing_plots import plot_packing
 from postprocess.segmentation_plots import plot_segmentation_slice
 
@@ -235,6 +236,7 @@ def run_case_on_mesh(mesh_data: MeshData, case: Case, output_dir: str | Path, re
 
 def single_particle(radius_um: float, output: str | Path, comm: MPI.Comm, *, c_rate: float = 0.0,
                     current_A_m3: float = 0.0, parameter_set_name: str = "baseline", cutoff_V: float = 0.0,
+                    record_dod: Sequence[float] = (), max_duration_s: float = 0.0, element_size: float = 0.0,
                     show_progress: bool = True) -> Path:
     """Discharge one spherical particle (the SST-only reference) and write a results directory.
 
@@ -242,7 +244,12 @@ def single_particle(radius_um: float, output: str | Path, comm: MPI.Comm, *, c_r
     (:data:`models.meshes.SPHERE_MESH`) in a uniform electrolyte; the current is a C-rate or a
     current per AM volume [A/m^3]; ``cutoff_V`` 0 means the set's cut-off. The directory has
     the layout of an electrode run (timeseries.csv, particles/, sol_histograms.json, fields/,
-    manifest.json)."""
+    manifest.json); ``record_dod`` adds record depths to the default ones (e.g. an electrode
+    record's DoD, for its Ds-limiting depth) and ``max_duration_s`` > 0 ends the discharge
+    then. ``element_size`` > 0 meshes the sphere uniformly with elements of that size relative
+    to the radius instead (:func:`models.meshes.sphere`): the discretisation of an electrode
+    whose interface elements are ``element_size`` x r, so that a reference for a coarse
+    electrode shares its surface resolution."""
     if not (np.isfinite(radius_um) and 0.05 <= radius_um <= 100):
         raise InputError(f"--radius-um {radius_um!r}: accepted is a radius in [0.05, 100] um")
     if (c_rate > 0) == (current_A_m3 > 0):
@@ -260,14 +267,27 @@ def single_particle(radius_um: float, output: str | Path, comm: MPI.Comm, *, c_r
         if not c_rate <= 100:
             raise InputError(f"--current-A-m3 {current_A_m3!r} is {c_rate:.3g}C; accepted is up to 100C")
     out = prepare_output(comm, output)
+    if not (np.isfinite(max_duration_s) and max_duration_s >= 0):
+        raise InputError(f"--max-duration {max_duration_s!r}: accepted is a duration >= 0 s (0: to the cut-off)")
+    if not (np.isfinite(element_size) and (element_size == 0 or 0.02 <= element_size <= 1.0)):
+        raise InputError(f"--element-size {element_size!r}: accepted is 0 (boundary-layer mesh) or an element "
+                         "size in [0.02, 1] relative to the radius")
+    extra = tuple(float(d) for d in record_dod)
+    if not all(np.isfinite(d) and 0 < d < 1 for d in extra):
+        raise InputError(f"--record-dod {list(extra)!r}: accepted are depths of discharge in (0, 1)")
     described = {"kind": "single_particle", "radius_um": radius_um, "c_rate": c_rate,
                  "current_A_m3": current_A_m3 or None, "parameter_set": parameter_set_name,
-                 "cutoff_V": cutoff_V or params.cell.cutoff_voltage, "sphere_mesh": dataclasses.asdict(SPHERE_MESH)}
-    mesh_data = layered_sphere(comm, radius_um * 1e-6, SPHERE_MESH)
+                 "cutoff_V": cutoff_V or params.cell.cutoff_voltage, "max_duration_s": max_duration_s or None,
+                 "sphere_mesh": ({"uniform_size_relative": element_size} if element_size
+                                 else dataclasses.asdict(SPHERE_MESH))}
+    mesh_data = (sphere(comm, radius_um * 1e-6, element_size) if element_size
+                 else layered_sphere(comm, radius_um * 1e-6, SPHERE_MESH))
     clear_previous_results(out, comm)
-    protocol = Protocol(steps=(CCStep(c_rate=c_rate, until_voltage_V=cutoff_V),))
+    protocol = Protocol(steps=(CCStep(c_rate=c_rate, until_voltage_V=cutoff_V, max_duration_s=max_duration_s),))
     solver = SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE)
-    outputs = OutputSettings(fields=False, checkpoint_every=0)
+    outputs = OutputSettings(fields=False, checkpoint_every=0,
+                             record_dod=tuple(sorted(set(OutputSettings().record_dod) | set(extra))))
+    described["record_dod"] = list(extra)
     manifest = Manifest(out / "manifest.json", described)
     return run_simulation(mesh_data, params, protocol, solver, outputs, out, show_progress=show_progress,
                           on_status=manifest.write)
@@ -520,6 +540,42 @@ def packing_summary(packing: Packing) -> dict[str, Any]:
         "spec": meta.get("spec"),
         "generation_seconds": meta.get("seconds"),
     }
+
+
+def nsd_transport_of_case(case_path: str | Path, output: str | Path, comm: MPI.Comm, voxel_size_um: float = 0.0,
+                          morphology: str = "film", cbd_diffusivity: float = CBD_DIFFUSIVITY,
+                          overrides: CaseOverrides | None = None) -> NsdTransport:
+    """`microbat nsd-transport`: tau_nsd of a case's synthetic electrode with its carbon-binder
+    resolved (:func:`postprocess.nsd_transport.nsd_transport`), at the case's porosity
+    (``nsd.porosity``); writes ``output/nsd_transport.json`` and prints the result.
+
+    The packing is voxelised at ``voxel_size_um`` (default: a twentieth of the smallest particle
+    diameter, at most 0.5 um)."""
+    case = load_case(case_path, require_protocol=False, overrides=overrides or CaseOverrides())
+    if case.geometry.source not in ("packing", "particle_list"):
+        raise InputError(f"{case_path}: geometry.source = {case.geometry.source!r}; `microbat nsd-transport` places "
+                         "a carbon-binder phase in a synthetic electrode (packing or particle_list); for a CT volume "
+                         "with its own CBD phase use `microbat analyze`")
+    out = prepare_output(comm, output)
+    packing = build_geometry(case)
+    if not voxel_size_um:
+        voxel_size_um = min(0.5, 2e6 * float(np.min(packing.radii)) / 20)
+    if not (np.isfinite(voxel_size_um) and voxel_size_um > 0):
+        raise InputError(f"--voxel-size-um {voxel_size_um!r}: accepted is a voxel edge > 0 um")
+    volume = voxelize(packing, voxel_size_um * 1e-6)
+    porosity = case.parameters.resolve().nsd.porosity
+    result = nsd_transport(volume.labels == volume.phases["am"], porosity, volume.voxel_size,
+                           axis=volume.through_plane_axis, comm=comm, morphology=morphology,
+                           cbd_diffusivity=cbd_diffusivity, seed=case.geometry.packing.seed
+                           if case.geometry.source == "packing" else 0)
+    write_json(comm, out / "nsd_transport.json", {"case": str(case_path), "case_overrides": list(
+        (overrides or CaseOverrides()).arguments)} | result.summary())
+    if comm.rank == 0:
+        print(f"{case.name}: porosity {porosity:g}, AM {result.am_fraction:.3f}, CBD {result.cbd_fraction:.3f} "
+              f"({morphology}, D_CBD/D = {cbd_diffusivity:g}) on {volume.shape} voxels of {voxel_size_um:g} um: "
+              f"eps_nsd {result.electrolyte_fraction:.3f}, tau_nsd {result.tortuosity_factor:.3f} "
+              f"(Bruggeman {result.bruggeman_tortuosity:.3f}); wrote {(out / 'nsd_transport.json').resolve()}")
+    return result
 
 
 def segment(image_table: Mapping[str, Any], out: Path) -> LabelledVolume:

@@ -25,9 +25,22 @@ from foundation import interrupts
 from foundation.errors import InputError, Interrupted, SolverError
 from foundation.stack import MPI
 from studies.app import package_version
-from studies.commands import analyze, case, demo, generate, info, mesh, plot, run, segment, single_particle
+from studies.commands import (
+    analyze,
+    case,
+    demo,
+    generate,
+    info,
+    mesh,
+    nsd_transport,
+    plot,
+    run,
+    segment,
+    single_particle,
+    study,
+)
 
-COMMANDS = [info, case, generate, segment, analyze, mesh, run, single_particle, plot, demo]
+COMMANDS = [info, case, generate, segment, analyze, nsd_transport, mesh, run, single_particle, plot, demo, study]
 """Subcommand modules of :mod:`studies.commands`, in the order shown by --help."""
 
 

@@ -24,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--parameter-set", default="baseline",
                    help="parameter set (default: baseline; see `microbat info --parameter-sets`)")
     p.add_argument("--cutoff-V", type=float, default=0.0, help="cut-off voltage [V] (default: the set's)")
+    p.add_argument("--record-dod", type=float, nargs="+", default=[], metavar="DOD",
+                   help="extra depths of discharge with a particle record (besides 0.1, 0.2, ..., 0.9)")
+    p.add_argument("--max-duration", type=float, default=0.0, metavar="S",
+                   help="end the discharge after S seconds (default 0: at the cut-off)")
+    p.add_argument("--element-size", type=float, default=0.0, metavar="H",
+                   help="uniform elements of H x radius instead of the boundary-layer mesh (to share a coarse "
+                   "electrode's surface resolution; default 0: boundary layers)")
     p.add_argument("--output", help="results directory (default: results/single_particle_R<r>um_<C>C)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -34,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or f"results/single_particle_R{args.radius_um:g}um_{current}"
     out = app.single_particle(args.radius_um, output, MPI.COMM_WORLD, c_rate=args.c_rate,
                               current_A_m3=args.current_A_m3, parameter_set_name=args.parameter_set,
-                              cutoff_V=args.cutoff_V, show_progress=not args.quiet)
+                              cutoff_V=args.cutoff_V, record_dod=args.record_dod,
+                              max_duration_s=args.max_duration, element_size=args.element_size,
+                              show_progress=not args.quiet)
     if MPI.COMM_WORLD.rank == 0:
         print(f"microbat single-particle: results are in {out.resolve()}")
     return 0

@@ -1,0 +1,264 @@
+"""Study fig3 (Lu et al. 2021, Fig 3): where solid diffusion limits a 60 µm electrode at 3C.
+
+D8 / D12 / D16 monodisperse packings (AM fraction 0.43) at the paper's two porosities
+eps_H = 0.28 and eps_L = 0.23, 60 µm thick, discharged at the paper's 3C = 4.5 mA/cm^2 to its
+60 % DoD (0.9 mAh/cm^2 passed, DESIGN.md section 5). Each electrode gets a single-particle
+reference of its own particle size at its own current per AM volume, recorded at the same
+lithium per AM volume; the Ds-limiting depth fraction is the share of the thickness, from the
+separator, whose depth bins reach 0.9 x the reference's intra-particle std
+(:func:`postprocess.electrode_analytics.ds_limiting_depth_of`).
+
+    microbat study fig3 --quick     # 6 coarse electrodes on 1 rank each, minutes
+    microbat study fig3 --full      # the paper's sizes on the default mesh, 2 ranks each
+
+``run(config)`` runs the study (through :mod:`studies.workflow` and Snakemake), ``analyse``
+computes ``analytics.json`` from its results directories, ``plot(results)`` draws the figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from postprocess.discharge_results import read_results
+from postprocess.electrode_analytics import ds_limiting_depth_of, record_at
+from studies.workflow import Plan, Step, nsd_tortuosity, run_study
+
+NAME = "fig3"
+CASE = Path(__file__).with_name("cases") / "d8_60um_3C.toml"
+POROSITIES = {"eps_H": 0.28, "eps_L": 0.23}
+"""Pore volume per electrode volume (DESIGN.md section 4, NSD lumping)."""
+PAPER_DS_LIMITING_DEPTH = {"D8_eps_H": 0.83, "D12_eps_H": 1.0, "D16_eps_H": 1.0, "D8_eps_L": 0.55,
+                           "D12_eps_L": 0.75}
+"""Ds-limiting depth fractions the paper reports (DESIGN.md section 5; D16 eps_L is not given)."""
+PAPER_AREAL_CAPACITY = 1.5
+"""mAh/cm^2 per 60 µm (the paper's basis)."""
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        # Coarse: interface elements r/2.5 (as the demo), small lateral extent, one rank per run,
+        # so that the six electrodes and their references run in minutes on two cores.
+        "diameters_um": [8.0, 12.0, 16.0],
+        "lateral_diameters": 2.0,
+        "mesh": {"interface_size_factor": 2.5, "bulk_size_factor": 2.5, "separator_size_um": 8.0, "threads": 1},
+        "ranks": 1,
+        # the reference sphere meshed as coarsely as the electrodes' particles (uniform r/2.5): a
+        # boundary-layer reference would measure the electrodes' under-resolved surface, not
+        # where they are limited by the electrolyte
+        "reference_mesh": "matched",
+    },
+    "full": {
+        # The default discretisation (interface elements r/5) on domains of at least 40 µm and
+        # four diameters across, two ranks per run.
+        "diameters_um": [8.0, 12.0, 16.0],
+        "lateral_diameters": 4.0,
+        "lateral_min_um": 40.0,
+        "mesh": {"interface_size_factor": 5.0, "threads": 1},
+        "ranks": 2,
+        "reference_mesh": "resolved",
+    },
+}
+COMMON = {
+    # NSD transport from a carbon-binder film resolved in voxels (postprocess.nsd_transport);
+    # {"model": "bruggeman"} is the labelled fallback tau_nsd = eps_nsd^-0.5
+    "nsd_transport": {"model": "cbd", "morphology": "film", "cbd_diffusivity": 0.1},
+    "thickness_um": 60.0,
+    "am_fraction": 0.43,
+    "porosities": POROSITIES,
+    "current_density_mA_cm2": 4.5,
+    "paper_dod": 0.6,
+    "depth_bins": 6,
+    "seed": 0,
+}
+
+
+def config(preset: str = "quick") -> dict[str, Any]:
+    """The study's configuration at ``preset`` (``quick`` or ``full``)."""
+    return {"preset": preset} | COMMON | PRESETS[preset]
+
+
+def electrodes(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every electrode of the study: name, diameter, porosity key and value, lateral extent."""
+    out = []
+    for d in cfg["diameters_um"]:
+        lateral = max(cfg["lateral_diameters"] * d, cfg.get("lateral_min_um", 0.0))
+        for key, eps in cfg["porosities"].items():
+            out.append({"name": f"D{d:g}_{key}", "diameter_um": d, "porosity_key": key, "porosity": eps,
+                        "lateral_um": lateral})
+    return out
+
+
+def duration_s(cfg: dict[str, Any]) -> float:
+    """Time to the paper's DoD at its current density: that share of its areal capacity."""
+    capacity = PAPER_AREAL_CAPACITY * cfg["thickness_um"] / 60.0
+    return cfg["paper_dod"] * capacity / cfg["current_density_mA_cm2"] * 3600.0
+
+
+def plan(cfg: dict[str, Any]) -> Plan:
+    """Per electrode: its mesh, its discharge to the paper's DoD, its single-particle reference."""
+    steps = []
+    for e in electrodes(cfg):
+        d, name = e["diameter_um"], e["name"]
+        geometry = [f"geometry.packing.diameter_um={d:g}", f"geometry.packing.lateral_um=[{e['lateral_um']:g},"
+                    f"{e['lateral_um']:g}]", f"geometry.packing.thickness_um={cfg['thickness_um']:g}",
+                    f"geometry.packing.am_fraction={cfg['am_fraction']:g}", f"geometry.packing.seed={cfg['seed']}"]
+        mesh = [f"mesh.{k}={v:g}" for k, v in cfg["mesh"].items() if k != "interface_size_factor"]
+        if "interface_size_factor" in cfg["mesh"]:  # r / factor, in µm
+            mesh.insert(0, f"mesh.interface_size_um={d / 2 / cfg['mesh']['interface_size_factor']:g}")
+        mesh_step = f"mesh_D{d:g}"  # the porosity is a parameter: both electrodes of a size share the mesh
+        if not any(s.name == mesh_step for s in steps):
+            steps.append(Step(name=mesh_step, kind="mesh", case=str(CASE), settings=tuple(geometry + mesh),
+                              label=f"mesh of the D{d:g} packing"))
+        porosity = f"parameters.overrides.nsd.porosity={e['porosity']:g}"
+        transport = None
+        if cfg["nsd_transport"]["model"] == "cbd":
+            transport = f"transport_{name}"
+            steps.append(Step(name=transport, kind="transport", case=str(CASE), settings=(*geometry, porosity),
+                              options={k: cfg["nsd_transport"][k] for k in ("morphology", "cbd_diffusivity")},
+                              label=f"tau_nsd of {name} with a CBD {cfg['nsd_transport']['morphology']}"))
+        run_settings = geometry + mesh + [
+            porosity,
+            f"protocol.steps[0].current_density_mA_cm2={cfg['current_density_mA_cm2']:g}",
+            f"outputs.record_paper_dod=[{cfg['paper_dod']:g}]",
+            "outputs.record_dod=[]", "outputs.snapshot_dod=[]", "outputs.fields=false",
+        ]
+        steps.append(Step(name=name, kind="electrode", case=str(CASE), settings=tuple(run_settings),
+                          ranks=cfg["ranks"], after=(mesh_step,) + ((transport,) if transport else ()),
+                          options={"mesh": mesh_step, "transport": transport, "max_duration": duration_s(cfg) + 10.0},
+                          label=f"{name}: {cfg['current_density_mA_cm2']:g} mA/cm^2 to paper DoD {cfg['paper_dod']:g}"))
+        reference = f"ref_D{d:g}"  # same mesh and current density: the same current per AM volume and DoD
+        if not any(s.name == reference for s in steps):
+            size = 1.0 / cfg["mesh"]["interface_size_factor"] if cfg["reference_mesh"] == "matched" else 0.0
+            steps.append(Step(name=reference, kind="reference", after=(name,),
+                              options={"electrode": name, "radius_um": d / 2, "dod": cfg["paper_dod"],
+                                       "basis": "paper", "element_size": size},
+                              label=f"single particle R = {d / 2:g} µm at the D{d:g} electrodes' current per "
+                              f"AM volume ({cfg['reference_mesh']} mesh)"))
+    return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
+                figures=("fig3_depth_profiles", "fig3_ds_limiting_depth", "fig3_sol_maps"))
+
+
+def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
+    """Per electrode: the depth profile, the reference std and the Ds-limiting depth."""
+    cfg = plan.config
+    out: dict[str, Any] = {"study": NAME, "preset": plan.preset, "config": cfg, "electrodes": {}}
+    for e in electrodes(cfg):
+        run = read_results(study_dir / "runs" / e["name"])
+        reference = study_dir / "runs" / f"ref_D{e['diameter_um']:g}"
+        profile, ref, limit = ds_limiting_depth_of(run, reference, cfg["paper_dod"], bins=cfg["depth_bins"],
+                                                   basis="paper")
+        record = record_at(run, cfg["paper_dod"], "paper")
+        transport = study_dir / "runs" / f"transport_{e['name']}"
+        if cfg["nsd_transport"]["model"] == "cbd":
+            tau, source = nsd_tortuosity(transport), (f"CBD {cfg['nsd_transport']['morphology']} resolved, D_CBD/D = "
+                                                      f"{cfg['nsd_transport']['cbd_diffusivity']:g}")
+        else:
+            tau, source = (e["porosity"] / (1 - cfg["am_fraction"])) ** -0.5, "Bruggeman eps_nsd^-0.5 (fallback)"
+        depth = (run.electrode_thickness - np.asarray(record["centroid_z_m"])) / run.electrode_thickness
+        out["electrodes"][e["name"]] = {
+            "diameter_um": e["diameter_um"], "porosity_key": e["porosity_key"], "porosity": e["porosity"],
+            "lateral_um": e["lateral_um"], "particles": record.num_particles,
+            "tau_nsd": tau, "tau_nsd_source": source,
+            "depth_of_discharge_model": record.depth_of_discharge,
+            "depth_of_discharge_paper": record.depth_of_discharge_paper,
+            "voltage_V": float(np.interp(record.time_s, run.timeseries["time_s"], run.timeseries["voltage_V"])),
+            "unknowns": (run.manifest.get("solver") or {}).get("unknowns"),
+            "wall_s": (run.manifest.get("result") or {}).get("wall_s") or run.manifest.get("wall_s"),
+            "bin_edges": profile.bin_edges.tolist(), "particle_count": profile.particle_count.tolist(),
+            "sol_mean": _list(profile.sol_mean), "in_plane_std": _list(profile.in_plane_std),
+            "intra_std": _list(profile.intra_std),
+            "reference_std": ref.sol_std, "reference_dod": ref.depth_of_discharge,
+            "threshold": limit.threshold, "ds_limiting_depth": limit.fraction,
+            "paper_ds_limiting_depth": PAPER_DS_LIMITING_DEPTH.get(e["name"]),
+            "particle_depth": depth.tolist(), "particle_x_um": (np.asarray(record["centroid_x_m"]) * 1e6).tolist(),
+            "particle_sol_mean": np.asarray(record["sol_mean"]).tolist(),
+            "particle_sol_std": np.asarray(record["sol_std"]).tolist(),
+            "particle_diameter_um": (np.asarray(record["equivalent_diameter_m"]) * 1e6).tolist(),
+        }
+    return out
+
+
+def _list(a: np.ndarray) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in a]
+
+
+def _array(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def plot(results: dict[str, Any]) -> dict[str, Any]:
+    """The figures of ``analytics.json``: depth profiles, Ds-limiting depths, SoL maps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = results["electrodes"]
+    diameters = sorted({r["diameter_um"] for r in runs.values()})
+    keys = list(results["config"]["porosities"])
+    thickness = results["config"]["thickness_um"]
+    dod = results["config"]["paper_dod"]
+    figs = {}
+
+    fig, axes = plt.subplots(2, len(diameters), figsize=(4.2 * len(diameters), 7), layout="constrained",
+                             sharex=True, squeeze=False)
+    for j, d in enumerate(diameters):
+        for key, colour in zip(keys, ("C0", "C3"), strict=False):
+            r = runs[f"D{d:g}_{key}"]
+            edges = np.asarray(r["bin_edges"]) * thickness
+            centres = 0.5 * (edges[1:] + edges[:-1])
+            mean, spread = _array(r["sol_mean"]), _array(r["in_plane_std"])
+            label = f"{key.replace('eps_', 'ε_')} = {r['porosity']:g}"
+            axes[0, j].fill_between(centres, mean - spread, mean + spread, color=colour, alpha=0.2, lw=0)
+            axes[0, j].plot(centres, mean, "o-", color=colour, label=label)
+            axes[1, j].plot(centres, _array(r["intra_std"]), "s-", color=colour, label=f"{label}: electrode")
+            axes[1, j].axhline(r["threshold"], color=colour, ls="--", lw=0.9,
+                               label=f"0.9 × single particle ({r['reference_std']:.3f})")
+            axes[1, j].axvline(r["ds_limiting_depth"] * thickness, color=colour, lw=2.0, alpha=0.5)
+        axes[0, j].set(title=f"D{d:g}", ylabel="mean SoL ± in-plane std")
+        axes[1, j].set(xlabel="distance from the separator [µm]", ylabel="mean intra-particle std of x",
+                       ylim=(0, None), xlim=(0, thickness))
+        for ax in axes[:, j]:
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.suptitle(f"Depth profiles at {dod:.0%} DoD (paper basis), 4.5 mA/cm²; vertical bars: Ds-limiting depth "
+                 f"({results['preset']} preset)", fontsize=10)
+    figs["fig3_depth_profiles"] = fig
+
+    fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
+    for key, marker, colour in zip(keys, ("o", "s"), ("C0", "C3"), strict=False):
+        symbol = key.replace("eps_", "ε_")
+        ours = [runs[f"D{d:g}_{key}"]["ds_limiting_depth"] for d in diameters]
+        paper = [PAPER_DS_LIMITING_DEPTH.get(f"D{d:g}_{key}", np.nan) for d in diameters]
+        ax.plot(diameters, ours, marker + "-", color=colour, label=f"microbat, {symbol}")
+        ax.plot(diameters, paper, marker, mfc="none", color=colour, ms=10, label=f"Lu 2021, {symbol}")
+    ax.set(xlabel="particle diameter [µm]", ylabel="Ds-limiting depth fraction of L", ylim=(0, 1.05),
+           xticks=diameters, title=f"Ds-limiting depth at {dod:.0%} DoD, 3C (4.5 mA/cm²)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    figs["fig3_ds_limiting_depth"] = fig
+
+    fig, axes = plt.subplots(len(keys), len(diameters), figsize=(3.2 * len(diameters), 3.6 * len(keys)),
+                             layout="constrained", squeeze=False)
+    for i, key in enumerate(keys):
+        for j, d in enumerate(diameters):
+            r = runs[f"D{d:g}_{key}"]
+            ax = axes[i, j]
+            sc = ax.scatter(r["particle_x_um"], np.asarray(r["particle_depth"]) * thickness,
+                            c=r["particle_sol_mean"], s=(np.asarray(r["particle_diameter_um"]) * 2.5) ** 2 / 4,
+                            cmap="viridis", vmin=0.2, vmax=1.0, edgecolors="k", linewidths=0.3)
+            ax.axhline(r["ds_limiting_depth"] * thickness, color="C3", lw=1.2)
+            ax.set(title=f"D{d:g}, {key.replace('eps_', 'ε_')}", xlabel="x [µm]", ylabel="distance from separator [µm]",
+                   ylim=(thickness, 0))
+    fig.colorbar(sc, ax=axes, label="particle mean SoL x", shrink=0.8)
+    fig.suptitle(f"Particle SoL at {dod:.0%} DoD (centroids projected on x-depth; red: Ds-limiting depth)",
+                 fontsize=10)
+    figs["fig3_sol_maps"] = fig
+    return figs
+
+
+def run(cfg: dict[str, Any], directory: str | Path | None = None, cores: int = 2) -> int:
+    """Run the study at ``cfg["preset"]`` (Snakemake through :func:`studies.workflow.run_study`)."""
+    return run_study(NAME, cfg["preset"], directory, cores)

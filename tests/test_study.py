@@ -1,0 +1,120 @@
+"""`microbat study`: studies as Snakemake workflows, and the quick preset of fig3 (Lu 2021, Fig 3).
+
+The quick fig3 runs six coarse 60 µm electrodes (D8/D12/D16 x eps_H/eps_L, 4.5 mA/cm^2 to the
+paper's 60 % DoD) and three single-particle references through Snakemake on two cores, about
+two minutes, and asserts the physics of its results, then that a second invocation recomputes
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from foundation.errors import InputError
+from studies import fig3, workflow
+from tests.helpers import run_cli
+
+
+def test_fig3_plan_is_a_graph_of_runs():
+    """Per particle size one mesh shared by both porosities and one reference read after the
+    electrode; the electrodes stop at the paper's 60 % DoD (720 s at 4.5 mA/cm^2 on 1.5 mAh/cm^2)."""
+    for preset in workflow.PRESETS:
+        plan = workflow.make_plan("fig3", preset)
+        kinds = [s.kind for s in plan.steps]
+        assert kinds.count("mesh") == 3 and kinds.count("electrode") == 6 and kinds.count("reference") == 3
+        assert kinds.count("transport") == 6
+        for s in plan.steps:
+            if s.kind == "electrode":
+                assert s.after == (s.options["mesh"], s.options["transport"])
+                assert plan.step(s.options["mesh"]).kind == "mesh"
+                assert plan.step(s.options["transport"]).kind == "transport"
+                assert s.options["max_duration"] == pytest.approx(720.0 + 10.0)
+                assert "outputs.record_paper_dod=[0.6]" in s.settings
+            if s.kind == "reference":
+                assert plan.step(s.options["electrode"]).kind == "electrode"
+        assert len(plan.figure_files()) == 2 * len(plan.figures)
+    thick = fig3.config("full") | {"thickness_um": 120.0, "current_density_mA_cm2": 9.0}
+    assert fig3.duration_s(thick) == pytest.approx(720.0)
+
+
+def test_unknown_study_preset_and_too_few_cores_are_refused(tmp_path):
+    with pytest.raises(InputError, match="accepted: one of"):
+        workflow.make_plan("fig9", "quick")
+    with pytest.raises(InputError, match="accepted: one of"):
+        workflow.make_plan("fig3", "medium")
+    with pytest.raises(InputError, match="need 2 ranks"):
+        workflow.run_study("fig3", "full", tmp_path / "s", cores=1)
+    with pytest.raises(InputError, match="no config.yaml"):
+        workflow.run_study("fig3", "full", tmp_path / "s", cores=2, profile=str(tmp_path), dry_run=True)
+
+
+def test_a_failed_step_is_not_marked_done(tmp_path):
+    """The step's command fails on a bad case key: exit status non-zero, no step.done."""
+    plan = workflow.Plan(study="fig3", preset="quick", config={}, figures=(), steps=(
+        workflow.Step(name="mesh_bad", kind="mesh", case=str(fig3.CASE), settings=("mesh.no_such_key=1",)),))
+    path = workflow.write_plan(plan, tmp_path)
+    assert workflow.execute(path, "mesh_bad") != 0
+    assert not (tmp_path / "runs" / "mesh_bad" / workflow.DONE).exists()
+    assert [state for _, state in workflow.status(plan, tmp_path)] == ["left"]
+
+
+def test_slurm_dry_run_writes_out_the_jobs(tmp_path):
+    """The full study for a Slurm cluster, without running it: every electrode a job of 2 tasks
+    whose ranks start with srun."""
+    code, out, err = run_cli("study", "fig3", "--full", "--cluster", "slurm", "--dry-run",
+                             "--directory", str(tmp_path / "fig3"))
+    assert code == 0, err
+    text = out + err
+    assert "Using profile" in text and "slurm" in text
+    assert text.count("tasks=2") == 6 and "--launcher srun" in text
+    assert not (tmp_path / "fig3" / "runs").exists()
+    assert "0 done, 0 running, 0 failed, 18 left of 18 runs" in out
+
+
+def test_fig3_quick(tmp_path):
+    """The quick fig3 through Snakemake, its physics, and a resume that recomputes nothing."""
+    directory = tmp_path / "fig3"
+    argv = [sys.executable, "-m", "studies.cli", "study", "fig3", "--quick", "--cores", "2",
+            "--directory", str(directory)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads((directory / "analytics.json").read_text())["electrodes"]
+    for ext in ("png", "pdf"):
+        assert (directory / "figures" / f"fig3_depth_profiles.{ext}").stat().st_size > 10_000
+
+    for name, r in results.items():
+        # the record is at the paper's 60 % DoD, i.e. 0.6 x 1.5/2.16 of the model's own window
+        assert r["depth_of_discharge_paper"] == pytest.approx(0.6, abs=1e-6), name
+        assert 0.40 < r["depth_of_discharge_model"] < 0.46, name
+        # the reaction runs ahead near the separator: the mean SoL falls with depth
+        mean = np.array(r["sol_mean"], dtype=float)
+        assert mean[0] - mean[-1] > 0.01, name
+        # near the separator the electrode is limited by solid diffusion (it reaches the reference)
+        assert r["ds_limiting_depth"] > 0, name
+    for d in (8, 12, 16):
+        high, low = results[f"D{d}_eps_H"], results[f"D{d}_eps_L"]
+        assert high["depth_of_discharge_model"] == low["depth_of_discharge_model"]  # one mesh, one current
+        # less pore space, more electrolyte polarisation: a steeper SoL gradient through the depth
+        drop = {k: r["sol_mean"][0] - r["sol_mean"][-1] for k, r in (("H", high), ("L", low))}
+        assert drop["L"] > drop["H"], (d, drop)
+    # solid diffusion: the spread within a particle grows with its size (t_d ~ r^2)
+    for key in ("eps_H", "eps_L"):
+        spreads = [np.nanmean(np.array(results[f"D{d}_{key}"]["intra_std"], dtype=float)) for d in (8, 12, 16)]
+        assert spreads[0] < spreads[1] < spreads[2], (key, spreads)
+    references = [results[f"D{d}_eps_H"]["reference_std"] for d in (8, 12, 16)]
+    assert references[0] < references[1] < references[2]
+    # pinned: the D8 eps_L electrode's SoL drop from the separator bin to the collector bin
+    r = results["D8_eps_L"]
+    assert r["sol_mean"][0] - r["sol_mean"][-1] == pytest.approx(0.0374, abs=0.004)
+
+    done = sorted(p.stat().st_mtime_ns for p in (directory / "runs").glob("*/step.done"))
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert sorted(p.stat().st_mtime_ns for p in (directory / "runs").glob("*/step.done")) == done
+    assert "18 done, 0 running, 0 failed, 0 left of 18 runs; figures written" in again.stdout
