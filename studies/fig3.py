@@ -57,7 +57,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lateral_min_um": 40.0,
         "mesh": {"interface_size_factor": 5.0, "threads": 1},
         "ranks": 2,
-        "reference_mesh": "resolved",
+        # the reference shares the electrodes' surface resolution (uniform r/5), as in the quick
+        # preset; the boundary-layer reference is run too, for the depth against a resolved sphere
+        "reference_mesh": "matched",
+        "extra_reference_meshes": ["resolved"],
     },
 }
 COMMON = {
@@ -128,16 +131,24 @@ def plan(cfg: dict[str, Any]) -> Plan:
                           ranks=cfg["ranks"], after=(mesh_step,) + ((transport,) if transport else ()),
                           options={"mesh": mesh_step, "transport": transport, "max_duration": duration_s(cfg) + 10.0},
                           label=f"{name}: {cfg['current_density_mA_cm2']:g} mA/cm^2 to paper DoD {cfg['paper_dod']:g}"))
-        reference = f"ref_D{d:g}"  # same mesh and current density: the same current per AM volume and DoD
-        if not any(s.name == reference for s in steps):
-            size = 1.0 / cfg["mesh"]["interface_size_factor"] if cfg["reference_mesh"] == "matched" else 0.0
+        # same mesh and current density: the same current per AM volume and DoD for both porosities
+        for kind in [cfg["reference_mesh"], *cfg.get("extra_reference_meshes", [])]:
+            reference = reference_name(d, cfg, kind)
+            if any(s.name == reference for s in steps):
+                continue
+            size = 1.0 / cfg["mesh"]["interface_size_factor"] if kind == "matched" else 0.0
             steps.append(Step(name=reference, kind="reference", after=(name,),
                               options={"electrode": name, "radius_um": d / 2, "dod": cfg["paper_dod"],
                                        "basis": "paper", "element_size": size},
                               label=f"single particle R = {d / 2:g} µm at the D{d:g} electrodes' current per "
-                              f"AM volume ({cfg['reference_mesh']} mesh)"))
+                              f"AM volume ({kind} mesh)"))
     return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
                 figures=("fig3_depth_profiles", "fig3_ds_limiting_depth", "fig3_sol_maps"))
+
+
+def reference_name(diameter_um: float, cfg: dict[str, Any], kind: str) -> str:
+    """Step name of the single-particle reference of a particle size (``kind``: matched or resolved)."""
+    return f"ref_D{diameter_um:g}" + ("" if kind == cfg["reference_mesh"] else f"_{kind}")
 
 
 def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
@@ -146,9 +157,15 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
     out: dict[str, Any] = {"study": NAME, "preset": plan.preset, "config": cfg, "electrodes": {}}
     for e in electrodes(cfg):
         run = read_results(study_dir / "runs" / e["name"])
-        reference = study_dir / "runs" / f"ref_D{e['diameter_um']:g}"
+        reference = study_dir / "runs" / reference_name(e["diameter_um"], cfg, cfg["reference_mesh"])
         profile, ref, limit = ds_limiting_depth_of(run, reference, cfg["paper_dod"], bins=cfg["depth_bins"],
                                                    basis="paper")
+        others = {}
+        for kind in cfg.get("extra_reference_meshes", []):
+            _, other, other_limit = ds_limiting_depth_of(
+                run, study_dir / "runs" / reference_name(e["diameter_um"], cfg, kind), cfg["paper_dod"],
+                bins=cfg["depth_bins"], basis="paper")
+            others[kind] = {"reference_std": other.sol_std, "ds_limiting_depth": other_limit.fraction}
         record = record_at(run, cfg["paper_dod"], "paper")
         transport = study_dir / "runs" / f"transport_{e['name']}"
         if cfg["nsd_transport"]["model"] == "cbd":
@@ -171,6 +188,7 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             "intra_std": _list(profile.intra_std),
             "reference_std": ref.sol_std, "reference_dod": ref.depth_of_discharge,
             "threshold": limit.threshold, "ds_limiting_depth": limit.fraction,
+            "reference_mesh": cfg["reference_mesh"], "other_references": others,
             "paper_ds_limiting_depth": PAPER_DS_LIMITING_DEPTH.get(e["name"]),
             "particle_depth": depth.tolist(), "particle_x_um": (np.asarray(record["centroid_x_m"]) * 1e6).tolist(),
             "particle_sol_mean": np.asarray(record["sol_mean"]).tolist(),

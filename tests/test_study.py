@@ -26,7 +26,9 @@ def test_fig3_plan_is_a_graph_of_runs():
     for preset in workflow.PRESETS:
         plan = workflow.make_plan("fig3", preset)
         kinds = [s.kind for s in plan.steps]
-        assert kinds.count("mesh") == 3 and kinds.count("electrode") == 6 and kinds.count("reference") == 3
+        # one reference per size at the electrodes' surface resolution (full: a boundary-layer one too)
+        assert kinds.count("mesh") == 3 and kinds.count("electrode") == 6
+        assert kinds.count("reference") == (3 if preset == "quick" else 6)
         assert kinds.count("transport") == 6
         for s in plan.steps:
             if s.kind == "electrode":
@@ -73,7 +75,7 @@ def test_slurm_dry_run_writes_out_the_jobs(tmp_path):
     assert "Using profile" in text and "slurm" in text
     assert text.count("tasks=2") == 6 and "--launcher srun" in text
     assert not (tmp_path / "fig3" / "runs").exists()
-    assert "0 done, 0 running, 0 failed, 18 left of 18 runs" in out
+    assert "0 done, 0 running, 0 failed, 21 left of 21 runs" in out
 
 
 def test_fig3_quick(tmp_path):
