@@ -12,7 +12,9 @@ From the files of `microbat run` and `microbat single-particle` (read by
 * :func:`rated_capacity` and :func:`crossover_current` - capacity at the cut-off against C-rate
   and current density, areal and gravimetric, and where two designs' curves cross (Fig 4g-i, 6);
 * :func:`sol_spread_by_depth` - dSoL = max - min of x in each particle against depth at each
-  recorded DoD (Fig 5).
+  recorded DoD (Fig 5);
+* :func:`surface_saturation_peak` - the high-SoL peak P_Ds of a SoL histogram: where, how high,
+  how much AM volume (Fig 4a-c).
 
 Geometry convention (docs/model.md, "Geometry and tags"): the through-plane axis is the last
 coordinate (z in 3D, y in 2D), the current collector is at z = 0 and the separator starts at
@@ -33,7 +35,7 @@ import numpy as np
 
 from foundation.errors import InputError
 
-from .discharge_results import DischargeResult, ParticleRecord, read_results
+from .discharge_results import DischargeResult, ParticleRecord, SolHistogram, read_results
 
 RHO_NMC = 4750.0
 """Density of NMC811 [kg/m^3] (4.75 g/cm^3, DESIGN.md section 6): the mass basis of mAh/g."""
@@ -561,3 +563,61 @@ def sol_spread_by_depth(source: DischargeResult | str | Path) -> list[SolSpread]
             volume=volume[keep],
         ))
     return spreads
+
+
+# ----------------------------------------------------------------------------- P_Ds
+SATURATION_SOL = 0.85
+"""P_Ds sits at the high-SoL end: its maximum must lie at x >= this (the lithiated limit of the
+window is ~0.95-1; bumps of the bulk distribution at lower x are not surface saturation)."""
+PEAK_PROMINENCE = 0.2
+"""A high-SoL maximum of the histogram is the surface-saturation peak P_Ds only when the
+valley below it is at most (1 - this) times its height: a shoulder is not a peak."""
+
+
+@dataclass(frozen=True)
+class SaturationPeak:
+    """The surface-saturation peak P_Ds of a SoL histogram (Lu 2021, Fig 4a-c).
+
+    Attributes:
+        sol: x at the peak (centre of its bin).
+        density: its height, AM volume fraction per unit x.
+        volume_share: share of the AM volume from the valley up to x = 1 (the saturated AM).
+        valley_sol: x of the valley between the bulk of the distribution and the peak.
+    """
+
+    label: str
+    depth_of_discharge: float
+    sol: float
+    density: float
+    volume_share: float
+    valley_sol: float
+
+
+def surface_saturation_peak(histogram: SolHistogram, prominence: float = PEAK_PROMINENCE,
+                            min_sol: float = SATURATION_SOL) -> SaturationPeak | None:
+    """P_Ds of a volume-weighted SoL histogram, or None when it has no separate high-SoL peak.
+
+    The peak is the highest-x local maximum of the density above the mean SoL; the valley is
+    the lowest density between the mean SoL and it. It counts as P_Ds when it lies at
+    x >= ``min_sol`` (:data:`SATURATION_SOL`) and the valley is at most ``1 - prominence``
+    times the peak height (:data:`PEAK_PROMINENCE`).
+    """
+    edges = np.asarray(histogram.bin_edges, dtype=float)
+    density = np.asarray(histogram.volume_fraction, dtype=float) / np.diff(edges)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    start = int(np.searchsorted(centres, histogram.mean_sol))
+    padded = np.concatenate([[-np.inf], density, [-np.inf]])
+    maxima = [i for i in range(start, len(density))
+              if density[i] > 0 and padded[i + 1] >= padded[i] and padded[i + 1] > padded[i + 2]]
+    if not maxima:
+        return None
+    peak = maxima[-1]
+    if peak <= start or centres[peak] < min_sol:
+        return None
+    valley = start + int(np.argmin(density[start:peak]))
+    if density[valley] > (1.0 - prominence) * density[peak]:
+        return None
+    return SaturationPeak(label=histogram.label, depth_of_discharge=histogram.depth_of_discharge,
+                          sol=float(centres[peak]), density=float(density[peak]),
+                          volume_share=float(np.sum(histogram.volume_fraction[valley + 1:])),
+                          valley_sol=float(centres[valley]))

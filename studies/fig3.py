@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from postprocess.discharge_results import read_results
-from postprocess.electrode_analytics import ds_limiting_depth_of, record_at
+from postprocess.electrode_analytics import ds_limiting_depth_of, record_at, surface_saturation_peak
 from studies.workflow import Plan, Step, nsd_tortuosity, run_study
 
 NAME = "fig3"
@@ -167,6 +167,8 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
                 bins=cfg["depth_bins"], basis="paper")
             others[kind] = {"reference_std": other.sol_std, "ds_limiting_depth": other_limit.fraction}
         record = record_at(run, cfg["paper_dod"], "paper")
+        histogram = next((h for h in run.histograms if h.label == record.label), None)
+        peak = surface_saturation_peak(histogram) if histogram is not None else None
         transport = study_dir / "runs" / f"transport_{e['name']}"
         if cfg["nsd_transport"]["model"] == "cbd":
             tau, source = nsd_tortuosity(transport), (f"CBD {cfg['nsd_transport']['morphology']} resolved, D_CBD/D = "
@@ -189,6 +191,9 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             "reference_std": ref.sol_std, "reference_dod": ref.depth_of_discharge,
             "threshold": limit.threshold, "ds_limiting_depth": limit.fraction,
             "reference_mesh": cfg["reference_mesh"], "other_references": others,
+            "surface_saturation_peak": None if peak is None else {
+                "sol": peak.sol, "density": peak.density, "volume_share": peak.volume_share,
+                "valley_sol": peak.valley_sol},
             "paper_ds_limiting_depth": PAPER_DS_LIMITING_DEPTH.get(e["name"]),
             "particle_depth": depth.tolist(), "particle_x_um": (np.asarray(record["centroid_x_m"]) * 1e6).tolist(),
             "particle_sol_mean": np.asarray(record["sol_mean"]).tolist(),

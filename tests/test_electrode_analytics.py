@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from foundation.errors import InputError
 from models.outputs import TIMESERIES_COLUMNS
+from postprocess.discharge_results import SolHistogram
 from postprocess.electrode_analytics import (
     PAPER_AREAL_CAPACITY_KEY,
     REACH_FRACTION,
@@ -29,6 +30,7 @@ from postprocess.electrode_analytics import (
     rated_capacity,
     single_particle_reference,
     sol_spread_by_depth,
+    surface_saturation_peak,
 )
 from postprocess.electrode_plots import plot_depth_profile, plot_rated_capacity, plot_sol_spread_by_depth
 
@@ -307,3 +309,31 @@ def test_figures_show_the_computed_records(tmp_path):
     out = write_results(tmp_path / "spread", {"dod0.300": (0.3, [_particle(100, 6.0, V0, 0.5, 0.02)])})
     fig = plot_sol_spread_by_depth(sol_spread_by_depth(out))
     assert np.asarray(fig.axes[0].collections[0].get_offsets())[0].tolist() == pytest.approx([6.0, 0.08])
+
+
+def _histogram(density, mean):
+    edges = np.linspace(0.0, 1.0, len(density) + 1)
+    fraction = np.asarray(density, dtype=float) * np.diff(edges)
+    fraction = fraction / fraction.sum()
+    return SolHistogram(label="pdod0.600", time_s=1.0, depth_of_discharge=0.43, mean_sol=mean, bin_edges=edges,
+                        volume_fraction=fraction)
+
+
+def test_surface_saturation_peak_is_found_where_the_histogram_has_one():
+    """A bulk around x = 0.5 and a saturated share near x = 0.95: the peak, its valley and its
+    AM volume share; a single bump or a shoulder is no P_Ds."""
+    x = np.linspace(0.025, 0.975, 20)
+    bulk = np.exp(-((x - 0.5) / 0.08) ** 2)
+    saturated = 0.6 * np.exp(-((x - 0.96) / 0.03) ** 2)
+    h = _histogram(bulk + saturated, 0.55)
+    peak = surface_saturation_peak(h)
+    valley = 11 + int(np.argmin(h.volume_fraction[11:19]))  # lowest bin between the mean and the peak
+    assert peak is not None and peak.sol == pytest.approx(0.975) and peak.valley_sol == pytest.approx(x[valley])
+    assert 0.8 < peak.valley_sol < 0.9
+    assert peak.volume_share == pytest.approx(h.volume_fraction[valley + 1:].sum())
+    assert peak.density == pytest.approx(h.volume_fraction[19] / 0.05)
+    assert surface_saturation_peak(_histogram(bulk + 1e-3, 0.5)) is None
+    shoulder = bulk + 0.9 * np.exp(-((x - 0.62) / 0.08) ** 2)
+    assert surface_saturation_peak(_histogram(shoulder, 0.55)) is None
+    bump = np.exp(-((x - 0.45) / 0.05) ** 2) + np.exp(-((x - 0.7) / 0.05) ** 2)  # bimodal bulk, not saturation
+    assert surface_saturation_peak(_histogram(bump, 0.55)) is None
