@@ -283,5 +283,6 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(cfg: dict[str, Any], directory: str | Path | None = None, cores: int = 2) -> int:
-    """Run the study at ``cfg["preset"]`` (Snakemake through :func:`studies.workflow.run_study`)."""
-    return run_study(NAME, cfg["preset"], directory, cores)
+    """Run the study of configuration ``cfg`` (e.g. ``config("quick") | {"diameters_um": [8.0]}``)
+    through Snakemake (:func:`studies.workflow.run_study`); returns Snakemake's exit code."""
+    return run_study(NAME, cfg["preset"], directory, cores, plan=plan(cfg))

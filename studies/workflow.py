@@ -331,11 +331,15 @@ def snakemake_command(plan_path: Path, cores: int, profile: str | None = None, d
 
 
 def run_study(name: str, preset: str, directory: str | Path | None = None, cores: int = 2,
-              profile: str | None = None, dry_run: bool = False, show_status: bool = False) -> int:
-    """`microbat study`: write the plan and hand it to Snakemake; returns its exit code."""
+              profile: str | None = None, dry_run: bool = False, show_status: bool = False,
+              plan: Plan | None = None) -> int:
+    """`microbat study`: write the plan and hand it to Snakemake; returns its exit code.
+
+    ``plan`` (default: the study's plan at ``preset``) is what a study's ``run(config)`` passes
+    for a configuration of its own."""
     if cores < 1:
         raise InputError(f"--cores {cores}: accepted is a positive number of cores")
-    plan = make_plan(name, preset)
+    plan = plan or make_plan(name, preset)
     study_dir = Path(directory or Path("results") / "studies" / f"{name}_{preset}").resolve()
     plan_path = write_plan(plan, study_dir)
     if show_status:

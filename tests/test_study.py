@@ -55,6 +55,16 @@ def test_unknown_study_preset_and_too_few_cores_are_refused(tmp_path):
         workflow.run_study("fig3", "full", tmp_path / "s", cores=2, profile=str(tmp_path), dry_run=True)
 
 
+def test_run_takes_the_configuration_it_is_given(tmp_path, monkeypatch):
+    """`fig3.run(config)` hands Snakemake the plan of that configuration, not the preset's."""
+    handed = {}
+    monkeypatch.setattr(fig3, "run_study", lambda *args, plan, **kw: handed.setdefault("plan", plan) and 0)
+    fig3.run(fig3.config("quick") | {"diameters_um": [8.0]}, tmp_path / "s")
+    assert [s.name for s in handed["plan"].steps if s.kind == "electrode"] == ["D8_eps_H", "D8_eps_L"]
+    assert workflow.run_study("fig3", "quick", tmp_path, cores=2, plan=handed["plan"], dry_run=True) == 0
+    assert len(workflow.read_plan(tmp_path / "plan.json").steps) == 6  # mesh, 2 NSD, 2 electrodes, 1 reference
+
+
 def test_a_failed_step_is_not_marked_done(tmp_path):
     """The step's command fails on a bad case key: exit status non-zero, no step.done."""
     plan = workflow.Plan(study="fig3", preset="quick", config={}, figures=(), steps=(
