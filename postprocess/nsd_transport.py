@@ -30,7 +30,7 @@ import numpy as np
 from foundation.errors import InputError
 from meshing.cbd import place_cbd
 
-from .connectivity import percolation
+from .connectivity import label_clusters, percolation
 from .tortuosity import tortuosity_factor
 
 CBD_DIFFUSIVITY = 0.1
@@ -102,11 +102,10 @@ def nsd_transport(am: np.ndarray, porosity: float, voxel_size: float, axis: int 
     cbd_fraction = 1.0 - a - porosity
     cbd = place_cbd(am, cbd_fraction, morphology, voxel_size, cluster_size, seed)
     nsd = ~am
-    micro = tortuosity_factor(nsd, axis, comm, phase="NSD (pore + CBD)",
+    labels, _ = label_clusters(nsd)  # the same voxels for both solves: label them once
+    micro = tortuosity_factor(nsd, axis, comm, phase="NSD (pore + CBD)", labels=labels,
                               diffusivity=np.where(cbd, cbd_diffusivity, 1.0))
-    lumped = tortuosity_factor(nsd, axis, comm, phase="NSD")
-    pore = nsd & ~cbd
-    from_pore = _percolating_share(pore, axis)
+    lumped = tortuosity_factor(nsd, axis, comm, phase="NSD", labels=labels)
     eps_nsd = porosity / (1.0 - a)
     conductance = micro.relative_diffusivity / lumped.relative_diffusivity
     tau = eps_nsd / conductance
@@ -120,10 +119,8 @@ def nsd_transport(am: np.ndarray, porosity: float, voxel_size: float, axis: int 
         cbd_fraction=float(cbd.mean()), electrolyte_fraction=eps_nsd, relative_conductance=float(conductance),
         tortuosity_factor=float(tau), bruggeman_tortuosity=eps_nsd**-0.5,
         electrode_relative_diffusivity=micro.relative_diffusivity,
-        lumped_relative_diffusivity=lumped.relative_diffusivity, pore_percolating_fraction=from_pore,
+        lumped_relative_diffusivity=lumped.relative_diffusivity,
+        pore_percolating_fraction=float(percolation(nsd & ~cbd, axis).percolating_fraction),
         solve_time=micro.solve_time + lumped.solve_time,
     )
 
-
-def _percolating_share(mask: np.ndarray, axis: int) -> float:
-    return float(percolation(mask, axis).percolating_fraction)

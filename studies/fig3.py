@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from models.parameters.components import NonSolidDomain
+from models.protocol import PAPER_AREAL_CAPACITY
 from postprocess.discharge_results import read_results
-from postprocess.electrode_analytics import ds_limiting_depth_of, record_at, surface_saturation_peak
+from postprocess.electrode_analytics import depth_fraction, ds_limiting_depth_of, record_at, surface_saturation_peak
 from studies.workflow import Plan, Step, nsd_tortuosity, run_study
 
 NAME = "fig3"
@@ -33,8 +35,6 @@ POROSITIES = {"eps_H": 0.28, "eps_L": 0.23}
 PAPER_DS_LIMITING_DEPTH = {"D8_eps_H": 0.83, "D12_eps_H": 1.0, "D16_eps_H": 1.0, "D8_eps_L": 0.55,
                            "D12_eps_L": 0.75}
 """Ds-limiting depth fractions the paper reports (DESIGN.md section 5; D16 eps_L is not given)."""
-PAPER_AREAL_CAPACITY = 1.5
-"""mAh/cm^2 per 60 µm (the paper's basis)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
@@ -95,8 +95,8 @@ def electrodes(cfg: dict[str, Any]) -> list[dict[str, Any]]:
 
 def duration_s(cfg: dict[str, Any]) -> float:
     """Time to the paper's DoD at its current density: that share of its areal capacity."""
-    capacity = PAPER_AREAL_CAPACITY * cfg["thickness_um"] / 60.0
-    return cfg["paper_dod"] * capacity / cfg["current_density_mA_cm2"] * 3600.0
+    charge = PAPER_AREAL_CAPACITY * cfg["thickness_um"] * 1e-6  # C/m^2
+    return cfg["paper_dod"] * charge / (cfg["current_density_mA_cm2"] * 10.0)
 
 
 def plan(cfg: dict[str, Any]) -> Plan:
@@ -174,8 +174,9 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             tau, source = nsd_tortuosity(transport), (f"CBD {cfg['nsd_transport']['morphology']} resolved, D_CBD/D = "
                                                       f"{cfg['nsd_transport']['cbd_diffusivity']:g}")
         else:
-            tau, source = (e["porosity"] / (1 - cfg["am_fraction"])) ** -0.5, "Bruggeman eps_nsd^-0.5 (fallback)"
-        depth = (run.electrode_thickness - np.asarray(record["centroid_z_m"])) / run.electrode_thickness
+            tau = NonSolidDomain(porosity=e["porosity"]).tortuosity(cfg["am_fraction"])
+            source = "Bruggeman eps_nsd^-0.5 (fallback)"
+        depth = depth_fraction(run, record)
         out["electrodes"][e["name"]] = {
             "diameter_um": e["diameter_um"], "porosity_key": e["porosity_key"], "porosity": e["porosity"],
             "lateral_um": e["lateral_um"], "particles": record.num_particles,
@@ -184,7 +185,7 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             "depth_of_discharge_paper": record.depth_of_discharge_paper,
             "voltage_V": float(np.interp(record.time_s, run.timeseries["time_s"], run.timeseries["voltage_V"])),
             "unknowns": (run.manifest.get("solver") or {}).get("unknowns"),
-            "wall_s": (run.manifest.get("result") or {}).get("wall_s") or run.manifest.get("wall_s"),
+            "wall_s": run.manifest.get("wall_time_s"),
             "bin_edges": profile.bin_edges.tolist(), "particle_count": profile.particle_count.tolist(),
             "sol_mean": _list(profile.sol_mean), "in_plane_std": _list(profile.in_plane_std),
             "intra_std": _list(profile.intra_std),
