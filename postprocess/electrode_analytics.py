@@ -49,6 +49,17 @@ diffusion lengths than the equal-volume sphere) and surface resolution alone, an
 would call a purely solid-diffusion-limited bin "not reached". 10 % covers that gap and stays
 well below the factor between Ds- and electrolyte-limited bins (Lu 2021, Fig 3)."""
 
+SIZE_MATCH_RTOL = 0.15
+"""Particles compared with a single-particle reference have an equivalent diameter within 15 %
+of the reference's: the definition compares particles of the reference's size (DESIGN.md
+section 6). The box cuts the packing's spheres at the walls, the separator and the collector
+into caps, which have shorter diffusion paths and so a smaller std at the same current per AM
+volume; next to the separator they are a third of the particles (D16 of the full fig3: 22
+centroids in the first of six bins, 10-16 elsewhere), and counting them put the first bin 1 %
+under the threshold and the whole electrode's depth at 0 although every other bin reached it.
+Whole particles of the packing have 0.97-1.0 D (slight overlaps are cut); 0.85 D is 61 % of a
+sphere's volume. In a bimodal electrode the band keeps each size's own comparison apart."""
+
 DEFAULT_DEPTH_BINS = 10
 """Equal depth bins across L; with D8 particles in 60 um this is ~ one particle diameter per bin."""
 
@@ -181,12 +192,14 @@ class DepthProfile:
 
 
 def depth_profile(source: DischargeResult | str | Path, dod: float,
-                  bins: int | Sequence[float] = DEFAULT_DEPTH_BINS, basis: str = "model") -> DepthProfile:
+                  bins: int | Sequence[float] = DEFAULT_DEPTH_BINS, basis: str = "model",
+                  diameter_range: tuple[float, float] | None = None) -> DepthProfile:
     """Depth-binned SoL statistics of an electrode results directory at a recorded ``dod``
     (on ``basis``, :data:`DOD_BASES`).
 
     ``bins`` is a number of equal bins across L or the bin edges as fractions of L from the
-    separator (0) to the current collector (1). Particles without volume (no cells) are left out.
+    separator (0) to the current collector (1). Particles without volume (no cells) are left out;
+    with ``diameter_range`` (lo, hi) [m] so are those whose equivalent diameter lies outside it.
 
     Raises:
         InputError: not a results directory, no electrode thickness (a single-particle run), no
@@ -200,6 +213,9 @@ def depth_profile(source: DischargeResult | str | Path, dod: float,
     mean = np.asarray(record["sol_mean"], dtype=float)
     std = np.asarray(record["sol_std"], dtype=float)
     keep = np.isfinite(volume) & (volume > 0) & np.isfinite(mean) & np.isfinite(std)
+    if diameter_range is not None:
+        diameter = np.asarray(record["equivalent_diameter_m"], dtype=float)
+        keep &= (diameter >= diameter_range[0]) & (diameter <= diameter_range[1])
     index = np.clip(np.searchsorted(edges, depth[keep], side="right") - 1, 0, len(edges) - 2)
     n = len(edges) - 1
     v, m, s = volume[keep], mean[keep], std[keep]
@@ -302,6 +318,8 @@ class DsLimitingDepth:
         reference_std: the single-particle std compared with.
         threshold: :data:`REACH_FRACTION` x ``reference_std``.
         reaches: per bin, whether its mean intra-particle std >= ``threshold`` (False when empty).
+        compared: the depth profile of the particles compared (of the reference's size when
+            :func:`ds_limiting_depth_of` chose them).
     """
 
     fraction: float
@@ -310,6 +328,7 @@ class DsLimitingDepth:
     reach_fraction: float
     threshold: float
     reaches: np.ndarray
+    compared: DepthProfile
 
 
 def ds_limiting_depth(profile: DepthProfile, reference_std: float,
@@ -345,7 +364,7 @@ def ds_limiting_depth(profile: DepthProfile, reference_std: float,
         fraction = float(profile.bin_edges[before[-1] + 1]) if len(before) else 0.0
     return DsLimitingDepth(fraction=fraction, depth=fraction * profile.electrode_thickness,
                            reference_std=float(reference_std), reach_fraction=float(reach_fraction),
-                           threshold=float(threshold), reaches=reaches)
+                           threshold=float(threshold), reaches=reaches, compared=profile)
 
 
 CURRENT_MATCH_RTOL = 0.01
@@ -354,13 +373,16 @@ CURRENT_MATCH_RTOL = 0.01
 
 def ds_limiting_depth_of(electrode: DischargeResult | str | Path, reference: DischargeResult | str | Path,
                          dod: float, bins: int | Sequence[float] = DEFAULT_DEPTH_BINS,
-                         reach_fraction: float = REACH_FRACTION,
-                         basis: str = "model") -> tuple[DepthProfile, SingleParticleReference, DsLimitingDepth]:
+                         reach_fraction: float = REACH_FRACTION, basis: str = "model",
+                         size_rtol: float | None = SIZE_MATCH_RTOL,
+                         ) -> tuple[DepthProfile, SingleParticleReference, DsLimitingDepth]:
     """Depth profile, reference and Ds-limiting depth of an electrode run and its single-particle run.
 
     ``dod`` is on ``basis`` for the electrode; the reference is read at the electrode record's
     own (model) DoD, which is the same lithium per AM volume at the same current per AM volume
-    (run it with ``--record-dod`` at that depth).
+    (run it with ``--record-dod`` at that depth). The depth profile returned is of all the
+    particles; the depth compares those whose equivalent diameter is within ``size_rtol`` of the
+    reference's (:data:`SIZE_MATCH_RTOL`; None compares all), in ``DsLimitingDepth.compared``.
 
     Raises:
         InputError: as :func:`depth_profile` and :func:`single_particle_reference`, and when the two
@@ -374,7 +396,18 @@ def ds_limiting_depth_of(electrode: DischargeResult | str | Path, reference: Dis
         raise InputError(f"{ref.directory / 'manifest.json'}: reference current {ref.current_A_m3:.6g} A/m^3; "
                          f"accepted: the electrode's {wanted:.6g} A/m^3 within {CURRENT_MATCH_RTOL:.0%} "
                          f"(microbat single-particle --current-A-m3 {wanted:.6g})")
-    return profile, ref, ds_limiting_depth(profile, ref.sol_std, reach_fraction)
+    compared = profile
+    if size_rtol is not None:
+        if not (np.isfinite(size_rtol) and 0 < size_rtol < 1):
+            raise InputError(f"size tolerance {size_rtol!r}: accepted is a relative band in (0, 1), or None to "
+                             "compare every particle")
+        d = ref.equivalent_diameter
+        compared = depth_profile(electrode, dod, bins, basis, diameter_range=((1 - size_rtol) * d, (1 + size_rtol) * d))
+        if not compared.particle_count.any():
+            raise InputError(f"{electrode.directory}: no particle within {size_rtol:.0%} of the reference's "
+                             f"equivalent diameter {d * 1e6:.3g} um; accepted: a single-particle reference of the "
+                             "electrode's particle size (or size_rtol=None to compare every particle)")
+    return profile, ref, ds_limiting_depth(compared, ref.sol_std, reach_fraction)
 
 
 # ----------------------------------------------------------------------------- rated capacity

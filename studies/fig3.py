@@ -5,8 +5,9 @@ eps_H = 0.28 and eps_L = 0.23, 60 µm thick, discharged at the paper's 3C = 4.5 
 60 % DoD (0.9 mAh/cm^2 passed, DESIGN.md section 5). Each electrode gets a single-particle
 reference of its own particle size at its own current per AM volume, recorded at the same
 lithium per AM volume; the Ds-limiting depth fraction is the share of the thickness, from the
-separator, whose depth bins reach 0.9 x the reference's intra-particle std
-(:func:`postprocess.electrode_analytics.ds_limiting_depth_of`).
+separator, whose depth bins reach 0.9 x the reference's intra-particle std, over the particles
+of the reference's size (caps cut off by the box are left out of that comparison;
+:func:`postprocess.electrode_analytics.ds_limiting_depth_of`).
 
     microbat study fig3 --quick     # 6 coarse electrodes on 1 rank each, minutes
     microbat study fig3 --full      # the paper's sizes on the default mesh, 2 ranks each
@@ -25,7 +26,13 @@ import numpy as np
 from models.parameters.components import NonSolidDomain
 from models.protocol import PAPER_AREAL_CAPACITY
 from postprocess.discharge_results import read_results
-from postprocess.electrode_analytics import depth_fraction, ds_limiting_depth_of, record_at, surface_saturation_peak
+from postprocess.electrode_analytics import (
+    SIZE_MATCH_RTOL,
+    depth_fraction,
+    ds_limiting_depth_of,
+    record_at,
+    surface_saturation_peak,
+)
 from studies.workflow import Plan, Step, nsd_tortuosity, run_study
 
 NAME = "fig3"
@@ -189,6 +196,9 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             "bin_edges": profile.bin_edges.tolist(), "particle_count": profile.particle_count.tolist(),
             "sol_mean": _list(profile.sol_mean), "in_plane_std": _list(profile.in_plane_std),
             "intra_std": _list(profile.intra_std),
+            # the particles compared with the reference: those of its size (SIZE_MATCH_RTOL)
+            "compared_particle_count": limit.compared.particle_count.tolist(),
+            "compared_intra_std": _list(limit.compared.intra_std), "size_rtol": SIZE_MATCH_RTOL,
             "reference_std": ref.sol_std, "reference_dod": ref.depth_of_discharge,
             "threshold": limit.threshold, "ds_limiting_depth": limit.fraction,
             "reference_mesh": cfg["reference_mesh"], "other_references": others,
@@ -237,7 +247,10 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
             label = f"{key.replace('eps_', 'ε_')} = {r['porosity']:g}"
             axes[0, j].fill_between(centres, mean - spread, mean + spread, color=colour, alpha=0.2, lw=0)
             axes[0, j].plot(centres, mean, "o-", color=colour, label=label)
-            axes[1, j].plot(centres, _array(r["intra_std"]), "s-", color=colour, label=f"{label}: electrode")
+            axes[1, j].plot(centres, _array(r["intra_std"]), ":", color=colour, lw=0.9,
+                            label=f"{label}: all particles")
+            axes[1, j].plot(centres, _array(r["compared_intra_std"]), "s-", color=colour,
+                            label=f"{label}: particles within ±{r['size_rtol']:.0%} of D")
             axes[1, j].axhline(r["threshold"], color=colour, ls="--", lw=0.9,
                                label=f"0.9 × single particle ({r['reference_std']:.3f})")
             axes[1, j].axvline(r["ds_limiting_depth"] * thickness, color=colour, lw=2.0, alpha=0.5)

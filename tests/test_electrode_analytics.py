@@ -190,10 +190,13 @@ def test_ds_limiting_depth_edge_cases(tmp_path):
 
 
 def test_ds_limiting_depth_from_an_electrode_and_its_single_particle_reference(tmp_path):
+    whole = 4 / 3 * np.pi * (4e-6) ** 3  # the reference's size, D = 8 um
     electrode = write_results(tmp_path / "electrode", {"dod0.600": (0.6, [
-        _particle(100, 3.0, V0, 0.7, 0.10), _particle(101, 9.0, V0, 0.65, 0.10),
-        _particle(102, 15.0, V0, 0.6, 0.10), _particle(103, 21.0, V0, 0.55, 0.03),
-        _particle(104, 45.0, V0, 0.5, 0.02)])})
+        _particle(100, 3.0, whole, 0.7, 0.10), _particle(101, 9.0, whole, 0.65, 0.10),
+        _particle(102, 15.0, whole, 0.6, 0.10), _particle(103, 21.0, whole, 0.55, 0.03),
+        _particle(104, 45.0, whole, 0.5, 0.02),
+        # a cap the separator plane cut off a sphere (D_eq 5.8 um): short diffusion paths, small std
+        _particle(105, 1.0, V0, 0.8, 0.03)])})
     per_volume = current_per_am_volume(electrode)
     assert per_volume == pytest.approx(4.5 * 10.0 * AREA / AM_VOLUME)
 
@@ -210,13 +213,21 @@ def test_ds_limiting_depth_from_an_electrode_and_its_single_particle_reference(t
     assert reference.equivalent_diameter == pytest.approx(8e-6)
     profile, _, limiting = ds_limiting_depth_of(electrode, ref_dir, 0.6, bins=10)
     assert limiting.fraction == pytest.approx(0.3)
-    assert profile.particle_count.sum() == 5
+    assert profile.particle_count.sum() == 6, "the depth profile holds every particle"
+    assert limiting.compared.particle_count.sum() == 5, "the cap is not of the reference's size"
+    assert limiting.compared.intra_std[0] == pytest.approx(0.10)
+    # compared with every particle, the cap pulls the first bin under 0.9 x 0.105
+    _, _, everything = ds_limiting_depth_of(electrode, ref_dir, 0.6, bins=10, size_rtol=None)
+    assert everything.fraction == 0.0 and everything.compared.intra_std[0] < 0.9 * 0.105
+    with pytest.raises(InputError, match=r"no particle within 15% of the reference's equivalent diameter 8 um"):
+        small = write_results(tmp_path / "small", {"dod0.600": (0.6, [_particle(100, 3.0, V0, 0.7, 0.1)])})
+        ds_limiting_depth_of(small, ref_dir, 0.6)
 
     manifest["protocol"][0]["current_A"] = 2 * sp_current
     (ref_dir / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match=r"sp/manifest.json.*--current-A-m3"):
         ds_limiting_depth_of(electrode, ref_dir, 0.6)
-    with pytest.raises(InputError, match=r"particles_dod0\.600\.csv: 5 particles.*single-particle"):
+    with pytest.raises(InputError, match=r"particles_dod0\.600\.csv: 6 particles.*single-particle"):
         single_particle_reference(electrode, 0.6)
 
 
