@@ -106,30 +106,48 @@ def duration_s(cfg: dict[str, Any]) -> float:
     return cfg["paper_dod"] * charge / (cfg["current_density_mA_cm2"] * 10.0)
 
 
+def electrode_inputs(cfg: dict[str, Any], e: dict[str, Any], steps: list[Step]) -> tuple[list[str], str, str | None]:
+    """The settings of electrode ``e`` (geometry, mesh, porosity) and the steps it needs first:
+    the mesh of its packing (one per particle size, both porosities share it) and, with a CBD
+    model of the NSD, its tau_nsd solve; appended to ``steps`` unless there. Returns the
+    settings, the mesh step and the transport step (None for Bruggeman)."""
+    d, name = e["diameter_um"], e["name"]
+    geometry = [f"geometry.packing.diameter_um={d:g}", f"geometry.packing.lateral_um=[{e['lateral_um']:g},"
+                f"{e['lateral_um']:g}]", f"geometry.packing.thickness_um={cfg['thickness_um']:g}",
+                f"geometry.packing.am_fraction={cfg['am_fraction']:g}", f"geometry.packing.seed={cfg['seed']}"]
+    mesh = [f"mesh.{k}={v:g}" for k, v in cfg["mesh"].items() if k != "interface_size_factor"]
+    if "interface_size_factor" in cfg["mesh"]:  # r / factor, in µm
+        mesh.insert(0, f"mesh.interface_size_um={d / 2 / cfg['mesh']['interface_size_factor']:g}")
+    mesh_step = f"mesh_D{d:g}"  # the porosity is a parameter: both electrodes of a size share the mesh
+    if not any(s.name == mesh_step for s in steps):
+        steps.append(Step(name=mesh_step, kind="mesh", case=str(CASE), settings=tuple(geometry + mesh),
+                          label=f"mesh of the D{d:g} packing"))
+    porosity = f"parameters.overrides.nsd.porosity={e['porosity']:g}"
+    transport = None
+    if cfg["nsd_transport"]["model"] == "cbd":
+        transport = f"transport_{name}"
+        steps.append(Step(name=transport, kind="transport", case=str(CASE), settings=(*geometry, porosity),
+                          options={k: cfg["nsd_transport"][k] for k in ("morphology", "cbd_diffusivity")},
+                          label=f"tau_nsd of {name} with a CBD {cfg['nsd_transport']['morphology']}"))
+    return geometry + mesh + [porosity], mesh_step, transport
+
+
+def nsd_transport_of(study_dir: Path, cfg: dict[str, Any], e: dict[str, Any]) -> tuple[float, str]:
+    """tau_nsd of electrode ``e`` and where it came from."""
+    if cfg["nsd_transport"]["model"] == "cbd":
+        model = cfg["nsd_transport"]
+        return (nsd_tortuosity(study_dir / "runs" / f"transport_{e['name']}"),
+                f"CBD {model['morphology']} resolved, D_CBD/D = {model['cbd_diffusivity']:g}")
+    return NonSolidDomain(porosity=e["porosity"]).tortuosity(cfg["am_fraction"]), "Bruggeman eps_nsd^-0.5 (fallback)"
+
+
 def plan(cfg: dict[str, Any]) -> Plan:
     """Per electrode: its mesh, its discharge to the paper's DoD, its single-particle reference."""
-    steps = []
+    steps: list[Step] = []
     for e in electrodes(cfg):
         d, name = e["diameter_um"], e["name"]
-        geometry = [f"geometry.packing.diameter_um={d:g}", f"geometry.packing.lateral_um=[{e['lateral_um']:g},"
-                    f"{e['lateral_um']:g}]", f"geometry.packing.thickness_um={cfg['thickness_um']:g}",
-                    f"geometry.packing.am_fraction={cfg['am_fraction']:g}", f"geometry.packing.seed={cfg['seed']}"]
-        mesh = [f"mesh.{k}={v:g}" for k, v in cfg["mesh"].items() if k != "interface_size_factor"]
-        if "interface_size_factor" in cfg["mesh"]:  # r / factor, in µm
-            mesh.insert(0, f"mesh.interface_size_um={d / 2 / cfg['mesh']['interface_size_factor']:g}")
-        mesh_step = f"mesh_D{d:g}"  # the porosity is a parameter: both electrodes of a size share the mesh
-        if not any(s.name == mesh_step for s in steps):
-            steps.append(Step(name=mesh_step, kind="mesh", case=str(CASE), settings=tuple(geometry + mesh),
-                              label=f"mesh of the D{d:g} packing"))
-        porosity = f"parameters.overrides.nsd.porosity={e['porosity']:g}"
-        transport = None
-        if cfg["nsd_transport"]["model"] == "cbd":
-            transport = f"transport_{name}"
-            steps.append(Step(name=transport, kind="transport", case=str(CASE), settings=(*geometry, porosity),
-                              options={k: cfg["nsd_transport"][k] for k in ("morphology", "cbd_diffusivity")},
-                              label=f"tau_nsd of {name} with a CBD {cfg['nsd_transport']['morphology']}"))
-        run_settings = geometry + mesh + [
-            porosity,
+        settings, mesh_step, transport = electrode_inputs(cfg, e, steps)
+        run_settings = settings + [
             f"protocol.steps[0].current_density_mA_cm2={cfg['current_density_mA_cm2']:g}",
             f"outputs.record_paper_dod=[{cfg['paper_dod']:g}]",
             "outputs.record_dod=[]", "outputs.snapshot_dod=[]", "outputs.fields=false",
@@ -176,13 +194,7 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
         record = record_at(run, cfg["paper_dod"], "paper")
         histogram = next((h for h in run.histograms if h.label == record.label), None)
         peak = surface_saturation_peak(histogram) if histogram is not None else None
-        transport = study_dir / "runs" / f"transport_{e['name']}"
-        if cfg["nsd_transport"]["model"] == "cbd":
-            tau, source = nsd_tortuosity(transport), (f"CBD {cfg['nsd_transport']['morphology']} resolved, D_CBD/D = "
-                                                      f"{cfg['nsd_transport']['cbd_diffusivity']:g}")
-        else:
-            tau = NonSolidDomain(porosity=e["porosity"]).tortuosity(cfg["am_fraction"])
-            source = "Bruggeman eps_nsd^-0.5 (fallback)"
+        tau, source = nsd_transport_of(study_dir, cfg, e)
         depth = depth_fraction(run, record)
         out["electrodes"][e["name"]] = {
             "diameter_um": e["diameter_um"], "porosity_key": e["porosity_key"], "porosity": e["porosity"],
@@ -194,11 +206,11 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             "unknowns": (run.manifest.get("solver") or {}).get("unknowns"),
             "wall_s": run.manifest.get("wall_time_s"),
             "bin_edges": profile.bin_edges.tolist(), "particle_count": profile.particle_count.tolist(),
-            "sol_mean": _list(profile.sol_mean), "in_plane_std": _list(profile.in_plane_std),
-            "intra_std": _list(profile.intra_std),
+            "sol_mean": json_list(profile.sol_mean), "in_plane_std": json_list(profile.in_plane_std),
+            "intra_std": json_list(profile.intra_std),
             # the particles compared with the reference: those of its size (SIZE_MATCH_RTOL)
             "compared_particle_count": limit.compared.particle_count.tolist(),
-            "compared_intra_std": _list(limit.compared.intra_std), "size_rtol": SIZE_MATCH_RTOL,
+            "compared_intra_std": json_list(limit.compared.intra_std), "size_rtol": SIZE_MATCH_RTOL,
             "reference_std": ref.sol_std, "reference_dod": ref.depth_of_discharge,
             "threshold": limit.threshold, "ds_limiting_depth": limit.fraction,
             "reference_mesh": cfg["reference_mesh"], "other_references": others,
@@ -214,11 +226,11 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
     return out
 
 
-def _list(a: np.ndarray) -> list[float | None]:
+def json_list(a: np.ndarray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in a]
 
 
-def _array(values: list[float | None]) -> np.ndarray:
+def float_array(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
@@ -243,13 +255,13 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
             r = runs[f"D{d:g}_{key}"]
             edges = np.asarray(r["bin_edges"]) * thickness
             centres = 0.5 * (edges[1:] + edges[:-1])
-            mean, spread = _array(r["sol_mean"]), _array(r["in_plane_std"])
+            mean, spread = float_array(r["sol_mean"]), float_array(r["in_plane_std"])
             label = f"{key.replace('eps_', 'ε_')} = {r['porosity']:g}"
             axes[0, j].fill_between(centres, mean - spread, mean + spread, color=colour, alpha=0.2, lw=0)
             axes[0, j].plot(centres, mean, "o-", color=colour, label=label)
-            axes[1, j].plot(centres, _array(r["intra_std"]), ":", color=colour, lw=0.9,
+            axes[1, j].plot(centres, float_array(r["intra_std"]), ":", color=colour, lw=0.9,
                             label=f"{label}: all particles")
-            axes[1, j].plot(centres, _array(r["compared_intra_std"]), "s-", color=colour,
+            axes[1, j].plot(centres, float_array(r["compared_intra_std"]), "s-", color=colour,
                             label=f"{label}: particles within ±{r['size_rtol']:.0%} of D")
             axes[1, j].axhline(r["threshold"], color=colour, ls="--", lw=0.9,
                                label=f"0.9 × single particle ({r['reference_std']:.3f})")

@@ -28,6 +28,7 @@ from postprocess.electrode_analytics import (
     ds_limiting_depth,
     ds_limiting_depth_of,
     rated_capacity,
+    reaction_front,
     single_particle_reference,
     sol_spread_by_depth,
     surface_saturation_peak,
@@ -298,6 +299,27 @@ def test_sol_spread_is_max_minus_min_against_depth_at_each_record(tmp_path):
     assert spreads[1].dsol == pytest.approx([0.35, 0.20])
     assert spreads[1].depth_fraction == pytest.approx([0.1, 0.9])
     assert spreads[1].mean_sol == pytest.approx((0.8 + 3 * 0.6) / 4)
+
+
+def test_reaction_front_is_the_current_weighted_depth_at_each_record(tmp_path):
+    """Discharge currents are negative (Li enters the particles); a particle running the other
+    way weighs nothing; the record without current is left out."""
+    def row(pid, depth, current):
+        return _particle(pid, depth, V0, 0.5, 0.01) | {"current_integral_A": current}
+    ahead = [row(100, 6.0, -3e-9), row(101, 54.0, -1e-9), row(102, 29.0, 2e-10)]  # separator side ahead
+    behind = [row(100, 6.0, -1e-9), row(101, 54.0, -3e-9), row(102, 29.0, 0.0)]
+    out = write_results(tmp_path / "run", {"initial": (0.0, [row(100, 6.0, 0.0), row(101, 54.0, 0.0)]),
+                                           "dod0.100": (0.1, ahead), "dod0.600": (0.6, behind)})
+    front = reaction_front(out)
+    assert front.depth_of_discharge == pytest.approx([0.1, 0.6])
+    assert front.depth_fraction == pytest.approx([(3 * 0.1 + 1 * 0.9) / 4, (1 * 0.1 + 3 * 0.9) / 4])
+    # equal AM volumes at 0.1, 29/60 and 0.9 L (two thirds of the AM in the separator half):
+    # an even reaction would be at their mean depth, with a ratio of 1
+    uniform = (0.1 + 29 / 60 + 0.9) / 3
+    assert front.uniform_depth_fraction == pytest.approx([uniform, uniform])
+    assert front.lead == pytest.approx([uniform - 0.3, uniform - 0.7])
+    assert front.separator_rate_ratio == pytest.approx([0.75 / (2 / 3), 0.25 / (2 / 3)])
+    assert front.electrode_thickness == L
 
 
 # ----------------------------------------------------------------------------- figures

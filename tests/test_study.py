@@ -1,9 +1,11 @@
-"""`microbat study`: studies as Snakemake workflows, and the quick preset of fig3 (Lu 2021, Fig 3).
+"""`microbat study`: studies as Snakemake workflows, and the quick presets of fig3 and fig5
+(Lu 2021, Figs 3 and 5).
 
 The quick fig3 runs six coarse 60 µm electrodes (D8/D12/D16 x eps_H/eps_L, 4.5 mA/cm^2 to the
 paper's 60 % DoD) and three single-particle references through Snakemake on two cores, about
 two minutes, and asserts the physics of its results, then that a second invocation recomputes
-nothing.
+nothing. The quick fig5 runs four of those electrodes to the paper's full capacity with ten
+records (about 100 s) and asserts the dSoL and reaction-front physics.
 """
 
 from __future__ import annotations
@@ -130,3 +132,48 @@ def test_fig3_quick(tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
     assert sorted(p.stat().st_mtime_ns for p in (directory / "runs").glob("*/step.done")) == done
     assert "18 done, 0 running, 0 failed, 0 left of 18 runs; figures written" in again.stdout
+
+
+def test_fig5_plan_records_every_tenth_of_the_paper_dod():
+    plan = workflow.make_plan("fig5", "quick")
+    electrodes = [s for s in plan.steps if s.kind == "electrode"]
+    assert [s.name for s in electrodes] == ["D8_eps_H", "D8_eps_L", "D16_eps_H", "D16_eps_L"]
+    assert "outputs.record_paper_dod=[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1]" in electrodes[0].settings
+    # the paper's full 1.5 mAh/cm^2 at 4.5 mA/cm^2 is 1200 s
+    assert electrodes[0].options["max_duration"] == pytest.approx(1210.0)
+    assert [s.kind for s in plan.steps].count("mesh") == 2
+
+
+def test_fig5_quick(tmp_path):
+    """The quick fig5 (D8/D16 x eps_H/eps_L at 4.5 mA/cm^2, ten records to the paper's full
+    capacity, about 100 s on two cores) and the physics of its dSoL and reaction front."""
+    directory = tmp_path / "fig5"
+    code, out, err = run_cli("study", "fig5", "--quick", "--cores", "2", "--directory", str(directory))
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert "10 done, 0 running, 0 failed, 0 left of 10 runs; figures written" in out
+    for name in ("fig5_dsol", "fig5_reaction_front"):
+        assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
+    results = json.loads((directory / "analytics.json").read_text())["electrodes"]
+    for name, r in results.items():
+        records = r["records"]
+        assert [round(x["depth_of_discharge_paper"], 3) for x in records] == pytest.approx(
+            [0.1 * k for k in range(1, 11)]), name
+        first, last = records[0], records[-1]
+        # early on the particles next to the separator are lithiated faster, so less evenly
+        assert first["dsol_binned"][0] > first["dsol_binned"][-1], name
+        assert first["separator_rate_ratio"] > 1.0, name
+        # the front moves into the electrode as the particles at the separator fill up
+        assert last["front_lead"] < first["front_lead"], name
+        # constant current: the global SoL rises by the same step between the records
+        steps = np.diff([x["global_sol"] for x in records])
+        assert steps == pytest.approx(np.full(9, steps.mean()), rel=0.01), name
+    for key in ("eps_H", "eps_L"):
+        small, large = results[f"D8_{key}"]["records"], results[f"D16_{key}"]["records"]
+        # solid diffusion: at every record the larger particles are lithiated less evenly
+        assert all(b["dsol_mean"] > a["dsol_mean"] for a, b in zip(small, large, strict=True)), key
+    for d in (8, 16):
+        high, low = results[f"D{d}_eps_H"]["records"][0], results[f"D{d}_eps_L"]["records"][0]
+        # less pore space: the reaction runs further ahead at the separator
+        assert low["front_lead"] > high["front_lead"], d
+    # pinned: the mean dSoL of the D16 eps_L electrode at the paper's 60 % DoD
+    assert results["D16_eps_L"]["records"][5]["dsol_mean"] == pytest.approx(0.431, abs=0.01)
