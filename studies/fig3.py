@@ -110,25 +110,33 @@ def electrode_inputs(cfg: dict[str, Any], e: dict[str, Any], steps: list[Step]) 
     """The settings of electrode ``e`` (geometry, mesh, porosity) and the steps it needs first:
     the mesh of its packing (one per particle size, both porosities share it) and, with a CBD
     model of the NSD, its tau_nsd solve; appended to ``steps`` unless there. Returns the
-    settings, the mesh step and the transport step (None for Bruggeman)."""
-    d, name = e["diameter_um"], e["name"]
+    settings, the mesh step and the transport step (None for Bruggeman).
+
+    ``e`` may name its own ``thickness_um`` (default: the study's), its ``mesh`` step (default
+    ``mesh_D<d>``) and its ``geometry`` (the name of its tau_nsd solve; default: its name)."""
+    d = e["diameter_um"]
+    thickness = e.get("thickness_um", cfg.get("thickness_um"))
     geometry = [f"geometry.packing.diameter_um={d:g}", f"geometry.packing.lateral_um=[{e['lateral_um']:g},"
-                f"{e['lateral_um']:g}]", f"geometry.packing.thickness_um={cfg['thickness_um']:g}",
+                f"{e['lateral_um']:g}]", f"geometry.packing.thickness_um={thickness:g}",
                 f"geometry.packing.am_fraction={cfg['am_fraction']:g}", f"geometry.packing.seed={cfg['seed']}"]
     mesh = [f"mesh.{k}={v:g}" for k, v in cfg["mesh"].items() if k != "interface_size_factor"]
     if "interface_size_factor" in cfg["mesh"]:  # r / factor, in µm
         mesh.insert(0, f"mesh.interface_size_um={d / 2 / cfg['mesh']['interface_size_factor']:g}")
-    mesh_step = f"mesh_D{d:g}"  # the porosity is a parameter: both electrodes of a size share the mesh
+    # the porosity is a parameter: both electrodes of a size share the mesh
+    mesh_step = e.get("mesh", f"mesh_D{d:g}")
     if not any(s.name == mesh_step for s in steps):
         steps.append(Step(name=mesh_step, kind="mesh", case=str(CASE), settings=tuple(geometry + mesh),
-                          label=f"mesh of the D{d:g} packing"))
+                          label=f"mesh of the D{d:g} packing" + (f", {thickness:g} µm" if "thickness_um" in e else "")))
     porosity = f"parameters.overrides.nsd.porosity={e['porosity']:g}"
     transport = None
-    if cfg["nsd_transport"]["model"] == "cbd":
+    name = e.get("geometry", e["name"])
+    if cfg["nsd_transport"]["model"] == "cbd" and not any(s.name == f"transport_{name}" for s in steps):
         transport = f"transport_{name}"
         steps.append(Step(name=transport, kind="transport", case=str(CASE), settings=(*geometry, porosity),
                           options={k: cfg["nsd_transport"][k] for k in ("morphology", "cbd_diffusivity")},
                           label=f"tau_nsd of {name} with a CBD {cfg['nsd_transport']['morphology']}"))
+    elif cfg["nsd_transport"]["model"] == "cbd":
+        transport = f"transport_{name}"
     return geometry + mesh + [porosity], mesh_step, transport
 
 
@@ -136,7 +144,7 @@ def nsd_transport_of(study_dir: Path, cfg: dict[str, Any], e: dict[str, Any]) ->
     """tau_nsd of electrode ``e`` and where it came from."""
     if cfg["nsd_transport"]["model"] == "cbd":
         model = cfg["nsd_transport"]
-        return (nsd_tortuosity(study_dir / "runs" / f"transport_{e['name']}"),
+        return (nsd_tortuosity(study_dir / "runs" / f"transport_{e.get('geometry', e['name'])}"),
                 f"CBD {model['morphology']} resolved, D_CBD/D = {model['cbd_diffusivity']:g}")
     return NonSolidDomain(porosity=e["porosity"]).tortuosity(cfg["am_fraction"]), "Bruggeman eps_nsd^-0.5 (fallback)"
 

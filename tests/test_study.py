@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from foundation.errors import InputError
-from studies import fig3, workflow
+from studies import fig3, fig4, workflow
 from tests.helpers import run_cli
 
 
@@ -177,3 +177,48 @@ def test_fig5_quick(tmp_path):
         assert low["front_lead"] > high["front_lead"], d
     # pinned: the mean dSoL of the D16 eps_L electrode at the paper's 60 % DoD
     assert results["D16_eps_L"]["records"][5]["dsol_mean"] == pytest.approx(0.431, abs=0.01)
+
+
+def test_fig4_plan_runs_the_paper_c_rates_at_both_thicknesses():
+    """The paper's C-rates are 1.5 mAh/cm^2 per 60 µm: 5C is 7.5 mA/cm^2 at 60 µm and 12.5 at
+    100 µm; one reference per mesh and C-rate serves both porosities."""
+    assert fig4.current_density(3.0, 60.0) == pytest.approx(4.5)
+    assert fig4.current_density(3.0, 140.0) == pytest.approx(10.5)
+    plan = workflow.make_plan("fig4", "quick")
+    steps = {s.name: s for s in plan.steps}
+    assert "protocol.steps[0].current_density_mA_cm2=12.5" in steps["D8_eps_L_L100_5C"].settings
+    assert "geometry.packing.thickness_um=100" in steps["mesh_D8_L100"].settings
+    assert steps["D8_eps_L_L100_5C"].after == ("mesh_D8_L100", "transport_D8_eps_L_L100")
+    assert steps["D8_eps_L_L100_5C"].options["max_duration"] == pytest.approx(0.6 * 3600 / 5 + 10)
+    kinds = [s.kind for s in plan.steps]
+    assert (kinds.count("mesh"), kinds.count("transport"), kinds.count("electrode"), kinds.count("reference")) == (
+        4, 8, 16, 8)
+    full = [s.kind for s in workflow.make_plan("fig4", "full").steps]
+    assert (full.count("electrode"), full.count("reference")) == (36, 18)
+
+
+@pytest.mark.slow
+def test_fig4_quick(tmp_path):
+    """The quick fig4 (16 electrodes and 8 references, about 5 min on two cores: outside the
+    default run) and the physics of its SST-limited zone."""
+    directory = tmp_path / "fig4"
+    code, out, err = run_cli("study", "fig4", "--quick", "--cores", "2", "--directory", str(directory))
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert "36 done, 0 running, 0 failed, 0 left of 36 runs; figures written" in out
+    r = json.loads((directory / "analytics.json").read_text())["electrodes"]
+    for d in (8, 16):
+        for thickness in (60, 100):
+            for c in (1, 5):
+                high, low = r[f"D{d}_eps_H_L{thickness}_{c}C"], r[f"D{d}_eps_L_L{thickness}_{c}C"]
+                # less pore space, more liquid-transport limitation: the SST zone cannot grow
+                assert high["ds_limiting_depth"] >= low["ds_limiting_depth"], (d, thickness, c)
+                # and the electrolyte is drawn down further
+                assert low["min_c_e_mol_m3"] < high["min_c_e_mol_m3"], (d, thickness, c)
+        # the thicker eps_L electrode at 5C is limited by the electrolyte away from the separator
+        assert r[f"D{d}_eps_L_L100_5C"]["ds_limiting_depth"] < 1.0, d
+        for key in ("eps_H", "eps_L"):
+            assert r[f"D{d}_{key}_L100_5C"]["min_c_e_mol_m3"] < r[f"D{d}_{key}_L60_5C"]["min_c_e_mol_m3"], (d, key)
+    # larger particles: more solid-diffusion limitation at the same current (eps_H, 100 µm, 5C)
+    assert r["D16_eps_H_L100_5C"]["ds_limiting_depth"] > r["D8_eps_H_L100_5C"]["ds_limiting_depth"]
+    # pinned: the D8 eps_L 100 µm electrode at 5C (12.5 mA/cm^2)
+    assert r["D8_eps_L_L100_5C"]["ds_limiting_depth"] == pytest.approx(2 / 3)

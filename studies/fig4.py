@@ -1,0 +1,241 @@
+"""Study fig4 (Lu et al. 2021, Fig 4a-f): solid against liquid transport as the current rises.
+
+Monodisperse packings (AM fraction 0.43) at the paper's two porosities, 60 and 100 µm thick,
+discharged at the paper's 1C, 3C and 5C (1.5 mAh/cm^2 per 60 µm, so 1C is 1.5 mA/cm^2 at
+60 µm and 2.5 mA/cm^2 at 100 µm) to its 60 % DoD. Per electrode:
+
+* the volume-weighted SoL histogram at that depth and its surface-saturation peak P_Ds (SoL,
+  height, AM volume share; :func:`postprocess.electrode_analytics.surface_saturation_peak`),
+  beside the histogram of a single particle at the same current per AM volume (Fig 4a-d);
+* the Ds-limiting (SST-limited) depth against a single-particle reference of its own size,
+  current per AM volume and lithium content, as in :mod:`studies.fig3` (Fig 4e-f: the zone
+  against C-rate, per thickness).
+
+The rated-capacity panels (Fig 4g-i: discharges to 2.8 V) are not part of this study yet.
+
+    microbat study fig4 --quick     # D8/D16, 1C and 5C: 16 coarse electrodes, 1 rank each
+    microbat study fig4 --full      # D8/D12/D16 at 1C/3C/5C: 36 electrodes, 2 ranks each
+
+``run(config)`` runs the study, ``analyse`` computes ``analytics.json``, ``plot(results)``
+draws the figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.protocol import PAPER_AREAL_CAPACITY
+from postprocess.discharge_results import read_results
+from postprocess.electrode_analytics import ds_limiting_depth_of, record_at, surface_saturation_peak
+from studies import fig3
+from studies.workflow import Plan, Step, run_study
+
+NAME = "fig4"
+CASE = fig3.CASE
+PAPER_SST_PLATEAU_D8 = 0.52
+"""The paper's SST-limited zone of D8 levels off near 0.52 of L as the C-rate rises (Fig 4e-f)."""
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {key: fig3.PRESETS["quick"][key] for key in ("lateral_diameters", "mesh", "ranks", "reference_mesh")}
+    | {"diameters_um": [8.0, 16.0], "c_rates_paper": [1.0, 5.0]},
+    "full": {key: fig3.PRESETS["full"][key]
+             for key in ("lateral_diameters", "lateral_min_um", "mesh", "ranks", "reference_mesh")}
+    | {"diameters_um": [8.0, 12.0, 16.0], "c_rates_paper": [1.0, 3.0, 5.0]},
+}
+COMMON = {
+    "nsd_transport": fig3.COMMON["nsd_transport"],
+    "thicknesses_um": [60.0, 100.0],
+    "am_fraction": 0.43,
+    "porosities": fig3.POROSITIES,
+    "paper_dod": 0.6,
+    "depth_bins": 6,
+    "seed": 0,
+}
+
+
+def config(preset: str = "quick") -> dict[str, Any]:
+    """The study's configuration at ``preset`` (``quick`` or ``full``)."""
+    return {"preset": preset} | COMMON | PRESETS[preset]
+
+
+def current_density(c_rate: float, thickness_um: float) -> float:
+    """The paper's current density [mA/cm^2] of a C-rate at a thickness (1.5 mAh/cm^2 per 60 µm)."""
+    return c_rate * PAPER_AREAL_CAPACITY * thickness_um * 1e-6 / 3600.0 / 10.0
+
+
+def electrodes(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every electrode: size, porosity, thickness and C-rate, with the names of its shared steps."""
+    out = []
+    for thickness in cfg["thicknesses_um"]:
+        for d in cfg["diameters_um"]:
+            lateral = max(cfg["lateral_diameters"] * d, cfg.get("lateral_min_um", 0.0))
+            for key, eps in cfg["porosities"].items():
+                for c in cfg["c_rates_paper"]:
+                    geometry = f"D{d:g}_{key}_L{thickness:g}"
+                    out.append({"name": f"{geometry}_{c:g}C", "geometry": geometry,
+                                "mesh": f"mesh_D{d:g}_L{thickness:g}", "diameter_um": d, "porosity_key": key,
+                                "porosity": eps, "lateral_um": lateral,
+                                "thickness_um": thickness, "c_rate": c,
+                                "current_density_mA_cm2": current_density(c, thickness)})
+    return out
+
+
+def reference_name(e: dict[str, Any]) -> str:
+    """The single-particle reference of an electrode: one per mesh and C-rate (both porosities
+    have the same AM volume and current, so the same current per AM volume)."""
+    return f"ref_D{e['diameter_um']:g}_L{e['thickness_um']:g}_{e['c_rate']:g}C"
+
+
+def duration_s(cfg: dict[str, Any], e: dict[str, Any]) -> float:
+    """Time to the paper's DoD at the electrode's C-rate."""
+    return cfg["paper_dod"] * 3600.0 / e["c_rate"]
+
+
+def plan(cfg: dict[str, Any]) -> Plan:
+    """Per packing and thickness one mesh; per electrode its tau_nsd and its discharge; per mesh
+    and C-rate one single-particle reference."""
+    steps: list[Step] = []
+    for e in electrodes(cfg):
+        settings, mesh_step, transport = fig3.electrode_inputs(cfg, e, steps)
+        run_settings = settings + [
+            f"protocol.steps[0].current_density_mA_cm2={e['current_density_mA_cm2']:.12g}",
+            f"outputs.record_paper_dod=[{cfg['paper_dod']:g}]",
+            "outputs.record_dod=[]", "outputs.snapshot_dod=[]", "outputs.fields=false",
+        ]
+        steps.append(Step(name=e["name"], kind="electrode", case=str(CASE), settings=tuple(run_settings),
+                          ranks=cfg["ranks"], after=(mesh_step,) + ((transport,) if transport else ()),
+                          options={"mesh": mesh_step, "transport": transport,
+                                   "max_duration": duration_s(cfg, e) + 10.0},
+                          label=f"{e['name']}: {e['current_density_mA_cm2']:.3g} mA/cm^2 to paper DoD "
+                          f"{cfg['paper_dod']:g}"))
+        reference = reference_name(e)
+        if not any(s.name == reference for s in steps):
+            size = 1.0 / cfg["mesh"]["interface_size_factor"] if cfg["reference_mesh"] == "matched" else 0.0
+            steps.append(Step(name=reference, kind="reference", after=(e["name"],),
+                              options={"electrode": e["name"], "radius_um": e["diameter_um"] / 2,
+                                       "dod": cfg["paper_dod"], "basis": "paper", "element_size": size},
+                              label=f"single particle R = {e['diameter_um'] / 2:g} µm at {e['name']}'s current "
+                              "per AM volume"))
+    return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
+                figures=("fig4_histograms", "fig4_sst_zone"))
+
+
+def _peak(histogram: Any) -> dict[str, float] | None:
+    peak = surface_saturation_peak(histogram) if histogram is not None else None
+    return None if peak is None else {"sol": peak.sol, "density": peak.density, "volume_share": peak.volume_share,
+                                      "valley_sol": peak.valley_sol}
+
+
+def _histogram(run: Any, label: str) -> Any:
+    return next((h for h in run.histograms if h.label == label), None)
+
+
+def _density(histogram: Any) -> dict[str, list[float]] | None:
+    """Bin edges and AM volume fraction per unit x (the paper's histogram axes)."""
+    if histogram is None:
+        return None
+    edges = np.asarray(histogram.bin_edges, dtype=float)
+    return {"bin_edges": edges.tolist(), "density": (np.asarray(histogram.volume_fraction) / np.diff(edges)).tolist()}
+
+
+def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
+    """Per electrode: its SoL histogram and P_Ds, its reference's, and its Ds-limiting depth."""
+    cfg = plan.config
+    out: dict[str, Any] = {"study": NAME, "preset": plan.preset, "config": cfg, "electrodes": {}}
+    for e in electrodes(cfg):
+        run = read_results(study_dir / "runs" / e["name"])
+        reference_dir = study_dir / "runs" / reference_name(e)
+        profile, ref, limit = ds_limiting_depth_of(run, reference_dir, cfg["paper_dod"], bins=cfg["depth_bins"],
+                                                   basis="paper")
+        record = record_at(run, cfg["paper_dod"], "paper")
+        histogram = _histogram(run, record.label)
+        reference = read_results(reference_dir)
+        ref_histogram = _histogram(reference, record_at(reference, ref.depth_of_discharge).label)
+        tau, source = fig3.nsd_transport_of(study_dir, cfg, e)
+        out["electrodes"][e["name"]] = {
+            key: e[key] for key in ("diameter_um", "porosity_key", "porosity", "thickness_um", "c_rate",
+                                    "current_density_mA_cm2", "lateral_um")
+        } | {
+            "tau_nsd": tau, "tau_nsd_source": source, "particles": record.num_particles,
+            "depth_of_discharge_model": record.depth_of_discharge,
+            "depth_of_discharge_paper": record.depth_of_discharge_paper,
+            "voltage_V": float(np.interp(record.time_s, run.timeseries["time_s"], run.timeseries["voltage_V"])),
+            "min_c_e_mol_m3": float(np.min(run.timeseries["min_c_e_mol_m3"])),
+            "wall_s": run.manifest.get("wall_time_s"),
+            "sol_mean": fig3.json_list(profile.sol_mean),
+            "compared_intra_std": fig3.json_list(limit.compared.intra_std),
+            "reference_std": ref.sol_std, "threshold": limit.threshold, "ds_limiting_depth": limit.fraction,
+            "histogram": _density(histogram),
+            "surface_saturation_peak": _peak(histogram),
+            "reference_histogram": _density(ref_histogram),
+            "reference_surface_saturation_peak": _peak(ref_histogram),
+        }
+    return out
+
+
+def plot(results: dict[str, Any]) -> dict[str, Any]:
+    """The figures of ``analytics.json``: SoL histograms (Fig 4a-d) and the SST-limited zone
+    against C-rate per thickness (Fig 4e-f)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = results["electrodes"]
+    cfg = results["config"]
+    dod = cfg["paper_dod"]
+    rates = cfg["c_rates_paper"]
+    figs = {}
+
+    d = max(cfg["diameters_um"])
+    thin, thick = min(cfg["thicknesses_um"]), max(cfg["thicknesses_um"])
+    panels = [("single particle", ("eps_H", thin), True), (f"ε_H, {thin:g} µm", ("eps_H", thin), False),
+              (f"ε_L, {thin:g} µm", ("eps_L", thin), False), (f"ε_L, {thick:g} µm", ("eps_L", thick), False)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.6), layout="constrained", sharey=True)
+    for ax, (title, (key, thickness), single) in zip(axes, panels, strict=True):
+        for i, c in enumerate(rates):
+            r = runs[f"D{d:g}_{key}_L{thickness:g}_{c:g}C"]
+            h = r["reference_histogram" if single else "histogram"]
+            peak = r["reference_surface_saturation_peak" if single else "surface_saturation_peak"]
+            if h is None:
+                continue
+            edges = np.asarray(h["bin_edges"])
+            ax.stairs(h["density"], edges, color=f"C{i}", lw=1.4, label=f"{c:g}C")
+            if peak is not None:
+                ax.plot(peak["sol"], peak["density"], "v", color=f"C{i}", ms=7)
+        ax.set(title=f"D{d:g} {title}", xlabel="SoL x", xlim=(0.2, 1.0))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("AM volume fraction per unit x")
+    fig.suptitle(f"SoL histograms at {dod:.0%} DoD (paper basis); ▼: surface-saturation peak P_Ds "
+                 f"({results['preset']} preset)", fontsize=10)
+    figs["fig4_histograms"] = fig
+
+    thicknesses = cfg["thicknesses_um"]
+    fig, axes = plt.subplots(1, len(thicknesses), figsize=(5.0 * len(thicknesses), 4), layout="constrained",
+                             sharey=True, squeeze=False)
+    for ax, thickness in zip(axes[0], thicknesses, strict=True):
+        series = [(j, diameter, key, style) for j, diameter in enumerate(cfg["diameters_um"])
+                  for key, style in (("eps_H", "o-"), ("eps_L", "s--"))]
+        for k, (j, diameter, key, style) in enumerate(series):
+            depth = [runs[f"D{diameter:g}_{key}_L{thickness:g}_{c:g}C"]["ds_limiting_depth"] for c in rates]
+            shift = (k - (len(series) - 1) / 2) * 0.02 * (max(rates) - min(rates) or 1.0)  # equal depths stay visible
+            ax.plot(np.asarray(rates) + shift, depth, style, color=f"C{j}",
+                    label=f"D{diameter:g}, {key.replace('eps_', 'ε_')}")
+        ax.axhline(PAPER_SST_PLATEAU_D8, color="0.5", ls=":", lw=1.0, label="paper: D8 plateau 0.52")
+        ax.set(title=f"L = {thickness:g} µm", xlabel="C-rate (paper basis, 1.5 mAh/cm² per 60 µm)",
+               xticks=rates, ylim=(0, 1.05))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("SST-limited (Ds-limiting) depth fraction of L")
+    fig.suptitle(f"SST-limited zone at {dod:.0%} DoD against C-rate ({results['preset']} preset)", fontsize=10)
+    figs["fig4_sst_zone"] = fig
+    return figs
+
+
+def run(cfg: dict[str, Any], directory: str | Path | None = None, cores: int = 2) -> int:
+    """Run the study of configuration ``cfg`` through Snakemake; returns Snakemake's exit code."""
+    return run_study(NAME, cfg["preset"], directory, cores, plan=plan(cfg))
