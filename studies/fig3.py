@@ -140,6 +140,21 @@ def electrode_inputs(cfg: dict[str, Any], e: dict[str, Any], steps: list[Step]) 
     return geometry + mesh + [porosity], mesh_step, transport
 
 
+def electrode_step(cfg: dict[str, Any], e: dict[str, Any], steps: list[Step], current_density: float,
+                   record_paper_dod: list[float], max_duration: float, label: str) -> Step:
+    """The discharge of electrode ``e`` at ``current_density`` [mA/cm^2] with records at the
+    paper's DoDs, stopped after ``max_duration`` [s] or at the case's cut-off; the steps it
+    needs first are appended to ``steps`` (:func:`electrode_inputs`)."""
+    settings, mesh_step, transport = electrode_inputs(cfg, e, steps)
+    records = ",".join(f"{d:g}" for d in record_paper_dod)
+    settings += [f"protocol.steps[0].current_density_mA_cm2={current_density:.12g}",
+                 f"outputs.record_paper_dod=[{records}]",
+                 "outputs.record_dod=[]", "outputs.snapshot_dod=[]", "outputs.fields=false"]
+    return Step(name=e["name"], kind="electrode", case=str(CASE), settings=tuple(settings), ranks=cfg["ranks"],
+                after=(mesh_step,) + ((transport,) if transport else ()),
+                options={"mesh": mesh_step, "transport": transport, "max_duration": max_duration}, label=label)
+
+
 def nsd_transport_of(study_dir: Path, cfg: dict[str, Any], e: dict[str, Any]) -> tuple[float, str]:
     """tau_nsd of electrode ``e`` and where it came from."""
     if cfg["nsd_transport"]["model"] == "cbd":
@@ -154,16 +169,9 @@ def plan(cfg: dict[str, Any]) -> Plan:
     steps: list[Step] = []
     for e in electrodes(cfg):
         d, name = e["diameter_um"], e["name"]
-        settings, mesh_step, transport = electrode_inputs(cfg, e, steps)
-        run_settings = settings + [
-            f"protocol.steps[0].current_density_mA_cm2={cfg['current_density_mA_cm2']:g}",
-            f"outputs.record_paper_dod=[{cfg['paper_dod']:g}]",
-            "outputs.record_dod=[]", "outputs.snapshot_dod=[]", "outputs.fields=false",
-        ]
-        steps.append(Step(name=name, kind="electrode", case=str(CASE), settings=tuple(run_settings),
-                          ranks=cfg["ranks"], after=(mesh_step,) + ((transport,) if transport else ()),
-                          options={"mesh": mesh_step, "transport": transport, "max_duration": duration_s(cfg) + 10.0},
-                          label=f"{name}: {cfg['current_density_mA_cm2']:g} mA/cm^2 to paper DoD {cfg['paper_dod']:g}"))
+        steps.append(electrode_step(
+            cfg, e, steps, cfg["current_density_mA_cm2"], [cfg["paper_dod"]], duration_s(cfg) + 10.0,
+            f"{name}: {cfg['current_density_mA_cm2']:g} mA/cm^2 to paper DoD {cfg['paper_dod']:g}"))
         # same mesh and current density: the same current per AM volume and DoD for both porosities
         for kind in [cfg["reference_mesh"], *cfg.get("extra_reference_meshes", [])]:
             reference = reference_name(d, cfg, kind)

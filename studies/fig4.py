@@ -99,18 +99,9 @@ def plan(cfg: dict[str, Any]) -> Plan:
     and C-rate one single-particle reference."""
     steps: list[Step] = []
     for e in electrodes(cfg):
-        settings, mesh_step, transport = fig3.electrode_inputs(cfg, e, steps)
-        run_settings = settings + [
-            f"protocol.steps[0].current_density_mA_cm2={e['current_density_mA_cm2']:.12g}",
-            f"outputs.record_paper_dod=[{cfg['paper_dod']:g}]",
-            "outputs.record_dod=[]", "outputs.snapshot_dod=[]", "outputs.fields=false",
-        ]
-        steps.append(Step(name=e["name"], kind="electrode", case=str(CASE), settings=tuple(run_settings),
-                          ranks=cfg["ranks"], after=(mesh_step,) + ((transport,) if transport else ()),
-                          options={"mesh": mesh_step, "transport": transport,
-                                   "max_duration": duration_s(cfg, e) + 10.0},
-                          label=f"{e['name']}: {e['current_density_mA_cm2']:.3g} mA/cm^2 to paper DoD "
-                          f"{cfg['paper_dod']:g}"))
+        steps.append(fig3.electrode_step(
+            cfg, e, steps, e["current_density_mA_cm2"], [cfg["paper_dod"]], duration_s(cfg, e) + 10.0,
+            f"{e['name']}: {e['current_density_mA_cm2']:.3g} mA/cm^2 to paper DoD {cfg['paper_dod']:g}"))
         reference = reference_name(e)
         if not any(s.name == reference for s in steps):
             size = 1.0 / cfg["mesh"]["interface_size_factor"] if cfg["reference_mesh"] == "matched" else 0.0

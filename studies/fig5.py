@@ -71,19 +71,10 @@ def duration_s(cfg: dict[str, Any]) -> float:
 def plan(cfg: dict[str, Any]) -> Plan:
     """Per electrode: its mesh (shared by both porosities), its tau_nsd, its discharge."""
     steps: list[Step] = []
-    records = ",".join(f"{d:g}" for d in cfg["record_paper_dod"])
     for e in fig3.electrodes(cfg):
-        settings, mesh_step, transport = fig3.electrode_inputs(cfg, e, steps)
-        run_settings = settings + [
-            f"protocol.steps[0].current_density_mA_cm2={cfg['current_density_mA_cm2']:g}",
-            f"outputs.record_paper_dod=[{records}]",
-            "outputs.record_dod=[]", "outputs.snapshot_dod=[]", "outputs.fields=false",
-        ]
-        steps.append(Step(name=e["name"], kind="electrode", case=str(CASE), settings=tuple(run_settings),
-                          ranks=cfg["ranks"], after=(mesh_step,) + ((transport,) if transport else ()),
-                          options={"mesh": mesh_step, "transport": transport, "max_duration": duration_s(cfg) + 10.0},
-                          label=f"{e['name']}: {cfg['current_density_mA_cm2']:g} mA/cm^2, records every 0.1 of "
-                          "the paper's DoD"))
+        steps.append(fig3.electrode_step(
+            cfg, e, steps, cfg["current_density_mA_cm2"], cfg["record_paper_dod"], duration_s(cfg) + 10.0,
+            f"{e['name']}: {cfg['current_density_mA_cm2']:g} mA/cm^2, records every 0.1 of the paper's DoD"))
     return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
                 figures=("fig5_dsol", "fig5_reaction_front"))
 
