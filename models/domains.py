@@ -162,7 +162,8 @@ def particle_tensor(domains: Domains, tensors: dict[int, np.ndarray]) -> dolfinx
     """A per-cell anisotropy tensor A (DG0, gdim x gdim, on the parent mesh) for the solid
     diffusion flux -D_s A grad c_s: ``tensors[particle_tag]`` in that particle's cells and
     the identity in every other cell (e.g. A = R diag(1, 1, a) R^T for a grain whose fast
-    axis is R e_z)."""
+    axis is R e_z). A zero eigenvalue (no transport across a grain's planes, the paper's
+    D_x = 0) is accepted: storage keeps the time-discrete c_s block invertible."""
     gdim = domains.gdim
     V = dolfinx.fem.functionspace(domains.mesh, ("DG", 0, (gdim, gdim)))
     A = dolfinx.fem.Function(V, name="anisotropy")
@@ -175,8 +176,10 @@ def particle_tensor(domains: Domains, tensors: dict[int, np.ndarray]) -> dolfinx
             raise InputError(
                 f"anisotropy of particle {tag}: expected a symmetric {gdim}x{gdim} tensor, got {tensor.tolist()}"
             )
-        if np.linalg.eigvalsh(tensor).min() <= 0:
-            raise InputError(f"anisotropy of particle {tag}: the tensor must be positive definite")
+        eigenvalues = np.linalg.eigvalsh(tensor)
+        if eigenvalues.min() < -1e-12 * eigenvalues.max() or eigenvalues.max() <= 0:
+            raise InputError(f"anisotropy of particle {tag}: eigenvalues {eigenvalues.tolist()}; accepted: a "
+                             "positive semi-definite tensor that is not zero")
         cells = np.flatnonzero(domains.cell_marker == tag)
         values[blocks[cells]] = tensor.ravel()
     A.x.scatter_forward()

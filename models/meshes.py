@@ -10,6 +10,8 @@ these builders make meshes with the same tags (:mod:`meshing.tags`) without it:
   facets tagged as the interface), uniform or graded towards the surface.
 * :func:`layered_sphere` - a faceted sphere with boundary-layer elements under its surface
   (:mod:`meshing.layered_sphere`): the default single-particle mesh (``SPHERE_MESH``).
+* :func:`grained_disk` - a 2D secondary-particle cross-section of primary grains
+  (:mod:`meshing.grains`), one particle tag per grain.
 
 Smooth packing electrodes come from the meshing stage (:func:`meshing.build.build_mesh`).
 
@@ -27,6 +29,7 @@ import numpy as np
 from foundation.errors import InputError
 from foundation.stack import MPI, dolfinx
 from meshing.distribute import coordinate_element, run_on_root
+from meshing.grains import GrainedDiskSpec, GrainLayout, add_grained_disk
 from meshing.layered_sphere import LayeredSphereOptions, layered_unit_sphere
 from meshing.tags import CellTag, FacetTag
 from models.mesh_input import MeshData, ghosted_partitioner
@@ -212,3 +215,31 @@ def _distribute(comm: MPI.Comm, model, gdim: int, scale: float) -> MeshData:
             data.mesh, data.mesh.topology.dim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
         )
     return MeshData(data.mesh, data.cell_tags, facet_tags, {})
+
+
+def grained_disk(comm: MPI.Comm, radius: float, spec: GrainedDiskSpec) -> tuple[MeshData, GrainLayout]:
+    """A 2D secondary-particle cross-section of ``radius`` [m] made of primary grains
+    (:mod:`meshing.grains`): grain i is particle tag 100 + i (so the per-particle records are
+    per grain and :func:`models.domains.particle_tensor` gives each grain its tensor), the
+    circle is the interface. Returns the mesh and the grain layout (tensors by tag)."""
+    import gmsh
+
+    if not (np.isfinite(radius) and radius > 0):
+        raise InputError(f"particle radius = {radius!r} m: accepted is a positive length")
+    layout, model, error = None, None, None
+    if comm.rank == 0:
+        gmsh.initialize(readConfigFiles=False)
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("grained_disk")
+        try:
+            layout = add_grained_disk(spec, int(CellTag.PARTICLE_BASE), int(FacetTag.INTERFACE))
+        except Exception as err:  # noqa: BLE001 - re-raised below on every rank
+            gmsh.finalize()
+            error = InputError(f"grained particle {spec}: gmsh could not build it ({err})")
+        model = gmsh.model
+    layout, error = comm.bcast((layout, error), root=0)
+    if error is not None:
+        raise error
+    mesh_data = _distribute(comm, model, gdim=2, scale=radius)
+    info = {"builder": "grained_disk", "radius_m": radius, **dataclasses.asdict(spec), **layout.summary()}
+    return dataclasses.replace(mesh_data, info=info), layout

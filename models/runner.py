@@ -24,10 +24,11 @@ import numpy as np
 from foundation import interrupts
 from foundation.errors import InputError, Interrupted, SolverError
 from foundation.stack import MPI
+from meshing.grains import GrainedDiskSpec
 from meshing.layered_sphere import LayeredSphereOptions
 from models import checkpoint
 from models.mesh_input import MeshData
-from models.meshes import SPHERE_MESH, layered_sphere, sphere
+from models.meshes import SPHERE_MESH, grained_disk, layered_sphere, sphere
 from models.outputs import OutputSettings, TimeSeries, standard_outputs
 from models.parameters import ParameterSet, parameter_set
 from models.protocol import CCStep, Protocol
@@ -57,8 +58,12 @@ def run_simulation(
     show_progress: bool = True,
     on_status: Callable[[RunStatus], None] | None = None,
     provenance: Mapping[str, Any] | None = None,
+    anisotropy: Mapping[int, np.ndarray] | None = None,
 ) -> Path:
     """Run ``protocol`` on ``mesh_data``; return the results directory.
+
+    ``anisotropy`` gives particles (by tag) a relative solid-diffusion tensor
+    (:func:`models.domains.particle_tensor`; e.g. the grains of :func:`models.meshes.grained_disk`).
 
     ``provenance`` (what the run is, for the caller to compare on a resume) is stored in
     every checkpoint.
@@ -81,7 +86,8 @@ def run_simulation(
     run_outputs = standard_outputs(out, outputs)
     if outputs.checkpoint_every:
         run_outputs.append(checkpoint.Checkpoints(out, outputs.checkpoint_every, provenance))
-    sim = Simulation(mesh_data, parameters, protocol, solver, run_outputs, show_progress=show_progress)
+    sim = Simulation(mesh_data, parameters, protocol, solver, run_outputs, anisotropy=anisotropy,
+                     show_progress=show_progress)
 
     def report(status: RunStatus) -> None:
         if on_status is not None:
@@ -209,4 +215,49 @@ def run_single_particle(
     series.summary = sim.summary()
     series.phi_s_range = float(sim.model.phi_s.x.array.max() - sim.model.phi_s.x.array.min())
     series.geometry = dict(sim.domains.geometry)
+    return series
+
+
+def run_grained_particle(
+    spec: GrainedDiskSpec,
+    radius: float,
+    c_rate: float,
+    parameters: str | ParameterSet = "baseline",
+    primary_factor: float = 1.0,
+    until_voltage: float = 0.0,
+    comm: MPI.Comm | None = None,
+    solver: dict | None = None,
+    output_dir: str | Path | None = None,
+) -> TimeSeries:
+    """Single-particle discharge of a 2D secondary-particle cross-section of primary grains
+    (:func:`models.meshes.grained_disk`) at ``c_rate``, in a uniform electrolyte as
+    :func:`run_single_particle`.
+
+    The solid diffusivity of a grain is ``primary_factor`` x D_s(x) of the set times its
+    relative tensor (:mod:`meshing.grains`): D_s of the set is the homogenised (GITT) D_sec,
+    and ``primary_factor`` = D_pri / D_sec. ``series.layout`` is the grain layout and
+    ``series.geometry`` the meshed particle's area and perimeter, ``series.cells`` its triangles.
+    """
+    if not (np.isfinite(primary_factor) and primary_factor > 0):
+        raise InputError(f"primary_factor = {primary_factor!r}: accepted is D_pri / D_sec > 0")
+    comm = comm if comm is not None else MPI.COMM_SELF
+    pset = parameter_set(parameters) if isinstance(parameters, str) else parameters
+    settings = dataclasses.replace(
+        SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE),
+        **(solver or {}))
+    protocol = Protocol(steps=(CCStep(c_rate=c_rate, until_voltage_V=until_voltage),))
+    series = TimeSeries(Path(output_dir) if output_dir else Path(os.devnull))
+    if output_dir is None:
+        series.write = lambda comm: None  # keep in memory only
+    mesh, layout = grained_disk(comm, radius, spec)
+    tensors = None
+    if spec.architecture != "homogeneous" or primary_factor != 1.0:
+        tensors = {tag: primary_factor * tensor for tag, tensor in layout.tensor_by_tag().items()}
+    sim = Simulation(mesh, pset, protocol, settings, [series], anisotropy=tensors, show_progress=False)
+    sim.build().run()
+    sim.close()
+    series.summary = sim.summary()
+    series.geometry = dict(sim.domains.geometry)
+    series.layout = layout
+    series.cells = mesh.mesh.topology.index_map(mesh.mesh.topology.dim).size_global
     return series

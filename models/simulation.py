@@ -28,7 +28,7 @@ import math
 import sys
 import time
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from foundation.progress import Progress
 from foundation.stack import MPI, PETSc, dolfinx
 from meshing.tags import FacetTag
 from models.bounds import StoichiometryLimiter
-from models.domains import build_domains
+from models.domains import build_domains, particle_tensor
 from models.halfcell import DEPLETION_FLOOR, build_half_cell
 from models.mesh_input import MeshData
 from models.parameters import ParameterSet
@@ -134,7 +134,7 @@ class Simulation:
         protocol: Protocol | Sequence[Step],
         settings: SolverSettings,
         outputs: list[Output] | None = None,
-        anisotropy: dolfinx.fem.Function | None = None,
+        anisotropy: Mapping[int, np.ndarray] | None = None,
         show_progress: bool = True,
     ) -> None:
         self.mesh_data = mesh_data
@@ -169,7 +169,8 @@ class Simulation:
         with self._timer("domains"):
             self.domains = build_domains(self.mesh_data, single_particle=self.single_particle)
         with self._timer("forms"):
-            self.model = build_half_cell(self.domains, self.parameters, self.anisotropy)
+            tensor = particle_tensor(self.domains, self.anisotropy) if self.anisotropy else None
+            self.model = build_half_cell(self.domains, self.parameters, tensor)
         self._surface_dofs = self.domains.interface_dofs(self.model.c_s.function_space)
         self.capacity: Capacity = nominal_capacity(self.domains, self.parameters)
         if isinstance(self.protocol, (list, tuple)) and all(isinstance(s, Step) for s in self.protocol):

@@ -30,6 +30,7 @@ from studies.commands import (
     case,
     demo,
     generate,
+    grained_particle,
     info,
     mesh,
     nsd_transport,
@@ -40,7 +41,8 @@ from studies.commands import (
     study,
 )
 
-COMMANDS = [info, case, generate, segment, analyze, nsd_transport, mesh, run, single_particle, plot, demo, study]
+COMMANDS = [info, case, generate, segment, analyze, nsd_transport, mesh, run, single_particle, grained_particle, plot,
+            demo, study]
 """Subcommand modules of :mod:`studies.commands`, in the order shown by --help."""
 
 

@@ -37,7 +37,7 @@ from foundation.files import atomic_path
 from postprocess.discharge_results import read_results
 from postprocess.electrode_analytics import current_per_am_volume, record_at
 
-STUDIES = ("fig3", "fig4", "fig5")
+STUDIES = ("fig1", "fig3", "fig4", "fig5")
 """The studies `microbat study` knows (modules ``studies.<name>``)."""
 
 PRESETS = ("quick", "full")
@@ -62,7 +62,9 @@ class Step:
             at the current per AM volume of electrode ``options["electrode"]``, recorded at that
             electrode's model DoD where its record at ``options["dod"]`` on ``options["basis"]``
             was taken, and stopped soon after; ``options["element_size"]`` > 0 meshes the sphere
-            uniformly at that size relative to the radius instead of with boundary layers).
+            uniformly at that size relative to the radius instead of with boundary layers) or
+            ``particle`` (`microbat grained-particle` with the arguments ``options["arguments"]``,
+            D_pri / D_sec from the fit of step ``options["factor_from"]`` when given).
         case: case file (mesh and electrode steps).
         settings: ``--set KEY=VALUE`` changes of the case.
         ranks: MPI ranks.
@@ -72,7 +74,7 @@ class Step:
     """
 
     name: str
-    kind: Literal["mesh", "transport", "electrode", "reference"]
+    kind: Literal["mesh", "transport", "electrode", "reference", "particle"]
     case: str | None = None
     settings: tuple[str, ...] = ()
     ranks: int = 1
@@ -205,7 +207,13 @@ def command(plan: Plan, step: Step, study_dir: Path, launcher: str = "local") ->
             "--record-dod", f"{record.depth_of_discharge:.17g}",
             "--max-duration", f"{1.02 * record.time_s + 5.0:.6g}", *size, "--output", str(out), "--quiet",
         ]
-    raise InputError(f"step {step.name}: kind {step.kind!r}; accepted: mesh, transport, electrode, reference")
+    if step.kind == "particle":
+        factor = []
+        if step.options.get("factor_from"):
+            factor = ["--primary-factor-from", str(step_directory(study_dir, step.options["factor_from"]))]
+        return (_launch(step.ranks, launcher) + _microbat()
+                + ["grained-particle", *step.options["arguments"], *factor, "--output", str(out), "--quiet"])
+    raise InputError(f"step {step.name}: kind {step.kind!r}; accepted: mesh, transport, electrode, reference, particle")
 
 
 def nsd_tortuosity(directory: Path) -> float:

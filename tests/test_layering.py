@@ -47,6 +47,7 @@ PURE = [
     "meshing.connectivity",
     "meshing.gmsh_tools",
     "meshing.hdf5_reader",
+    "meshing.grains",
     "meshing.image_mesh",
     "meshing.image_volume",
     "meshing.label_cleanup",

@@ -134,6 +134,33 @@ def test_fig3_quick(tmp_path):
     assert "18 done, 0 running, 0 failed, 0 left of 18 runs; figures written" in again.stdout
 
 
+def test_fig1_quick(tmp_path):
+    """The quick fig1 (a coarse 2D polycrystal, one grain layout, ~1 min): the D_pri / D_sec fit
+    pinned, and the architectures ranked as in the paper's Fig 1l."""
+    directory = tmp_path / "fig1"
+    code, out, err = run_cli("study", "fig1", "--quick", "--cores", "2", "--directory", str(directory))
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert "7 done, 0 running, 0 failed, 0 left of 7 runs; figures written" in out
+    for name in ("fig1_rated_capacity", "fig1_primary_fit"):
+        assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
+    results = json.loads((directory / "analytics.json").read_text())
+    runs = {name: r["depth_of_discharge"] for name, r in results["runs"].items()}
+    assert all(r["stop_reason"] == "CC discharge 5C: voltage limit" for r in results["runs"].values())
+    fit = results["fits"]["0"]
+    # the fit delivers the homogenised particle's depth from D_pri = D_sec (less) in a few discharges
+    assert fit["runs"][0][0] == 1.0 and fit["runs"][0][1] < fit["homogeneous_dod"] - 0.1
+    assert len(fit["runs"]) <= 6
+    assert abs(runs["polycrystal"] - runs["homogeneous"]) <= 1e-3
+    assert results["primary_factor_mean"] == pytest.approx(1.723, abs=0.01)  # the paper's SEM section: 3.05
+    # Fig 1l: radial and double-layered particles beat random polycrystals of the same D_pri,
+    # the double layer only trivially below the radial particle
+    assert runs["polycrystal"] < runs["double_layer"] < runs["radial"], runs
+    assert runs["radial"] > 1.2 * runs["polycrystal"], runs
+    assert runs["radial"] - runs["double_layer"] < 0.02, runs
+    # the grains of a polycrystal are lithiated unevenly
+    assert results["runs"]["polycrystal"]["grain_sol_spread"] > 0.1
+
+
 def test_fig5_plan_records_every_tenth_of_the_paper_dod():
     plan = workflow.make_plan("fig5", "quick")
     electrodes = [s for s in plan.steps if s.kind == "electrode"]

@@ -1,0 +1,109 @@
+"""The SST tortuosity of randomly oriented primary grains (Lu et al. 2021, Fig. 1d-f, l).
+
+    .venv/bin/python benchmarks/bench_grain_tortuosity.py [--radius-um 5] [--c-rate 5]
+        [--seeds 0,1,2,3,4] [--grain-sizes 0.2,0.3,0.45] [--tolerance 2e-4]
+
+Prints, for the 2D polycrystalline cross-section of :mod:`meshing.grains` (paper convention,
+the four orientation groups, baseline set, discharged to the cut-off):
+
+1. D_pri / D_sec that delivers the homogeneous particle's depth of discharge, at three mesh
+   resolutions (element sizes halved each time), with the observed order and the Richardson
+   extrapolation;
+2. its spread over grain layouts (seeds) and its dependence on the grain size;
+3. the rotated-tensor convention (planes only, and 10 % across them) beside the paper's;
+4. the rated capacity (DoD at the cut-off) of the architectures of Fig. 1l with D_pri = the
+   fitted factor x D_sec: homogeneous (D_sec), polycrystal, single crystal, double layer, radial.
+
+No assertions; tests/test_particle_architecture.py pins the coarse fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import time
+
+import numpy as np
+
+from meshing.grains import GrainedDiskSpec
+from models.parameters import parameter_set
+from models.particle_architecture import discharge, fit_primary_factor
+
+BASE = GrainedDiskSpec(architecture="polycrystal", mesh_size=0.08, surface_size=0.02)
+
+
+def fit(spec: GrainedDiskSpec, args) -> tuple[float, float, int, float]:
+    started = time.perf_counter()
+    f = fit_primary_factor(spec, args.radius_um * 1e-6, args.c_rate, tolerance=args.tolerance)
+    return f.factor, f.homogeneous.depth_of_discharge, f.homogeneous.cells, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--radius-um", type=float, default=5.0)
+    parser.add_argument("--c-rate", type=float, default=5.0)
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--grain-sizes", default="0.2,0.3,0.45")
+    parser.add_argument("--tolerance", type=float, default=2e-4, help="accepted DoD miss of the fit")
+    args = parser.parse_args()
+    print(f"# load average at start: {os.getloadavg()[0]:.2f}; R = {args.radius_um:g} um, {args.c_rate:g}C, "
+          f"fit tolerance {args.tolerance:g} in DoD")
+
+    print("\n## 1. mesh convergence of D_pri / D_sec (seed 0, grain size 0.3 R)")
+    print("| element size / R (interior, surface) | triangles | DoD homogeneous | D_pri / D_sec | wall s |")
+    print("|---|---|---|---|---|")
+    factors = []
+    for level in range(3):
+        spec = BASE.scaled(0.5 ** level)
+        k, dod, cells, wall = fit(spec, args)
+        factors.append(k)
+        print(f"| {spec.mesh_size:g}, {spec.surface_size:g} | {cells} | {dod:.4f} | {k:.4f} | {wall:.0f} |")
+    d1, d2 = factors[0] - factors[1], factors[1] - factors[2]
+    if d1 * d2 > 0 and abs(d2) < abs(d1):
+        order = math.log(abs(d1 / d2), 2)
+        extrapolated = factors[2] + (factors[2] - factors[1]) / (2 ** order - 1)
+        print(f"observed order {order:.2f}, Richardson extrapolation {extrapolated:.4f}")
+    else:
+        print(f"differences {d1:+.4f}, {d2:+.4f}: not in the asymptotic range (within the fit tolerance); "
+              f"finest {factors[2]:.4f}")
+
+    medium = BASE.scaled(0.5)
+    print("\n## 2. grain layouts and grain size (medium mesh)")
+    print("| grain size / R | seed | grains | D_pri / D_sec |")
+    print("|---|---|---|---|")
+    by_size: dict[float, list[float]] = {}
+    for size in [float(s) for s in args.grain_sizes.split(",")]:
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            spec = dataclasses.replace(medium, grain_size=size, seed=seed)
+            k, *_ = fit(spec, args)
+            by_size.setdefault(size, []).append(k)
+            grains = round((2.0 / size) ** 2)
+            print(f"| {size:g} | {seed} | ~{grains} | {k:.4f} |")
+    for size, ks in by_size.items():
+        spread = np.std(ks, ddof=1) if len(ks) > 1 else 0.0
+        print(f"grain size {size:g} R: D_pri / D_sec = {np.mean(ks):.3f} +- {spread:.3f} over {len(ks)} layouts")
+
+    print("\n## 3. tensor convention (medium mesh, seed 0)")
+    for label, change in (("paper: diag(|cos phi|, |sin phi|)", {}),
+                          ("rotated, no transport across the planes", {"convention": "rotated", "normal_ratio": 0.0}),
+                          ("rotated, 10 % across the planes", {"convention": "rotated", "normal_ratio": 0.1})):
+        k, *_ = fit(dataclasses.replace(medium, **change), args)
+        print(f"{label}: D_pri / D_sec = {k:.4f}")
+
+    k_paper = fit(medium, args)[0]
+    print(f"\n## 4. rated capacity at {args.c_rate:g}C with D_pri = {k_paper:.3f} D_sec (medium mesh, seed 0)")
+    print("| architecture | DoD at the cut-off | capacity mAh/g |")
+    print("|---|---|---|")
+    pset = parameter_set("baseline")
+    for architecture in ("homogeneous", "polycrystal", "single_crystal", "double_layer", "radial"):
+        factor = 1.0 if architecture == "homogeneous" else k_paper
+        d = discharge(dataclasses.replace(medium, architecture=architecture), args.radius_um * 1e-6, args.c_rate,
+                      pset, primary_factor=factor)
+        print(f"| {architecture} | {d.depth_of_discharge:.4f} | {d.capacity_mAh_g:.1f} |")
+    print(f"\n# load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

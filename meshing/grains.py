@@ -1,0 +1,262 @@
+"""2D cross-sections of secondary particles built of primary grains (Lu et al. 2021, Fig. 1).
+
+A polycrystalline NMC secondary particle is an agglomerate of primary grains whose layered
+crystal lets lithium move in the transition-metal planes and hardly across them. In 2D the
+paper gives every grain one of four in-plane orientations (0, 30, 60 and 90 degrees) and a
+diagonal diffusion tensor of its own: D_y = D_sec, D_x = 0 for one group, the reverse for
+another, D_y = D_sec cos 30, D_x = D_sec cos 60 and the reverse for the two between.
+
+This module builds the geometry and mesh of such a cross-section with gmsh/OpenCASCADE:
+
+* the grains are the Voronoi cells of seeds spread over the unit disk (at least
+  ``SEED_SPACING`` grain sizes apart, so that no sliver grain appears), clipped to the disk
+  and fragmented so that grain boundaries are mesh edges (conforming, no staircase);
+* every grain gets a transport direction (angle ``phi`` from the x axis of the planes in
+  which lithium moves) by architecture: ``polycrystal`` draws it from ``groups_deg``,
+  ``radial`` points it to the grain's centroid direction (radially aligned primary particles),
+  ``double_layer`` is radial in the outer shell (``outer_fraction`` of the radius) around a
+  polycrystalline core, ``single_crystal`` is one grain with one direction and
+  ``homogeneous`` is one isotropic grain (the homogenised particle with the GITT D_sec);
+* the tensor of a grain (relative to D_pri) follows ``convention``: ``"paper"`` is the paper's
+  diagonal diag(|cos phi|, |sin phi|) (what its four groups state), ``"rotated"`` the rotated
+  orthotropic tensor R(phi) diag(1, normal_ratio) R(phi)^T with ``normal_ratio`` =
+  D_across / D_along the planes (0: no transport across the planes).
+
+A zero component (the paper's D_x = 0) makes a grain's tensor singular; the time-dependent
+problem stays well posed because storage keeps the Jacobian invertible
+(:func:`models.domains.particle_tensor`).
+
+All lengths here are relative to the particle radius. Pure geometry (NumPy, SciPy, gmsh);
+the model-side builder is :func:`models.meshes.grained_disk`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import Voronoi
+
+from foundation.errors import InputError
+
+ARCHITECTURES = ("homogeneous", "polycrystal", "single_crystal", "radial", "double_layer")
+CONVENTIONS = ("paper", "rotated")
+PAPER_GROUPS_DEG = (0.0, 30.0, 60.0, 90.0)
+"""The four in-plane orientation groups of the paper's SEM cross-section (Fig. 1b-c)."""
+SEED_SPACING = 0.7
+"""Smallest distance between two grain seeds, in grain sizes (dart throwing)."""
+SEED_ATTEMPTS = 20000
+
+
+@dataclass(frozen=True)
+class GrainedDiskSpec:
+    """A secondary-particle cross-section (lengths relative to its radius).
+
+    Attributes:
+        architecture: one of :data:`ARCHITECTURES`.
+        grain_size: mean primary-grain diameter (the seeds make about (2 / grain_size)^2 grains).
+        groups_deg: transport directions a polycrystalline grain draws from (degrees from x).
+        convention: ``"paper"`` or ``"rotated"`` (see the module docstring).
+        normal_ratio: D across / D along the planes (rotated convention only).
+        crystal_deg: transport direction of the single crystal.
+        outer_fraction: thickness of the radial shell of the double-layered particle.
+        mesh_size: element size.
+        surface_size: element size on the particle surface (default: ``mesh_size``); the
+            size grows from it inwards by ``grading`` per unit distance.
+        seed: random seed of the grain seeds and orientations.
+    """
+
+    architecture: str = "polycrystal"
+    grain_size: float = 0.3
+    groups_deg: tuple[float, ...] = PAPER_GROUPS_DEG
+    convention: str = "paper"
+    normal_ratio: float = 0.0
+    crystal_deg: float = 90.0
+    outer_fraction: float = 1.0 / 3.0
+    mesh_size: float = 0.04
+    surface_size: float | None = None
+    grading: float = 0.3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise InputError(f"grained particle: architecture {self.architecture!r}; accepted: {ARCHITECTURES}")
+        if self.convention not in CONVENTIONS:
+            raise InputError(f"grained particle: convention {self.convention!r}; accepted: {CONVENTIONS}")
+        if not (0.05 <= self.grain_size <= 1.0):
+            raise InputError(f"grained particle: grain_size = {self.grain_size!r} (relative to the radius); "
+                             "accepted: 0.05 to 1")
+        if not (0.0 <= self.normal_ratio <= 1.0):
+            raise InputError(f"grained particle: normal_ratio = {self.normal_ratio!r}; accepted: 0 to 1")
+        if not (0.0 < self.outer_fraction < 1.0):
+            raise InputError(f"grained particle: outer_fraction = {self.outer_fraction!r}; accepted: between 0 and 1")
+        if not self.groups_deg:
+            raise InputError("grained particle: groups_deg is empty; accepted: one or more angles in degrees")
+        surface = self.surface_size if self.surface_size is not None else self.mesh_size
+        if not (0.0 < surface <= self.mesh_size <= 0.5):
+            raise InputError(f"grained particle: mesh_size = {self.mesh_size!r}, surface_size = {surface!r}; "
+                             "accepted: 0 < surface_size <= mesh_size <= 0.5 (relative to the radius)")
+        if self.grading <= 0:
+            raise InputError(f"grained particle: grading = {self.grading!r}; accepted: > 0")
+
+    def scaled(self, factor: float) -> GrainedDiskSpec:
+        """The same particle with every element size multiplied by ``factor`` (refinement studies)."""
+        surface = None if self.surface_size is None else self.surface_size * factor
+        return dataclasses.replace(self, mesh_size=self.mesh_size * factor, surface_size=surface)
+
+
+@dataclass(frozen=True)
+class GrainLayout:
+    """The grains of a built cross-section.
+
+    Attributes:
+        tags: cell tag of every grain (100, 101, ...).
+        angles_deg: transport direction of every grain (NaN: isotropic).
+        tensors: relative diffusion tensor of every grain, shape (n, 2, 2).
+        areas: grain areas (relative to R^2).
+        centroid_radius: distance of every grain's centroid from the particle centre.
+    """
+
+    tags: tuple[int, ...]
+    angles_deg: np.ndarray
+    tensors: np.ndarray
+    areas: np.ndarray
+    centroid_radius: np.ndarray
+
+    def tensor_by_tag(self) -> dict[int, np.ndarray]:
+        return {tag: self.tensors[i] for i, tag in enumerate(self.tags)}
+
+    def summary(self) -> dict:
+        angles = self.angles_deg[np.isfinite(self.angles_deg)]
+        return {"grains": len(self.tags), "area": float(self.areas.sum()),
+                "distinct_angles_deg": sorted({round(float(a), 6) for a in angles})[:16]}
+
+
+def grain_tensor(phi_deg: float, convention: str, normal_ratio: float = 0.0) -> np.ndarray:
+    """Relative diffusion tensor of a grain whose planes run at ``phi_deg`` from the x axis."""
+    phi = math.radians(phi_deg)
+    c, s = math.cos(phi), math.sin(phi)
+    if convention == "paper":
+        return np.diag([abs(c), abs(s)])
+    if convention == "rotated":
+        rotation = np.array([[c, -s], [s, c]])
+        return rotation @ np.diag([1.0, normal_ratio]) @ rotation.T
+    raise InputError(f"grain tensor: convention {convention!r}; accepted: {CONVENTIONS}")
+
+
+def grain_seeds(spec: GrainedDiskSpec) -> np.ndarray:
+    """Seeds in the unit disk, at least SEED_SPACING grain sizes apart (dart throwing)."""
+    rng = np.random.default_rng(spec.seed)
+    target = max(2, round((2.0 / spec.grain_size) ** 2))
+    spacing = SEED_SPACING * spec.grain_size
+    seeds: list[np.ndarray] = []
+    for _ in range(SEED_ATTEMPTS):
+        r, t = math.sqrt(rng.random()), 2 * math.pi * rng.random()
+        p = np.array([r * math.cos(t), r * math.sin(t)])
+        if all(np.hypot(*(p - q)) >= spacing for q in seeds):
+            seeds.append(p)
+            if len(seeds) == target:
+                break
+    return np.array(seeds)
+
+
+def _voronoi_polygons(seeds: np.ndarray) -> list[np.ndarray]:
+    """The Voronoi cell of every seed as a counter-clockwise polygon covering its part of the
+    unit disk (bounded by a far ring of extra seeds)."""
+    ring = 4.0 * np.column_stack([np.cos(np.linspace(0, 2 * np.pi, 48, endpoint=False)),
+                                  np.sin(np.linspace(0, 2 * np.pi, 48, endpoint=False))])
+    vor = Voronoi(np.vstack([seeds, ring]))
+    polygons = []
+    for i in range(len(seeds)):
+        region = vor.regions[vor.point_region[i]]
+        if -1 in region or not region:
+            raise InputError("grained particle: an unbounded Voronoi cell inside the disk (report this seed set)")
+        verts = vor.vertices[region]
+        centre = verts.mean(axis=0)
+        order = np.argsort(np.arctan2(verts[:, 1] - centre[1], verts[:, 0] - centre[0]))
+        polygons.append(verts[order])
+    return polygons
+
+
+def _orientations(spec: GrainedDiskSpec, centroids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    radial = np.degrees(np.arctan2(centroids[:, 1], centroids[:, 0]))
+    if spec.architecture == "homogeneous":
+        return np.full(len(centroids), np.nan)
+    if spec.architecture == "single_crystal":
+        return np.full(len(centroids), spec.crystal_deg)
+    if spec.architecture == "radial":
+        return radial
+    random = rng.choice(np.asarray(spec.groups_deg, float), size=len(centroids))
+    if spec.architecture == "polycrystal":
+        return random
+    outer = np.hypot(centroids[:, 0], centroids[:, 1]) >= 1.0 - spec.outer_fraction
+    return np.where(outer, radial, random)
+
+
+def add_grained_disk(spec: GrainedDiskSpec, grain_tag_base: int, interface_tag: int) -> GrainLayout:
+    """Build and mesh the cross-section in the current gmsh model (the caller initialises and
+    finalises gmsh): grain i is physical surface ``grain_tag_base + i``, the particle surface
+    is physical curve ``interface_tag``."""
+    import gmsh
+
+    occ = gmsh.model.occ
+    disk = occ.addDisk(0, 0, 0, 1.0, 1.0)
+    single = spec.architecture in ("homogeneous", "single_crystal")
+    if single:
+        pieces = [[disk]]
+    else:
+        polygons = _voronoi_polygons(grain_seeds(spec))
+        surfaces = []
+        for poly in polygons:
+            points = [occ.addPoint(x, y, 0.0) for x, y in poly]
+            lines = [occ.addLine(points[k], points[(k + 1) % len(points)]) for k in range(len(points))]
+            surfaces.append(occ.addPlaneSurface([occ.addCurveLoop(lines)]))
+        _, pieces_of = occ.fragment([(2, disk)], [(2, s) for s in surfaces])
+        in_disk = {tag for _, tag in pieces_of[0]}
+        pieces = [sorted(in_disk & {tag for _, tag in pieces_of[1 + i]}) for i in range(len(surfaces))]
+        keep = set().union(*map(set, pieces))
+        outside = [(2, tag) for _, tag in occ.getEntities(2) if tag not in keep]
+        occ.remove(outside, recursive=True)
+        pieces = [p for p in pieces if p]
+    occ.synchronize()
+
+    areas, centroids = [], []
+    for grain in pieces:
+        mass = [occ.getMass(2, t) for t in grain]
+        centres = np.array([occ.getCenterOfMass(2, t)[:2] for t in grain])
+        areas.append(sum(mass))
+        centroids.append((centres * np.array(mass)[:, None]).sum(axis=0) / sum(mass))
+    centroids = np.array(centroids)
+    rng = np.random.default_rng(spec.seed + 7919)
+    angles = _orientations(spec, centroids, rng)
+    tensors = np.array([np.eye(2) if not np.isfinite(a) else grain_tensor(a, spec.convention, spec.normal_ratio)
+                        for a in angles])
+    tags = tuple(grain_tag_base + i for i in range(len(pieces)))
+    for tag, grain in zip(tags, pieces, strict=True):
+        gmsh.model.addPhysicalGroup(2, grain, tag)
+    boundary = gmsh.model.getBoundary([(2, t) for grain in pieces for t in grain], combined=True, oriented=False)
+    gmsh.model.addPhysicalGroup(1, [abs(t) for _, t in boundary], interface_tag)
+
+    surface = spec.surface_size if spec.surface_size is not None else spec.mesh_size
+    gmsh.option.setNumber("Mesh.MeshSizeMax", spec.mesh_size)
+    gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
+    if surface < spec.mesh_size:
+        distance = gmsh.model.mesh.field.add("Distance")
+        gmsh.model.mesh.field.setNumbers(distance, "CurvesList", [abs(t) for _, t in boundary])
+        gmsh.model.mesh.field.setNumber(distance, "Sampling", max(200, int(8 / surface)))
+        threshold = gmsh.model.mesh.field.add("Threshold")
+        gmsh.model.mesh.field.setNumber(threshold, "InField", distance)
+        gmsh.model.mesh.field.setNumber(threshold, "SizeMin", surface)
+        gmsh.model.mesh.field.setNumber(threshold, "SizeMax", spec.mesh_size)
+        gmsh.model.mesh.field.setNumber(threshold, "DistMin", 0.0)
+        gmsh.model.mesh.field.setNumber(threshold, "DistMax", (spec.mesh_size - surface) / spec.grading)
+        gmsh.model.mesh.field.setAsBackgroundMesh(threshold)
+        gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+        gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    gmsh.model.mesh.generate(2)
+    radius = np.hypot(centroids[:, 0], centroids[:, 1])
+    return GrainLayout(tags=tags, angles_deg=np.asarray(angles, float), tensors=tensors,
+                       areas=np.array(areas), centroid_radius=radius)

@@ -1,0 +1,178 @@
+"""Study fig1 (Lu et al. 2021, Fig 1d-l): the architecture of a secondary particle at 5C.
+
+A 2D cross-section of a secondary NMC particle (radius 5 µm) made of Voronoi primary grains
+(:mod:`meshing.grains`), discharged alone in a uniform electrolyte at 5C to the cut-off
+(`microbat grained-particle`):
+
+* the fit of D_pri / D_sec: the diffusivity the grains of the four orientation groups (paper
+  convention, D_x = 0 in one group) need for the particle to deliver what the homogenised
+  particle with the GITT D_sec delivers (Fig 1d-f; the paper: 3.05 in 2D, 2.35 after its
+  3D correction), on every grain layout (seed) of the preset;
+* the rated capacity of the architectures of Fig 1l: homogeneous (D_sec), polycrystal with
+  D_pri = D_sec (Fig 1e) and with the fitted D_pri (the "as-synthesised" particle), single
+  crystal, double layer (radial outer third) and radial, all with the fitted D_pri;
+* the spread of lithiation between grains at the cut-off (volume-weighted std of the grain
+  means), the heterogeneity the paper shows in its SoL maps.
+
+    microbat study fig1 --quick     # a coarse mesh, one grain layout, ~2 minutes on 1 core
+    microbat study fig1 --full      # 4x finer elements, three grain layouts
+
+``run(config)`` runs the study, ``analyse`` computes ``analytics.json`` from its results
+directories, ``plot(results)`` draws the figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from postprocess.discharge_results import read_results
+from studies.app import PRIMARY_FIT
+from studies.workflow import Plan, Step, run_study, step_directory
+
+NAME = "fig1"
+PAPER_FACTOR_2D = 3.05
+PAPER_FACTOR_3D = 2.35
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"mesh_size": 0.08, "surface_size": 0.02, "seeds": [0]},
+    "full": {"mesh_size": 0.02, "surface_size": 0.005, "seeds": [0, 1, 2]},
+}
+COMMON = {
+    "radius_um": 5.0,
+    "c_rate": 5.0,
+    "grain_size": 0.3,
+    "convention": "paper",
+    "architectures": ["single_crystal", "double_layer", "radial"],
+}
+PAPER_RANKING = ["polycrystal", "single_crystal", "double_layer", "radial"]
+"""Fig 1l at the fitted D_pri, from the least to the most capacity (the single crystal 'similar'
+to the polycrystal, the double layer a 'trivial disparity' below the radial particle)."""
+
+
+def config(preset: str = "quick") -> dict[str, Any]:
+    """The study's configuration at ``preset`` (``quick`` or ``full``)."""
+    return {"preset": preset} | COMMON | PRESETS[preset]
+
+
+def _arguments(cfg: dict[str, Any], architecture: str, seed: int) -> list[str]:
+    return ["--architecture", architecture, "--radius-um", f"{cfg['radius_um']:g}", "--c-rate", f"{cfg['c_rate']:g}",
+            "--grain-size", f"{cfg['grain_size']:g}", "--convention", cfg["convention"],
+            "--mesh-size", f"{cfg['mesh_size']:g}", "--surface-size", f"{cfg['surface_size']:g}", "--seed", str(seed)]
+
+
+def plan(cfg: dict[str, Any]) -> Plan:
+    """A D_pri / D_sec fit per grain layout; the architectures on the first layout with its fit."""
+    steps = [Step(name=f"fit_seed{seed}", kind="particle",
+                  options={"arguments": _arguments(cfg, "polycrystal", seed) + ["--fit"]},
+                  label=f"D_pri / D_sec of the polycrystal, grain layout {seed}") for seed in cfg["seeds"]]
+    first = cfg["seeds"][0]
+    steps.append(Step(name="homogeneous", kind="particle", options={"arguments": _arguments(cfg, "homogeneous", first)},
+                      label="homogenised particle, D_sec"))
+    steps.append(Step(name="polycrystal_dsec", kind="particle",
+                      options={"arguments": _arguments(cfg, "polycrystal", first)},
+                      label="polycrystal with D_pri = D_sec (Fig 1e)"))
+    for architecture in ["polycrystal", *cfg["architectures"]]:
+        fit = f"fit_seed{first}"
+        steps.append(Step(name=architecture, kind="particle", after=(fit,),
+                          options={"arguments": _arguments(cfg, architecture, first), "factor_from": fit},
+                          label=f"{architecture.replace('_', ' ')} with the fitted D_pri"))
+    return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
+                figures=("fig1_rated_capacity", "fig1_primary_fit"))
+
+
+def _particle_run(directory: Path) -> dict[str, Any]:
+    run = read_results(directory)
+    ts = run.timeseries
+    end = run.end_of_discharge()
+    area = end["volume_m3"]  # the grains' areas in 2D
+    means = end["sol_mean"]
+    mean = float(np.sum(area * means) / np.sum(area))
+    return {
+        "primary_factor": run.manifest["case"]["primary_factor"],
+        "stop_reason": ((run.manifest.get("result") or {}).get("state") or {}).get("stop_reason"),
+        "depth_of_discharge": float(ts["depth_of_discharge"][-1]),
+        "capacity_mAh_g": float(ts["capacity_mAh_g"][-1]),
+        "grains": int(end.num_particles),
+        "grain_sol_spread": float(np.sqrt(np.sum(area * (means - mean) ** 2) / np.sum(area))),
+        "grain_sol_min": float(means.min()), "grain_sol_max": float(means.max()),
+        "capacity_curve_mAh_g": ts["capacity_mAh_g"].tolist(), "voltage_V": ts["voltage_V"].tolist(),
+        "wall_s": run.manifest.get("wall_time_s"),
+    }
+
+
+def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
+    """The fits, the architectures' rated capacity and their grain-to-grain spread."""
+    cfg = plan.config
+    fits = {}
+    for seed in cfg["seeds"]:
+        fit = json.loads((step_directory(study_dir, f"fit_seed{seed}") / PRIMARY_FIT).read_text())
+        fits[str(seed)] = {"factor": fit["factor"], "homogeneous_dod": fit["homogeneous"]["depth_of_discharge"],
+                           "runs": [[r["primary_factor"], r["depth_of_discharge"]] for r in fit["runs"]],
+                           "cells": fit["homogeneous"]["cells"], "wall_s": fit["wall_time_s"]}
+    factors = np.array([f["factor"] for f in fits.values()])
+    runs = {s.name: _particle_run(step_directory(study_dir, s.name))
+            for s in plan.steps if not s.name.startswith("fit")}
+    ranking = sorted(["polycrystal", *cfg["architectures"]], key=lambda a: runs[a]["depth_of_discharge"])
+    return {
+        "study": NAME, "preset": plan.preset, "config": cfg, "fits": fits,
+        "primary_factor_mean": float(factors.mean()),
+        "primary_factor_std": float(factors.std(ddof=1)) if factors.size > 1 else 0.0,
+        "paper_primary_factor_2d": PAPER_FACTOR_2D, "paper_primary_factor_3d": PAPER_FACTOR_3D,
+        "runs": runs, "ranking_low_to_high": ranking, "paper_ranking_low_to_high": PAPER_RANKING,
+    }
+
+
+def plot(results: dict[str, Any]) -> dict[str, Any]:
+    """Discharge curves and rated capacity of the architectures; the D_pri / D_sec fit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg, runs = results["config"], results["runs"]
+    names = ["homogeneous", "polycrystal_dsec", "polycrystal", *cfg["architectures"]]
+    labels = {"homogeneous": "homogeneous, D_sec", "polycrystal_dsec": "polycrystal, D_pri = D_sec",
+              "polycrystal": "polycrystal", "single_crystal": "single crystal", "double_layer": "double layer",
+              "radial": "radial"}
+    figs = {}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    for i, name in enumerate(names):
+        r = runs[name]
+        axes[0].plot(r["capacity_curve_mAh_g"], r["voltage_V"], color=f"C{i}", label=labels[name])
+    axes[0].set(xlabel="capacity [mAh/g]", ylabel="voltage [V]",
+                title=f"{cfg['c_rate']:g}C, R = {cfg['radius_um']:g} µm (2D cross-section)")
+    axes[0].legend(fontsize=8)
+    axes[0].grid(alpha=0.3)
+    bars = axes[1].bar(range(len(names)), [runs[n]["capacity_mAh_g"] for n in names],
+                       color=[f"C{i}" for i in range(len(names))])
+    for bar, n in zip(bars, names, strict=True):
+        axes[1].annotate(f"±{runs[n]['grain_sol_spread']:.3f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                         ha="center", va="bottom", fontsize=7)
+    axes[1].set_xticks(range(len(names)), [labels[n].replace(", ", "\n") for n in names], fontsize=7)
+    axes[1].set(ylabel="rated capacity [mAh/g]",
+                title=f"Fig 1l: D_pri = {runs['polycrystal']['primary_factor']:.2f} D_sec (above: grain SoL spread)")
+    axes[1].grid(alpha=0.3, axis="y")
+    figs["fig1_rated_capacity"] = fig
+
+    fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
+    for i, (seed, f) in enumerate(results["fits"].items()):
+        k, dod = np.array(f["runs"]).T
+        order = np.argsort(k)
+        ax.plot(k[order], dod[order], "o-", color=f"C{i}", label=f"layout {seed}: D_pri/D_sec = {f['factor']:.3f}")
+        ax.axhline(f["homogeneous_dod"], color=f"C{i}", ls=":", lw=0.8)
+    ax.axvline(results["paper_primary_factor_2d"], color="k", ls="--", lw=0.8, label="paper (2D): 3.05")
+    ax.set(xscale="log", xlabel="D_pri / D_sec", ylabel="depth of discharge at the cut-off",
+           title="Polycrystal against the homogenised particle (dotted)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    figs["fig1_primary_fit"] = fig
+    return figs
+
+
+def run(cfg: dict[str, Any], directory: str | Path | None = None, cores: int = 2) -> int:
+    """Run the study of configuration ``cfg`` through Snakemake; returns Snakemake's exit code."""
+    return run_study(NAME, cfg["preset"], directory, cores, plan=plan(cfg))
