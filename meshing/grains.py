@@ -125,8 +125,11 @@ class GrainLayout:
     areas: np.ndarray
     centroid_radius: np.ndarray
 
-    def tensor_by_tag(self) -> dict[int, np.ndarray]:
-        return {tag: self.tensors[i] for i, tag in enumerate(self.tags)}
+    def tensor_by_tag(self, primary_factor: float = 1.0) -> dict[int, np.ndarray] | None:
+        """The grains' tensors times D_pri / D_sec, by tag; None for isotropic grains at D_sec."""
+        if primary_factor == 1.0 and np.all(self.tensors == np.eye(2)):
+            return None
+        return {tag: primary_factor * self.tensors[i] for i, tag in enumerate(self.tags)}
 
     def summary(self) -> dict:
         angles = self.angles_deg[np.isfinite(self.angles_deg)]

@@ -250,10 +250,8 @@ def run_grained_particle(
     if output_dir is None:
         series.write = lambda comm: None  # keep in memory only
     mesh, layout = grained_disk(comm, radius, spec)
-    tensors = None
-    if spec.architecture != "homogeneous" or primary_factor != 1.0:
-        tensors = {tag: primary_factor * tensor for tag, tensor in layout.tensor_by_tag().items()}
-    sim = Simulation(mesh, pset, protocol, settings, [series], anisotropy=tensors, show_progress=False)
+    sim = Simulation(mesh, pset, protocol, settings, [series], anisotropy=layout.tensor_by_tag(primary_factor),
+                     show_progress=False)
     sim.build().run()
     sim.close()
     series.summary = sim.summary()

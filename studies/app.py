@@ -314,15 +314,13 @@ def grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, out
                  "grains": {"tags": list(layout.tags), "angles_deg": layout.angles_deg.tolist(),
                             "areas_relative": layout.areas.tolist(),
                             "centroid_radius_relative": layout.centroid_radius.tolist()}}
-    tensors = None
-    if spec.architecture != "homogeneous" or primary_factor != 1.0:
-        tensors = {tag: primary_factor * t for tag, t in layout.tensor_by_tag().items()}
     protocol = Protocol(steps=(CCStep(c_rate=c_rate),))
     solver = SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE)
     outputs = OutputSettings(fields=False, checkpoint_every=0)
     manifest = Manifest(out / "manifest.json", described)
     return run_simulation(mesh_data, parameter_set(parameter_set_name), protocol, solver, outputs, out,
-                          show_progress=show_progress, on_status=manifest.write, anisotropy=tensors)
+                          show_progress=show_progress, on_status=manifest.write,
+                          anisotropy=layout.tensor_by_tag(primary_factor))
 
 
 def fit_grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, output: str | Path, comm: MPI.Comm,

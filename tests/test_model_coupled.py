@@ -144,7 +144,7 @@ def test_anisotropic_particles_conserve_lithium_and_change_the_gradient(comm):
         assert np.isclose(gained, current * dt / FARADAY, rtol=1e-9)
         results[name] = model.c_s.x.array.copy()
     assert not np.allclose(results["isotropic"], results["anisotropic"], rtol=1e-6)
-    with pytest.raises(InputError, match="positive definite"):
+    with pytest.raises(InputError, match="positive semi-definite"):
         particle_tensor(d, {100: -np.eye(3)})
 
 
