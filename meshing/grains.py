@@ -65,7 +65,12 @@ class GrainedDiskSpec:
         mesh_size: element size.
         surface_size: element size on the particle surface (default: ``mesh_size``); the
             size grows from it inwards by ``grading`` per unit distance.
-        seed: random seed of the grain seeds and orientations.
+        seed: random seed of the grain seeds, orientations and cracks.
+        crack_density: share of the internal grain-boundary length opened as cracks (Fig 1j):
+            grain boundaries away from the surface, drawn at random, cut out as gaps of
+            ``crack_width``. Crack faces take no lithium (no electrolyte reaches them); AM
+            that cracks cut off from the surface is an island, removed from the mesh and
+            reported (``GrainLayout.island_area``).
     """
 
     architecture: str = "polycrystal"
@@ -79,6 +84,8 @@ class GrainedDiskSpec:
     surface_size: float | None = None
     grading: float = 0.3
     seed: int = 0
+    crack_density: float = 0.0
+    crack_width: float = 0.015
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -100,6 +107,15 @@ class GrainedDiskSpec:
                              "accepted: 0 < surface_size <= mesh_size <= 0.5 (relative to the radius)")
         if self.grading <= 0:
             raise InputError(f"grained particle: grading = {self.grading!r}; accepted: > 0")
+        if not (0.0 <= self.crack_density <= 0.9):
+            raise InputError(f"grained particle: crack_density = {self.crack_density!r}; accepted: 0 to 0.9 "
+                             "(share of the internal grain-boundary length)")
+        if self.crack_density > 0 and self.architecture in ("homogeneous", "single_crystal"):
+            raise InputError(f"grained particle: cracks run along grain boundaries; a {self.architecture} "
+                             "particle has none (accepted: polycrystal, radial, double_layer)")
+        if not (0.001 <= self.crack_width <= 0.05):
+            raise InputError(f"grained particle: crack_width = {self.crack_width!r}; accepted: 0.001 to 0.05 "
+                             "(relative to the radius)")
 
     def scaled(self, factor: float) -> GrainedDiskSpec:
         """The same particle with every element size multiplied by ``factor`` (refinement studies)."""
@@ -117,6 +133,8 @@ class GrainLayout:
         tensors: relative diffusion tensor of every grain, shape (n, 2, 2).
         areas: grain areas (relative to R^2).
         centroid_radius: distance of every grain's centroid from the particle centre.
+        crack_length, crack_area: length of the cracked grain boundaries, area of the gaps.
+        island_area, islands: AM cut off from the surface by cracks (removed from the mesh).
     """
 
     tags: tuple[int, ...]
@@ -124,6 +142,10 @@ class GrainLayout:
     tensors: np.ndarray
     areas: np.ndarray
     centroid_radius: np.ndarray
+    crack_length: float = 0.0
+    crack_area: float = 0.0
+    island_area: float = 0.0
+    islands: int = 0
 
     def tensor_by_tag(self, primary_factor: float = 1.0) -> dict[int, np.ndarray] | None:
         """The grains' tensors times D_pri / D_sec, by tag; None for isotropic grains at D_sec."""
@@ -134,7 +156,14 @@ class GrainLayout:
     def summary(self) -> dict:
         angles = self.angles_deg[np.isfinite(self.angles_deg)]
         return {"grains": len(self.tags), "area": float(self.areas.sum()),
-                "distinct_angles_deg": sorted({round(float(a), 6) for a in angles})[:16]}
+                "distinct_angles_deg": sorted({round(float(a), 6) for a in angles})[:16],
+                "crack_length": self.crack_length, "crack_area": self.crack_area,
+                "island_area": self.island_area, "islands": self.islands}
+
+    @property
+    def accessible_fraction(self) -> float:
+        """The meshed AM's share of the particle's AM (islands are AM too, but unreachable)."""
+        return float(self.areas.sum() / (self.areas.sum() + self.island_area))
 
 
 def grain_tensor(phi_deg: float, convention: str, normal_ratio: float = 0.0) -> np.ndarray:
@@ -225,29 +254,29 @@ def add_grained_disk(spec: GrainedDiskSpec, grain_tag_base: int, interface_tag: 
         pieces = [p for p in pieces if p]
     occ.synchronize()
 
-    areas, centroids = [], []
-    for grain in pieces:
-        mass = [occ.getMass(2, t) for t in grain]
-        centres = np.array([occ.getCenterOfMass(2, t)[:2] for t in grain])
-        areas.append(sum(mass))
-        centroids.append((centres * np.array(mass)[:, None]).sum(axis=0) / sum(mass))
-    centroids = np.array(centroids)
+    _, centroids = _areas_and_centroids(pieces)
     rng = np.random.default_rng(spec.seed + 7919)
-    angles = _orientations(spec, centroids, rng)
+    angles = np.asarray(_orientations(spec, centroids, rng), float)
+    cracks = {}
+    if spec.crack_density > 0:
+        pieces, cracks = _crack(spec, pieces)
+        kept = [i for i, grain in enumerate(pieces) if grain]
+        pieces, angles = [pieces[i] for i in kept], angles[kept]
+    areas, centroids = _areas_and_centroids(pieces)
     tensors = np.array([np.eye(2) if not np.isfinite(a) else grain_tensor(a, spec.convention, spec.normal_ratio)
                         for a in angles])
     tags = tuple(grain_tag_base + i for i in range(len(pieces)))
     for tag, grain in zip(tags, pieces, strict=True):
         gmsh.model.addPhysicalGroup(2, grain, tag)
-    boundary = gmsh.model.getBoundary([(2, t) for grain in pieces for t in grain], combined=True, oriented=False)
-    gmsh.model.addPhysicalGroup(1, [abs(t) for _, t in boundary], interface_tag)
+    boundary = [c for c in _boundary_curves(pieces) if _on_circle(c)]
+    gmsh.model.addPhysicalGroup(1, boundary, interface_tag)
 
     surface = spec.surface_size if spec.surface_size is not None else spec.mesh_size
     gmsh.option.setNumber("Mesh.MeshSizeMax", spec.mesh_size)
     gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
     if surface < spec.mesh_size:
         distance = gmsh.model.mesh.field.add("Distance")
-        gmsh.model.mesh.field.setNumbers(distance, "CurvesList", [abs(t) for _, t in boundary])
+        gmsh.model.mesh.field.setNumbers(distance, "CurvesList", boundary)
         gmsh.model.mesh.field.setNumber(distance, "Sampling", max(200, int(8 / surface)))
         threshold = gmsh.model.mesh.field.add("Threshold")
         gmsh.model.mesh.field.setNumber(threshold, "InField", distance)
@@ -261,5 +290,113 @@ def add_grained_disk(spec: GrainedDiskSpec, grain_tag_base: int, interface_tag: 
     gmsh.option.setNumber("Mesh.Algorithm", 6)
     gmsh.model.mesh.generate(2)
     radius = np.hypot(centroids[:, 0], centroids[:, 1])
-    return GrainLayout(tags=tags, angles_deg=np.asarray(angles, float), tensors=tensors,
-                       areas=np.array(areas), centroid_radius=radius)
+    return GrainLayout(tags=tags, angles_deg=angles, tensors=tensors, areas=areas, centroid_radius=radius, **cracks)
+
+
+def _areas_and_centroids(pieces: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    import gmsh
+
+    areas, centroids = [], []
+    for grain in pieces:
+        mass = np.array([gmsh.model.occ.getMass(2, t) for t in grain])
+        centres = np.array([gmsh.model.occ.getCenterOfMass(2, t)[:2] for t in grain])
+        areas.append(mass.sum())
+        centroids.append((centres * mass[:, None]).sum(axis=0) / mass.sum())
+    return np.array(areas), np.array(centroids).reshape(-1, 2)
+
+
+def _boundary_curves(pieces: list[list[int]]) -> list[int]:
+    import gmsh
+
+    surfaces = [(2, t) for grain in pieces for t in grain]
+    return sorted({abs(c) for _, c in gmsh.model.getBoundary(surfaces, combined=True, oriented=False)})
+
+
+def _midpoint(curve: int) -> np.ndarray:
+    import gmsh
+
+    lo, hi = gmsh.model.getParametrizationBounds(1, curve)
+    return np.asarray(gmsh.model.getValue(1, curve, [0.5 * (lo[0] + hi[0])]))[:2]
+
+
+def _on_circle(curve: int) -> bool:
+    return abs(np.hypot(*_midpoint(curve)) - 1.0) < 1e-6
+
+
+def _crack(spec: GrainedDiskSpec, pieces: list[list[int]]) -> tuple[list[list[int]], dict]:
+    """Open a random share of the internal grain boundaries as gaps; remove the AM they cut
+    off from the particle surface. Returns the grains' surviving surfaces and the crack record."""
+    import gmsh
+
+    occ = gmsh.model.occ
+    owner: dict[int, set[int]] = {}
+    for i, grain in enumerate(pieces):
+        for _, c in gmsh.model.getBoundary([(2, t) for t in grain], combined=True, oriented=False):
+            owner.setdefault(abs(c), set()).add(i)
+    margin = 1.0 - 2.0 * spec.crack_width
+    segments = []
+    for curve, grains in sorted(owner.items()):
+        ends = [np.asarray(gmsh.model.getValue(0, abs(p), []))[:2]
+                for _, p in gmsh.model.getBoundary([(1, curve)], oriented=False)]
+        if len(grains) == 2 and len(ends) == 2 and max(np.hypot(*e) for e in ends) < margin:
+            segments.append((ends[0], ends[1]))
+    if not segments:
+        raise InputError("grained particle: no internal grain boundary to crack; accepted: smaller grains")
+    rng = np.random.default_rng(spec.seed + 104729)
+    lengths = np.array([np.hypot(*(q - p)) for p, q in segments])
+    order = rng.permutation(len(segments))
+    chosen = order[: int(np.searchsorted(np.cumsum(lengths[order]), spec.crack_density * lengths.sum())) + 1]
+    w = spec.crack_width
+    tools = []
+    for k in chosen:
+        p, q = segments[k]
+        t = (q - p) / lengths[k]
+        n = np.array([-t[1], t[0]])
+        corners = [p - 0.5 * w * (t + n), q + 0.5 * w * (t - n), q + 0.5 * w * (t + n), p - 0.5 * w * (t - n)]
+        points = [occ.addPoint(x, y, 0.0) for x, y in corners]
+        lines = [occ.addLine(points[m], points[(m + 1) % 4]) for m in range(4)]
+        tools.append((2, occ.addPlaneSurface([occ.addCurveLoop(lines)])))
+    objects = [(2, t) for grain in pieces for t in grain]
+    before = sum(occ.getMass(2, t) for _, t in objects)
+    _, cut_of = occ.cut(objects, tools, removeObject=True, removeTool=True)
+    index = 0
+    cut_pieces = []
+    for grain in pieces:
+        cut_pieces.append(sorted({t for k in range(index, index + len(grain)) for _, t in cut_of[k]}))
+        index += len(grain)
+    occ.synchronize()
+    after = sum(occ.getMass(2, t) for grain in cut_pieces for t in grain)
+    # the AM connected (through shared curves) to the particle surface; the rest are islands
+    surfaces = [t for grain in cut_pieces for t in grain]
+    curves_of = {t: {abs(c) for _, c in gmsh.model.getBoundary([(2, t)], oriented=False)} for t in surfaces}
+    reached = {t for t in surfaces if any(_on_circle(c) for c in curves_of[t])}
+    frontier = list(reached)
+    while frontier:
+        t = frontier.pop()
+        for u in surfaces:
+            if u not in reached and curves_of[t] & curves_of[u]:
+                reached.add(u)
+                frontier.append(u)
+    islands = [t for t in surfaces if t not in reached]
+    island_area = sum(occ.getMass(2, t) for t in islands)
+    if islands:
+        occ.remove([(2, t) for t in islands], recursive=True)
+        occ.synchronize()
+    components = _components(islands, curves_of)
+    kept = [[t for t in grain if t in reached] for grain in cut_pieces]
+    return kept, {"crack_length": float(lengths[chosen].sum()), "crack_area": float(before - after),
+                  "island_area": float(island_area), "islands": components}
+
+
+def _components(surfaces: list[int], curves_of: dict[int, set[int]]) -> int:
+    """Number of groups of ``surfaces`` connected through shared curves."""
+    left, count = set(surfaces), 0
+    while left:
+        count += 1
+        frontier = [left.pop()]
+        while frontier:
+            t = frontier.pop()
+            linked = {u for u in left if curves_of[t] & curves_of[u]}
+            left -= linked
+            frontier.extend(linked)
+    return count

@@ -84,11 +84,16 @@ def fit_primary_factor(spec: GrainedDiskSpec, radius: float, c_rate: float = 5.0
                        parameters: str | ParameterSet = "baseline", comm: MPI.Comm | None = None,
                        tolerance: float = FIT_TOLERANCE) -> PrimaryFit:
     """The D_pri / D_sec that makes ``spec`` deliver, at ``c_rate``, the depth of discharge of
-    the homogeneous particle of the same outline and mesh resolution (see the module docstring)."""
+    the homogeneous particle of the same outline and mesh resolution (see the module docstring).
+
+    A cracked ``spec`` is matched on its accessible AM (the islands are reported by the layout,
+    not counted): the factor measures how much the cracks lengthen the paths to the AM that
+    lithium can still reach, the paper's "1.65 times larger" tortuosity."""
     if spec.architecture == "homogeneous":
         raise InputError("fit_primary_factor: the architecture is already homogeneous; accepted: a grained one")
     pset = parameter_set(parameters) if isinstance(parameters, str) else parameters
-    homogeneous = discharge(dataclasses.replace(spec, architecture="homogeneous"), radius, c_rate, pset, comm=comm)
+    intact = dataclasses.replace(spec, architecture="homogeneous", crack_density=0.0)
+    homogeneous = discharge(intact, radius, c_rate, pset, comm=comm)
     target = homogeneous.depth_of_discharge
     runs: list[Discharge] = []
 

@@ -313,7 +313,8 @@ def grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, out
                  "particle": dataclasses.asdict(spec),
                  "grains": {"tags": list(layout.tags), "angles_deg": layout.angles_deg.tolist(),
                             "areas_relative": layout.areas.tolist(),
-                            "centroid_radius_relative": layout.centroid_radius.tolist()}}
+                            "centroid_radius_relative": layout.centroid_radius.tolist(),
+                            "accessible_fraction": layout.accessible_fraction, **layout.summary()}}
     protocol = Protocol(steps=(CCStep(c_rate=c_rate),))
     solver = SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE)
     outputs = OutputSettings(fields=False, checkpoint_every=0)

@@ -64,8 +64,25 @@ def test_grains_tile_the_disk_and_follow_the_architecture():
     assert not np.array_equal(grain_seeds(QUICK), grain_seeds(dataclasses.replace(QUICK, seed=1)))
 
 
+def test_cracks_open_grain_boundaries_and_islands_are_removed_and_reported():
+    """Fig 1j: gaps along internal grain boundaries; AM cut off from the surface is removed and
+    reported; only the particle's outline reacts (the crack faces take no lithium)."""
+    spec = dataclasses.replace(QUICK, crack_density=0.6)
+    mesh, layout = grained_disk(MPI.COMM_SELF, RADIUS, spec)
+    assert layout.islands >= 1 and layout.island_area > 0
+    assert layout.areas.sum() + layout.island_area + layout.crack_area == pytest.approx(np.pi, rel=1e-6)
+    assert layout.crack_area == pytest.approx(spec.crack_width * layout.crack_length, rel=0.2)
+    assert layout.accessible_fraction < 1.0
+    d = build_domains(mesh, single_particle=True)
+    perimeter = d.geometry["interface_area"] / RADIUS
+    assert perimeter == pytest.approx(2 * np.pi, rel=2e-3), "the crack faces are not part of the interface"
+    intact = grained_disk(MPI.COMM_SELF, RADIUS, QUICK)[1]
+    assert len(layout.tags) < len(intact.tags) or layout.areas.sum() < intact.areas.sum()
+
+
 @pytest.mark.parametrize("change", [{"architecture": "onion"}, {"grain_size": 2.0}, {"convention": "voigt"},
-                                    {"mesh_size": 0.02, "surface_size": 0.05}, {"normal_ratio": -0.1}])
+                                    {"mesh_size": 0.02, "surface_size": 0.05}, {"normal_ratio": -0.1},
+                                    {"crack_density": 0.95}, {"architecture": "single_crystal", "crack_density": 0.2}])
 def test_bad_particle_specifications_are_refused_before_meshing(change):
     with pytest.raises(InputError, match="grained particle"):
         dataclasses.replace(QUICK, **change)

@@ -135,12 +135,12 @@ def test_fig3_quick(tmp_path):
 
 
 def test_fig1_quick(tmp_path):
-    """The quick fig1 (a coarse 2D polycrystal, one grain layout, ~1 min): the D_pri / D_sec fit
-    pinned, and the architectures ranked as in the paper's Fig 1l."""
+    """The quick fig1 (a coarse 2D polycrystal, one grain layout, ~1.5 min): the D_pri / D_sec fits
+    of the intact and the cracked particle pinned, and the architectures ranked as in Fig 1l."""
     directory = tmp_path / "fig1"
     code, out, err = run_cli("study", "fig1", "--quick", "--cores", "2", "--directory", str(directory))
     assert code == 0, out[-3000:] + err[-3000:]
-    assert "7 done, 0 running, 0 failed, 0 left of 7 runs; figures written" in out
+    assert "9 done, 0 running, 0 failed, 0 left of 9 runs; figures written" in out
     for name in ("fig1_rated_capacity", "fig1_primary_fit"):
         assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
     results = json.loads((directory / "analytics.json").read_text())
@@ -159,6 +159,11 @@ def test_fig1_quick(tmp_path):
     assert runs["radial"] - runs["double_layer"] < 0.02, runs
     # the grains of a polycrystal are lithiated unevenly
     assert results["runs"]["polycrystal"]["grain_sol_spread"] > 0.1
+    # Fig 1j: cracks lower the accessible capacity and lengthen the paths (the paper: 1.65x)
+    cracked = results["runs"]["cracked"]
+    assert cracked["depth_of_discharge_intact_basis"] < runs["polycrystal"] - 0.02
+    assert cracked["depth_of_discharge"] < runs["polycrystal"], "also per accessible AM"
+    assert results["crack_factor_ratio"] == pytest.approx(1.104, abs=0.015)
 
 
 def test_fig5_plan_records_every_tenth_of_the_paper_dod():

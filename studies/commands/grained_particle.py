@@ -40,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="element size relative to the radius (default %(default)s)")
     p.add_argument("--surface-size", type=float, default=None,
                    help="element size on the surface relative to the radius (default: --mesh-size)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the grain layout and orientations")
+    p.add_argument("--seed", type=int, default=0, help="seed of the grain layout, orientations and cracks")
+    p.add_argument("--crack-density", type=float, default=0.0,
+                   help="share of the internal grain-boundary length opened as cracks (0: none); AM the cracks "
+                   "cut off from the surface is removed and reported as islands")
+    p.add_argument("--crack-width", type=float, default=GrainedDiskSpec.crack_width,
+                   help="crack opening relative to the radius (default %(default)s)")
     p.add_argument("--parameter-set", default="baseline")
     p.add_argument("--output", help="results directory (default results/grained_<architecture>_<C>C)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -51,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     spec = GrainedDiskSpec(architecture=args.architecture, grain_size=args.grain_size,
                            groups_deg=tuple(args.groups_deg), convention=args.convention,
                            normal_ratio=args.normal_ratio, mesh_size=args.mesh_size,
-                           surface_size=args.surface_size, seed=args.seed)
+                           surface_size=args.surface_size, seed=args.seed, crack_density=args.crack_density,
+                           crack_width=args.crack_width)
     comm = MPI.COMM_WORLD
     output = args.output or f"results/grained_{args.architecture}_{args.c_rate:g}C{'_fit' if args.fit else ''}"
     if args.fit:
