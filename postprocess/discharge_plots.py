@@ -126,6 +126,22 @@ def plot_particles_by_depth(result: DischargeResult, record: ParticleRecord | No
     return fig
 
 
+def sol_field_2d(pvd: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The SoL field of a 2D run's ``sol.pvd`` snapshot: vertex coordinates (n, 2) [m],
+    triangles (m, 3) and x at the vertices (n), for ``matplotlib.pyplot.tripcolor``."""
+    import pyvista as pv
+
+    data = pv.read(str(pvd))
+    grid = data.combine() if isinstance(data, pv.MultiBlock) else data
+    if "sol" not in grid.array_names:
+        raise ValueError(f"{pvd}: no point array 'sol' (arrays: {grid.array_names})")
+    cells = grid.cells_dict
+    triangles = next((cells[k] for k in cells if len(cells[k]) and cells[k].shape[1] == 3), None)
+    if triangles is None:
+        raise ValueError(f"{pvd}: no triangles (a 2D snapshot is needed; cell types {list(cells)})")
+    return np.asarray(grid.points)[:, :2], np.asarray(triangles), np.asarray(grid["sol"])
+
+
 def render_sol_field(pvd: str | Path, target: str | Path, title: str = "") -> Path:
     """Off-screen pyvista render of x on the particles from a ``sol.pvd`` snapshot into ``target`` (PNG).
 

@@ -297,12 +297,15 @@ def single_particle(radius_um: float, output: str | Path, comm: MPI.Comm, *, c_r
 
 def grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, output: str | Path, comm: MPI.Comm,
                      *, primary_factor: float = 1.0, parameter_set_name: str = "baseline",
-                     show_progress: bool = True) -> Path:
+                     snapshot_dod: Sequence[float] = (), show_progress: bool = True) -> Path:
     """Discharge a 2D secondary-particle cross-section of primary grains (:mod:`meshing.grains`)
     at ``c_rate`` to the set's cut-off, in a uniform electrolyte, with D_pri = ``primary_factor``
     x D_sec; writes a results directory (timeseries.csv, particles/ with one record per grain,
-    sol_histograms.json, manifest.json with the grain layout)."""
+    sol_histograms.json, manifest.json with the grain layout) and, at the depths of discharge
+    ``snapshot_dod``, the SoL field (fields/dod<D>_sol/sol.pvd)."""
     _check_grained_inputs(radius_um, c_rate, parameter_set_name)
+    if not all(np.isfinite(d) and 0 < d < 1 for d in snapshot_dod):
+        raise InputError(f"--snapshot-dod {list(snapshot_dod)!r}: accepted are depths of discharge in (0, 1)")
     if not (np.isfinite(primary_factor) and 0 < primary_factor <= 100):
         raise InputError(f"--primary-factor {primary_factor!r}: accepted is D_pri / D_sec in (0, 100]")
     out = prepare_output(comm, output)
@@ -317,7 +320,8 @@ def grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, out
                             "accessible_fraction": layout.accessible_fraction, **layout.summary()}}
     protocol = Protocol(steps=(CCStep(c_rate=c_rate),))
     solver = SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE)
-    outputs = OutputSettings(fields=False, checkpoint_every=0)
+    outputs = OutputSettings(fields=bool(snapshot_dod), snapshot_dod=tuple(float(d) for d in snapshot_dod),
+                             checkpoint_every=0)
     manifest = Manifest(out / "manifest.json", described)
     return run_simulation(mesh_data, parameter_set(parameter_set_name), protocol, solver, outputs, out,
                           show_progress=show_progress, on_status=manifest.write,

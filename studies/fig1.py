@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from postprocess.discharge_plots import sol_field_2d
 from postprocess.discharge_results import read_results
 from studies.app import PRIMARY_FIT
 from studies.workflow import Plan, Step, run_study, step_directory
@@ -54,6 +55,8 @@ COMMON = {
     # cracks along a third of the internal grain boundaries (Fig 1j; the paper matched its crack
     # density to a cycled particle's image and does not state it)
     "crack_density": 0.3,
+    # SoL maps at a depth every run reaches (the polycrystal with D_pri = D_sec stops at ~0.25)
+    "map_dod": 0.2,
 }
 PAPER_CRACK_RATIO = 1.65
 """D_pri of the cracked particle over that of the intact one, 2D (1.27 after the 3D correction)."""
@@ -67,9 +70,11 @@ def config(preset: str = "quick") -> dict[str, Any]:
     return {"preset": preset} | COMMON | PRESETS[preset]
 
 
-def _arguments(cfg: dict[str, Any], architecture: str, seed: int, cracked: bool = False) -> list[str]:
-    cracks = ["--crack-density", f"{cfg['crack_density']:g}"] if cracked else []
-    return cracks + [
+def _arguments(cfg: dict[str, Any], architecture: str, seed: int, cracked: bool = False, fit: bool = False
+               ) -> list[str]:
+    extra = ["--crack-density", f"{cfg['crack_density']:g}"] if cracked else []
+    extra += ["--fit"] if fit else ["--snapshot-dod", f"{cfg['map_dod']:g}"]
+    return extra + [
             "--architecture", architecture, "--radius-um", f"{cfg['radius_um']:g}", "--c-rate", f"{cfg['c_rate']:g}",
             "--grain-size", f"{cfg['grain_size']:g}", "--convention", cfg["convention"],
             "--mesh-size", f"{cfg['mesh_size']:g}", "--surface-size", f"{cfg['surface_size']:g}", "--seed", str(seed)]
@@ -78,7 +83,7 @@ def _arguments(cfg: dict[str, Any], architecture: str, seed: int, cracked: bool 
 def plan(cfg: dict[str, Any]) -> Plan:
     """A D_pri / D_sec fit per grain layout; the architectures on the first layout with its fit."""
     steps = [Step(name=f"fit_seed{seed}", kind="particle",
-                  options={"arguments": _arguments(cfg, "polycrystal", seed) + ["--fit"]},
+                  options={"arguments": _arguments(cfg, "polycrystal", seed, fit=True)},
                   label=f"D_pri / D_sec of the polycrystal, grain layout {seed}") for seed in cfg["seeds"]]
     first = cfg["seeds"][0]
     steps.append(Step(name="homogeneous", kind="particle", options={"arguments": _arguments(cfg, "homogeneous", first)},
@@ -95,14 +100,15 @@ def plan(cfg: dict[str, Any]) -> Plan:
                       options={"arguments": _arguments(cfg, "polycrystal", first, cracked=True), "factor_from": fit},
                       label=f"polycrystal with cracks ({cfg['crack_density']:g} of the boundaries), fitted D_pri"))
     steps.append(Step(name="fit_cracked", kind="particle",
-                      options={"arguments": _arguments(cfg, "polycrystal", first, cracked=True) + ["--fit"]},
+                      options={"arguments": _arguments(cfg, "polycrystal", first, cracked=True, fit=True)},
                       label="D_pri / D_sec of the cracked polycrystal"))
     return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
-                figures=("fig1_rated_capacity", "fig1_primary_fit"))
+                figures=("fig1_rated_capacity", "fig1_primary_fit", "fig1_sol_maps"))
 
 
-def _particle_run(directory: Path) -> dict[str, Any]:
+def _particle_run(directory: Path, map_dod: float) -> dict[str, Any]:
     run = read_results(directory)
+    snapshot = run.snapshot(f"dod{map_dod:.3f}")
     ts = run.timeseries
     end = run.end_of_discharge()
     area = end["volume_m3"]  # the grains' areas in 2D
@@ -125,6 +131,7 @@ def _particle_run(directory: Path) -> dict[str, Any]:
         "grain_sol_min": float(means.min()), "grain_sol_max": float(means.max()),
         "capacity_curve_mAh_g": ts["capacity_mAh_g"].tolist(), "voltage_V": ts["voltage_V"].tolist(),
         "wall_s": run.manifest.get("wall_time_s"),
+        "sol_map": None if snapshot is None else str(snapshot.resolve()),
     }
 
 
@@ -139,7 +146,7 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
                            "cells": fit["homogeneous"]["cells"], "wall_s": fit["wall_time_s"]}
     factors = np.array([f["factor"] for f in fits.values()])
     cracked_fit = json.loads((step_directory(study_dir, "fit_cracked") / PRIMARY_FIT).read_text())
-    runs = {s.name: _particle_run(step_directory(study_dir, s.name))
+    runs = {s.name: _particle_run(step_directory(study_dir, s.name), cfg["map_dod"])
             for s in plan.steps if not s.name.startswith("fit")}
     ranking = sorted(["polycrystal", *cfg["architectures"]], key=lambda a: runs[a]["depth_of_discharge"])
     return {
@@ -202,6 +209,24 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     figs["fig1_primary_fit"] = fig
+
+    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 3.0), layout="constrained")
+    norm = matplotlib.colors.Normalize(vmin=0.3, vmax=1.0)
+    for ax, name in zip(axes, names, strict=True):
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        if runs[name]["sol_map"] is None:
+            ax.set_title(f"{labels[name]}\n(no snapshot)", fontsize=8)
+            continue
+        points, triangles, sol = sol_field_2d(runs[name]["sol_map"])
+        ax.tripcolor(points[:, 0] * 1e6, points[:, 1] * 1e6, triangles, sol, norm=norm, cmap="viridis",
+                     shading="gouraud")
+        ax.set_title(labels[name], fontsize=8)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes, label="SoL x", shrink=0.8)
+    k = runs["polycrystal"]["primary_factor"]
+    fig.suptitle(f"SoL at DoD {cfg['map_dod']:g}, {cfg['c_rate']:g}C (D_pri = {k:.2f} D_sec except the first two)",
+                 fontsize=9)
+    figs["fig1_sol_maps"] = fig
     return figs
 
 

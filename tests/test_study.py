@@ -141,7 +141,7 @@ def test_fig1_quick(tmp_path):
     code, out, err = run_cli("study", "fig1", "--quick", "--cores", "2", "--directory", str(directory))
     assert code == 0, out[-3000:] + err[-3000:]
     assert "9 done, 0 running, 0 failed, 0 left of 9 runs; figures written" in out
-    for name in ("fig1_rated_capacity", "fig1_primary_fit"):
+    for name in ("fig1_rated_capacity", "fig1_primary_fit", "fig1_sol_maps"):
         assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
     results = json.loads((directory / "analytics.json").read_text())
     runs = {name: r["depth_of_discharge"] for name, r in results["runs"].items()}
@@ -164,6 +164,8 @@ def test_fig1_quick(tmp_path):
     assert cracked["depth_of_discharge_intact_basis"] < runs["polycrystal"] - 0.02
     assert cracked["depth_of_discharge"] < runs["polycrystal"], "also per accessible AM"
     assert results["crack_factor_ratio"] == pytest.approx(1.104, abs=0.015)
+    # the SoL maps are the runs' own snapshots at the map's depth
+    assert all(r["sol_map"].endswith(f"dod{0.2:.3f}_sol/sol.pvd") for r in results["runs"].values())
 
 
 def test_fig5_plan_records_every_tenth_of_the_paper_dod():

@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "cut off from the surface is removed and reported as islands")
     p.add_argument("--crack-width", type=float, default=GrainedDiskSpec.crack_width,
                    help="crack opening relative to the radius (default %(default)s)")
+    p.add_argument("--snapshot-dod", type=float, nargs="+", default=[], metavar="DOD",
+                   help="depths of discharge with a SoL field snapshot (fields/dod<D>_sol/sol.pvd)")
     p.add_argument("--parameter-set", default="baseline")
     p.add_argument("--output", help="results directory (default results/grained_<architecture>_<C>C)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         if args.primary_factor_from:
             factor = app.read_primary_factor(args.primary_factor_from)
         path = app.grained_particle(spec, args.radius_um, args.c_rate, output, comm, primary_factor=factor,
-                                    parameter_set_name=args.parameter_set, show_progress=not args.quiet)
+                                    parameter_set_name=args.parameter_set, snapshot_dod=args.snapshot_dod,
+                                    show_progress=not args.quiet)
     if comm.rank == 0:
         print(f"microbat grained-particle: results are in {path.resolve()}")
     return 0
