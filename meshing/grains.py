@@ -71,6 +71,10 @@ class GrainedDiskSpec:
             ``crack_width``. Crack faces take no lithium (no electrolyte reaches them); AM
             that cracks cut off from the surface is an island, removed from the mesh and
             reported (``GrainLayout.island_area``).
+        crack_width: crack opening relative to the radius.
+        void_fraction: share of the particle's area taken by internal voids (sintering
+            voids, Fig 1a), circles of ``void_radius`` placed at random inside the particle,
+            apart from each other and from the surface; like cracks they take no lithium.
     """
 
     architecture: str = "polycrystal"
@@ -86,6 +90,8 @@ class GrainedDiskSpec:
     seed: int = 0
     crack_density: float = 0.0
     crack_width: float = 0.015
+    void_fraction: float = 0.0
+    void_radius: float = 0.05
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -113,6 +119,12 @@ class GrainedDiskSpec:
         if self.crack_density > 0 and self.architecture in ("homogeneous", "single_crystal"):
             raise InputError(f"grained particle: cracks run along grain boundaries; a {self.architecture} "
                              "particle has none (accepted: polycrystal, radial, double_layer)")
+        if not (0.0 <= self.void_fraction <= 0.2):
+            raise InputError(f"grained particle: void_fraction = {self.void_fraction!r}; accepted: 0 to 0.2 "
+                             "(share of the particle's area)")
+        if not (0.01 <= self.void_radius <= 0.2):
+            raise InputError(f"grained particle: void_radius = {self.void_radius!r}; accepted: 0.01 to 0.2 "
+                             "(relative to the radius)")
         if not (0.001 <= self.crack_width <= 0.05):
             raise InputError(f"grained particle: crack_width = {self.crack_width!r}; accepted: 0.001 to 0.05 "
                              "(relative to the radius)")
@@ -134,6 +146,7 @@ class GrainLayout:
         areas: grain areas (relative to R^2).
         centroid_radius: distance of every grain's centroid from the particle centre.
         crack_length, crack_area: length of the cracked grain boundaries, area of the gaps.
+        void_area, voids: area and number of the internal voids.
         island_area, islands: AM cut off from the surface by cracks (removed from the mesh).
     """
 
@@ -144,6 +157,8 @@ class GrainLayout:
     centroid_radius: np.ndarray
     crack_length: float = 0.0
     crack_area: float = 0.0
+    void_area: float = 0.0
+    voids: int = 0
     island_area: float = 0.0
     islands: int = 0
 
@@ -158,6 +173,7 @@ class GrainLayout:
         return {"grains": len(self.tags), "area": float(self.areas.sum()),
                 "distinct_angles_deg": sorted({round(float(a), 6) for a in angles})[:16],
                 "crack_length": self.crack_length, "crack_area": self.crack_area,
+                "void_area": self.void_area, "voids": self.voids,
                 "island_area": self.island_area, "islands": self.islands}
 
     @property
@@ -258,8 +274,8 @@ def add_grained_disk(spec: GrainedDiskSpec, grain_tag_base: int, interface_tag: 
     rng = np.random.default_rng(spec.seed + 7919)
     angles = np.asarray(_orientations(spec, centroids, rng), float)
     cracks = {}
-    if spec.crack_density > 0:
-        pieces, cracks = _crack(spec, pieces)
+    if spec.crack_density > 0 or spec.void_fraction > 0:
+        pieces, cracks = _defects(spec, pieces)
         kept = [i for i, grain in enumerate(pieces) if grain]
         pieces, angles = [pieces[i] for i in kept], angles[kept]
     areas, centroids = _areas_and_centroids(pieces)
@@ -323,31 +339,39 @@ def _on_circle(curve: int) -> bool:
     return abs(np.hypot(*_midpoint(curve)) - 1.0) < 1e-6
 
 
-def _crack(spec: GrainedDiskSpec, pieces: list[list[int]]) -> tuple[list[list[int]], dict]:
-    """Open a random share of the internal grain boundaries as gaps; remove the AM they cut
-    off from the particle surface. Returns the grains' surviving surfaces and the crack record."""
+def _void_centres(spec: GrainedDiskSpec) -> np.ndarray:
+    """Centres of the internal voids: inside the particle, apart from each other and the surface."""
+    r = spec.void_radius
+    count = round(spec.void_fraction / r**2)  # each void takes r^2 / 1 of the unit disk's area
+    reach = 1.0 - r - 2 * spec.crack_width - 0.02
+    rng = np.random.default_rng(spec.seed + 15485863)
+    centres: list[np.ndarray] = []
+    for _ in range(SEED_ATTEMPTS):
+        if len(centres) == count:
+            break
+        rho, t = reach * math.sqrt(rng.random()), 2 * math.pi * rng.random()
+        c = np.array([rho * math.cos(t), rho * math.sin(t)])
+        if all(np.hypot(*(c - q)) >= 2 * r + 0.02 for q in centres):
+            centres.append(c)
+    if len(centres) < count:
+        raise InputError(f"grained particle: {count} voids of radius {r:g} do not fit; accepted: a smaller "
+                         "void_fraction or void_radius")
+    return np.array(centres).reshape(-1, 2)
+
+
+def _defects(spec: GrainedDiskSpec, pieces: list[list[int]]) -> tuple[list[list[int]], dict]:
+    """Cut the voids and open a random share of the internal grain boundaries as cracks;
+    remove the AM they cut off from the particle surface. Returns the grains' surviving
+    surfaces and the record of the defects."""
     import gmsh
 
     occ = gmsh.model.occ
-    owner: dict[int, set[int]] = {}
-    for i, grain in enumerate(pieces):
-        for _, c in gmsh.model.getBoundary([(2, t) for t in grain], combined=True, oriented=False):
-            owner.setdefault(abs(c), set()).add(i)
-    margin = 1.0 - 2.0 * spec.crack_width
-    segments = []
-    for curve, grains in sorted(owner.items()):
-        ends = [np.asarray(gmsh.model.getValue(0, abs(p), []))[:2]
-                for _, p in gmsh.model.getBoundary([(1, curve)], oriented=False)]
-        if len(grains) == 2 and len(ends) == 2 and max(np.hypot(*e) for e in ends) < margin:
-            segments.append((ends[0], ends[1]))
-    if not segments:
-        raise InputError("grained particle: no internal grain boundary to crack; accepted: smaller grains")
-    rng = np.random.default_rng(spec.seed + 104729)
-    lengths = np.array([np.hypot(*(q - p)) for p, q in segments])
-    order = rng.permutation(len(segments))
-    chosen = order[: int(np.searchsorted(np.cumsum(lengths[order]), spec.crack_density * lengths.sum())) + 1]
+    voids = _void_centres(spec) if spec.void_fraction > 0 else np.zeros((0, 2))
+    tools = [(2, occ.addDisk(x, y, 0.0, spec.void_radius, spec.void_radius)) for x, y in voids]
+    lengths, chosen, segments = np.zeros(0), np.zeros(0, int), []
+    if spec.crack_density > 0:
+        segments, lengths, chosen = _crack_segments(spec, pieces)
     w = spec.crack_width
-    tools = []
     for k in chosen:
         p, q = segments[k]
         t = (q - p) / lengths[k]
@@ -366,6 +390,7 @@ def _crack(spec: GrainedDiskSpec, pieces: list[list[int]]) -> tuple[list[list[in
         index += len(grain)
     occ.synchronize()
     after = sum(occ.getMass(2, t) for grain in cut_pieces for t in grain)
+    void_area = len(voids) * math.pi * spec.void_radius**2
     # the AM connected (through shared curves) to the particle surface; the rest are islands
     surfaces = [t for grain in cut_pieces for t in grain]
     curves_of = {t: {abs(c) for _, c in gmsh.model.getBoundary([(2, t)], oriented=False)} for t in surfaces}
@@ -384,8 +409,35 @@ def _crack(spec: GrainedDiskSpec, pieces: list[list[int]]) -> tuple[list[list[in
         occ.synchronize()
     components = _components(islands, curves_of)
     kept = [[t for t in grain if t in reached] for grain in cut_pieces]
-    return kept, {"crack_length": float(lengths[chosen].sum()), "crack_area": float(before - after),
-                  "island_area": float(island_area), "islands": components}
+    return kept, {"crack_length": float(lengths[chosen].sum()), "crack_area": float(before - after - void_area),
+                  "void_area": void_area, "voids": len(voids), "island_area": float(island_area),
+                  "islands": components}
+
+
+def _crack_segments(spec: GrainedDiskSpec, pieces: list[list[int]]
+                    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+    """The internal grain boundaries away from the surface, their lengths, and the ones that
+    crack (a random choice of ``crack_density`` of the total length)."""
+    import gmsh
+
+    owner: dict[int, set[int]] = {}
+    for i, grain in enumerate(pieces):
+        for _, c in gmsh.model.getBoundary([(2, t) for t in grain], combined=True, oriented=False):
+            owner.setdefault(abs(c), set()).add(i)
+    margin = 1.0 - 2.0 * spec.crack_width
+    segments = []
+    for curve, grains in sorted(owner.items()):
+        ends = [np.asarray(gmsh.model.getValue(0, abs(p), []))[:2]
+                for _, p in gmsh.model.getBoundary([(1, curve)], oriented=False)]
+        if len(grains) == 2 and len(ends) == 2 and max(np.hypot(*e) for e in ends) < margin:
+            segments.append((ends[0], ends[1]))
+    if not segments:
+        raise InputError("grained particle: no internal grain boundary to crack; accepted: smaller grains")
+    rng = np.random.default_rng(spec.seed + 104729)
+    lengths = np.array([np.hypot(*(q - p)) for p, q in segments])
+    order = rng.permutation(len(segments))
+    chosen = order[: int(np.searchsorted(np.cumsum(lengths[order]), spec.crack_density * lengths.sum())) + 1]
+    return segments, lengths, chosen
 
 
 def _components(surfaces: list[int], curves_of: dict[int, set[int]]) -> int:

@@ -86,13 +86,13 @@ def fit_primary_factor(spec: GrainedDiskSpec, radius: float, c_rate: float = 5.0
     """The D_pri / D_sec that makes ``spec`` deliver, at ``c_rate``, the depth of discharge of
     the homogeneous particle of the same outline and mesh resolution (see the module docstring).
 
-    A cracked ``spec`` is matched on its accessible AM (the islands are reported by the layout,
+    A cracked (or voided) ``spec`` is matched on its accessible AM (the islands are reported by the layout,
     not counted): the factor measures how much the cracks lengthen the paths to the AM that
     lithium can still reach, the paper's "1.65 times larger" tortuosity."""
     if spec.architecture == "homogeneous":
         raise InputError("fit_primary_factor: the architecture is already homogeneous; accepted: a grained one")
     pset = parameter_set(parameters) if isinstance(parameters, str) else parameters
-    intact = dataclasses.replace(spec, architecture="homogeneous", crack_density=0.0)
+    intact = dataclasses.replace(spec, architecture="homogeneous", crack_density=0.0, void_fraction=0.0)
     homogeneous = discharge(intact, radius, c_rate, pset, comm=comm)
     target = homogeneous.depth_of_discharge
     runs: list[Discharge] = []

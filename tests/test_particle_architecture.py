@@ -80,9 +80,21 @@ def test_cracks_open_grain_boundaries_and_islands_are_removed_and_reported():
     assert len(layout.tags) < len(intact.tags) or layout.areas.sum() < intact.areas.sum()
 
 
+def test_internal_voids_are_holes_that_take_no_lithium():
+    spec = dataclasses.replace(QUICK, void_fraction=0.04, void_radius=0.08)
+    mesh, layout = grained_disk(MPI.COMM_SELF, RADIUS, spec)
+    assert layout.voids == round(0.04 / 0.08**2)
+    assert layout.void_area == pytest.approx(0.04 * np.pi, rel=0.05)
+    assert layout.areas.sum() + layout.void_area == pytest.approx(np.pi, rel=1e-6)
+    assert layout.islands == 0 and layout.crack_length == 0
+    d = build_domains(mesh, single_particle=True)
+    assert d.geometry["interface_area"] / RADIUS == pytest.approx(2 * np.pi, rel=2e-3), "voids do not react"
+
+
 @pytest.mark.parametrize("change", [{"architecture": "onion"}, {"grain_size": 2.0}, {"convention": "voigt"},
                                     {"mesh_size": 0.02, "surface_size": 0.05}, {"normal_ratio": -0.1},
-                                    {"crack_density": 0.95}, {"architecture": "single_crystal", "crack_density": 0.2}])
+                                    {"crack_density": 0.95}, {"architecture": "single_crystal", "crack_density": 0.2},
+                                    {"void_fraction": 0.5}, {"void_radius": 0.5}])
 def test_bad_particle_specifications_are_refused_before_meshing(change):
     with pytest.raises(InputError, match="grained particle"):
         dataclasses.replace(QUICK, **change)

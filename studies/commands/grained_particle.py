@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "cut off from the surface is removed and reported as islands")
     p.add_argument("--crack-width", type=float, default=GrainedDiskSpec.crack_width,
                    help="crack opening relative to the radius (default %(default)s)")
+    p.add_argument("--void-fraction", type=float, default=0.0,
+                   help="share of the particle's area in internal voids (0: none)")
+    p.add_argument("--void-radius", type=float, default=GrainedDiskSpec.void_radius,
+                   help="void radius relative to the particle radius (default %(default)s)")
     p.add_argument("--snapshot-dod", type=float, nargs="+", default=[], metavar="DOD",
                    help="depths of discharge with a SoL field snapshot (fields/dod<D>_sol/sol.pvd)")
     p.add_argument("--parameter-set", default="baseline")
@@ -59,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
                            groups_deg=tuple(args.groups_deg), convention=args.convention,
                            normal_ratio=args.normal_ratio, mesh_size=args.mesh_size,
                            surface_size=args.surface_size, seed=args.seed, crack_density=args.crack_density,
-                           crack_width=args.crack_width)
+                           crack_width=args.crack_width, void_fraction=args.void_fraction,
+                           void_radius=args.void_radius)
     comm = MPI.COMM_WORLD
     output = args.output or f"results/grained_{args.architecture}_{args.c_rate:g}C{'_fit' if args.fit else ''}"
     if args.fit:
