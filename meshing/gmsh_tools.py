@@ -91,3 +91,23 @@ def count_elements(dim: int) -> int:
     etype = 4 if dim == 3 else 2
     tags, _ = gmsh.model.mesh.getElementsByType(etype)
     return len(tags)
+
+
+def refine_towards(dim: int, entities: list[int], near: float, far: float, grading: float,
+                   min_sampling: int = 100) -> None:
+    """Background size field of the current gmsh model: ``near`` on the curves (``dim`` 1) or
+    surfaces (``dim`` 2) ``entities``, growing by ``grading`` per unit distance up to ``far``
+    (Distance + Threshold fields; sizes from points and boundaries switched off)."""
+    field = gmsh.model.mesh.field
+    distance = field.add("Distance")
+    field.setNumbers(distance, {1: "CurvesList", 2: "SurfacesList"}[dim], entities)
+    field.setNumber(distance, "Sampling", max(min_sampling, int(8 / near)))
+    threshold = field.add("Threshold")
+    field.setNumber(threshold, "InField", distance)
+    field.setNumber(threshold, "SizeMin", near)
+    field.setNumber(threshold, "SizeMax", far)
+    field.setNumber(threshold, "DistMin", 0.0)
+    field.setNumber(threshold, "DistMax", (far - near) / grading)
+    field.setAsBackgroundMesh(threshold)
+    gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
+    gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)

@@ -40,6 +40,7 @@ import numpy as np
 from scipy.spatial import Voronoi
 
 from foundation.errors import InputError
+from meshing.gmsh_tools import refine_towards
 
 ARCHITECTURES = ("homogeneous", "polycrystal", "single_crystal", "radial", "double_layer")
 CONVENTIONS = ("paper", "rotated")
@@ -291,18 +292,7 @@ def add_grained_disk(spec: GrainedDiskSpec, grain_tag_base: int, interface_tag: 
     gmsh.option.setNumber("Mesh.MeshSizeMax", spec.mesh_size)
     gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
     if surface < spec.mesh_size:
-        distance = gmsh.model.mesh.field.add("Distance")
-        gmsh.model.mesh.field.setNumbers(distance, "CurvesList", boundary)
-        gmsh.model.mesh.field.setNumber(distance, "Sampling", max(200, int(8 / surface)))
-        threshold = gmsh.model.mesh.field.add("Threshold")
-        gmsh.model.mesh.field.setNumber(threshold, "InField", distance)
-        gmsh.model.mesh.field.setNumber(threshold, "SizeMin", surface)
-        gmsh.model.mesh.field.setNumber(threshold, "SizeMax", spec.mesh_size)
-        gmsh.model.mesh.field.setNumber(threshold, "DistMin", 0.0)
-        gmsh.model.mesh.field.setNumber(threshold, "DistMax", (spec.mesh_size - surface) / spec.grading)
-        gmsh.model.mesh.field.setAsBackgroundMesh(threshold)
-        gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
-        gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
+        refine_towards(1, boundary, surface, spec.mesh_size, spec.grading, min_sampling=200)
     gmsh.option.setNumber("Mesh.Algorithm", 6)
     gmsh.model.mesh.generate(2)
     radius = np.hypot(centroids[:, 0], centroids[:, 1])

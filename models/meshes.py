@@ -29,6 +29,7 @@ import numpy as np
 from foundation.errors import InputError
 from foundation.stack import MPI, dolfinx
 from meshing.distribute import coordinate_element, run_on_root
+from meshing.gmsh_tools import refine_towards
 from meshing.grains import GrainedDiskSpec, GrainLayout, add_grained_disk
 from meshing.layered_sphere import LayeredSphereOptions, layered_unit_sphere
 from meshing.tags import CellTag, FacetTag
@@ -170,7 +171,7 @@ def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1,
         gmsh.option.setNumber("Mesh.MeshSizeMax", size)
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
         if surface_size is not None and surface_size < size:
-            _refine_towards(surfaces, surface_size, size)
+            refine_towards(2, surfaces, surface_size, size, SURFACE_GRADING)
         else:
             gmsh.option.setNumber("Mesh.MeshSizeMin", size)
         gmsh.option.setNumber("Mesh.Algorithm3D", 10)
@@ -181,25 +182,6 @@ def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1,
     mesh_data = _distribute(comm, model, gdim=3, scale=radius)
     return dataclasses.replace(mesh_data, info={"builder": "sphere", "radius_m": radius, "relative_size": size,
                                                    "relative_surface_size": surface_size})
-
-
-def _refine_towards(surfaces: list[int], near: float, far: float) -> None:
-    """Background size field: ``near`` on ``surfaces``, growing by SURFACE_GRADING per unit
-    distance up to ``far`` (gmsh Distance + Threshold fields; unit-radius model)."""
-    import gmsh
-
-    distance = gmsh.model.mesh.field.add("Distance")
-    gmsh.model.mesh.field.setNumbers(distance, "SurfacesList", surfaces)
-    gmsh.model.mesh.field.setNumber(distance, "Sampling", max(100, int(8 / near)))
-    threshold = gmsh.model.mesh.field.add("Threshold")
-    gmsh.model.mesh.field.setNumber(threshold, "InField", distance)
-    gmsh.model.mesh.field.setNumber(threshold, "SizeMin", near)
-    gmsh.model.mesh.field.setNumber(threshold, "SizeMax", far)
-    gmsh.model.mesh.field.setNumber(threshold, "DistMin", 0.0)
-    gmsh.model.mesh.field.setNumber(threshold, "DistMax", (far - near) / SURFACE_GRADING)
-    gmsh.model.mesh.field.setAsBackgroundMesh(threshold)
-    gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
-    gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
 
 
 def _distribute(comm: MPI.Comm, model, gdim: int, scale: float) -> MeshData:
