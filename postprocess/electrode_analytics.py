@@ -11,8 +11,7 @@ From the files of `microbat run` and `microbat single-particle` (read by
   :func:`current_per_am_volume` is that current, for launching the reference;
 * :func:`rated_capacity` and :func:`crossover_current` - capacity at the cut-off against C-rate
   and current density, areal and gravimetric, and where two designs' curves cross (Fig 4g-i, 6);
-* :func:`sol_spread_by_depth` - dSoL = max - min of x in each particle against depth at each
-  recorded DoD (Fig 5);
+* dSoL against depth and the reaction front (Fig 5) are in :mod:`postprocess.lithiation_dynamics`;
 * :func:`surface_saturation_peak` - the high-SoL peak P_Ds of a SoL histogram: where, how high,
   how much AM volume (Fig 4a-c).
 
@@ -117,7 +116,8 @@ def record_at(result: DischargeResult, dod: float, basis: str = "model") -> Part
     return record
 
 
-def _results(source: DischargeResult | str | Path) -> DischargeResult:
+def as_results(source: DischargeResult | str | Path) -> DischargeResult:
+    """``source`` itself, or the results directory it names read."""
     return source if isinstance(source, DischargeResult) else read_results(source)
 
 
@@ -205,7 +205,7 @@ def depth_profile(source: DischargeResult | str | Path, dod: float,
         InputError: not a results directory, no electrode thickness (a single-particle run), no
             record at ``dod``, or bad ``bins``.
     """
-    result = _results(source)
+    result = as_results(source)
     edges = _depth_edges(bins)
     record = record_at(result, dod, basis)
     depth = depth_fraction(result, record)
@@ -247,7 +247,7 @@ def current_per_am_volume(source: DischargeResult | str | Path, step: int | None
         InputError: the manifest lacks the protocol or the AM volume, or the step is not a
             constant-current discharge.
     """
-    result = _results(source)
+    result = as_results(source)
     path = result.directory / "manifest.json"
     steps = result.manifest.get("protocol") or []
     volume = ((result.manifest.get("mesh") or {}).get("geometry") or {}).get("am_volume")
@@ -294,7 +294,7 @@ def single_particle_reference(source: DischargeResult | str | Path, dod: float) 
         InputError: not a single-particle run (the manifest names another kind or the record has
             more than one particle), or no record at ``dod``.
     """
-    result = _results(source)
+    result = as_results(source)
     kind = (result.manifest.get("case") or {}).get("kind")
     record = record_at(result, dod)
     path = result.directory / "particles" / f"particles_{record.label}.csv"
@@ -388,7 +388,7 @@ def ds_limiting_depth_of(electrode: DischargeResult | str | Path, reference: Dis
         InputError: as :func:`depth_profile` and :func:`single_particle_reference`, and when the two
             runs' currents per AM volume differ by more than :data:`CURRENT_MATCH_RTOL`.
     """
-    electrode = _results(electrode)
+    electrode = as_results(electrode)
     profile = depth_profile(electrode, dod, bins, basis)
     ref = single_particle_reference(reference, profile.depth_of_discharge)
     wanted = current_per_am_volume(electrode)
@@ -495,7 +495,7 @@ def rated_capacity(sources: Iterable[DischargeResult | str | Path]) -> RateCurve
         InputError: no source, or a run whose discharge did not reach its cut-off voltage (its
             capacity is not a rated capacity), or a manifest without the capacity basis.
     """
-    results = [_results(s) for s in sources]
+    results = [as_results(s) for s in sources]
     if not results:
         raise InputError("rated capacity of no results directory; accepted: one or more directories of "
                          "`microbat run` discharged to the cut-off")
@@ -544,58 +544,6 @@ def crossover_current(a: RateCurve, b: RateCurve, x: str = "current_density_mA_c
     range both cover. See :func:`crossover_currents`."""
     crossings = crossover_currents(a, b, x, y)
     return crossings[0] if crossings else None
-
-
-# ----------------------------------------------------------------------------- dSoL
-@dataclass(frozen=True)
-class SolSpread:
-    """dSoL = max - min of x within each particle at one record, against depth (Lu 2021, Fig 5).
-
-    Attributes (one entry per particle with volume):
-        depth_fraction: (L - z_c) / L of the centroid.
-        dsol: sol_max - sol_min.
-        volume: particle volume [m^3].
-        mean_sol: the AM's volume-weighted mean x at the record (the global SoL).
-        electrode_thickness: L [m].
-    """
-
-    label: str
-    time_s: float
-    depth_of_discharge: float
-    mean_sol: float
-    electrode_thickness: float
-    particle_id: np.ndarray
-    depth_fraction: np.ndarray
-    dsol: np.ndarray
-    volume: np.ndarray
-
-
-def sol_spread_by_depth(source: DischargeResult | str | Path) -> list[SolSpread]:
-    """dSoL of every particle against its depth at each recorded DoD, in time order (the
-    ``initial`` record included: dSoL 0 there, unless the run started from a gradient).
-
-    Raises:
-        InputError: not an electrode results directory, or no per-particle records.
-    """
-    result = _results(source)
-    if not result.particles:
-        raise InputError(f"{result.directory / 'particles'}: no per-particle records; accepted: the results "
-                         "directory of `microbat run` with outputs.record_dod")
-    spreads = []
-    for record in result.particles:
-        volume = np.asarray(record["volume_m3"], dtype=float)
-        keep = np.isfinite(volume) & (volume > 0)
-        mean = np.asarray(record["sol_mean"], dtype=float)[keep]
-        spreads.append(SolSpread(
-            label=record.label, time_s=record.time_s, depth_of_discharge=record.depth_of_discharge,
-            mean_sol=float(np.sum(volume[keep] * mean) / np.sum(volume[keep])) if keep.any() else float("nan"),
-            electrode_thickness=result.electrode_thickness,
-            particle_id=np.asarray(record["particle_id"])[keep],
-            depth_fraction=depth_fraction(result, record)[keep],
-            dsol=(np.asarray(record["sol_max"], dtype=float) - np.asarray(record["sol_min"], dtype=float))[keep],
-            volume=volume[keep],
-        ))
-    return spreads
 
 
 # ----------------------------------------------------------------------------- P_Ds
@@ -654,64 +602,3 @@ def surface_saturation_peak(histogram: SolHistogram, prominence: float = PEAK_PR
                           sol=float(centres[peak]), density=float(density[peak]),
                           volume_share=float(np.sum(histogram.volume_fraction[valley + 1:])),
                           valley_sol=float(centres[valley]))
-
-
-# ----------------------------------------------------------------------------- reaction front
-@dataclass(frozen=True)
-class ReactionFront:
-    """Where the charge transfer happens through the thickness, record by record (Lu 2021, Fig 5:
-    the reaction front propagating into the electrode and shuttling back).
-
-    The particles' charge-transfer currents are weighed in the direction of the net current
-    (particles running against it weigh 0); depths are of the centroids from the separator, as
-    fractions of L. Because the AM itself is not spread evenly through a finite box, every
-    measure has its uniform counterpart: what a reaction evenly spread over the AM volume gives.
-
-    Attributes (one entry per record with a net current, in time order):
-        time_s, depth_of_discharge, mean_sol: of the record (mean_sol: the AM's mean x).
-        depth_fraction: the reaction-weighted mean depth.
-        uniform_depth_fraction: the AM-volume-weighted mean depth (a uniform reaction).
-        lead: ``uniform_depth_fraction - depth_fraction``; > 0 when the reaction runs ahead
-            next to the separator.
-        separator_rate_ratio: the reaction per AM volume in the half of L next to the separator
-            over that of the whole electrode (1: uniform; NaN if that half holds no AM).
-    """
-
-    time_s: np.ndarray
-    depth_of_discharge: np.ndarray
-    mean_sol: np.ndarray
-    depth_fraction: np.ndarray
-    uniform_depth_fraction: np.ndarray
-    lead: np.ndarray
-    separator_rate_ratio: np.ndarray
-    electrode_thickness: float
-
-
-def reaction_front(source: DischargeResult | str | Path) -> ReactionFront:
-    """The reaction front of an electrode run at every per-particle record with a net current
-    (the ``initial`` record, before any current, is left out).
-
-    Raises:
-        InputError: not an electrode results directory, or no per-particle records.
-    """
-    result = _results(source)
-    rows = []
-    for spread, record in zip(sol_spread_by_depth(result), result.particles, strict=True):
-        volume = np.asarray(record["volume_m3"], dtype=float)
-        current = np.asarray(record["current_integral_A"], dtype=float)[np.isfinite(volume) & (volume > 0)]
-        net = float(np.sum(current))
-        if net == 0.0 or not np.all(np.isfinite(current)):
-            continue
-        weight = np.clip(current * np.sign(net), 0.0, None)
-        depth, v = spread.depth_fraction, spread.volume
-        reacting = float(np.sum(weight * depth) / np.sum(weight))
-        uniform = float(np.sum(v * depth) / np.sum(v))
-        near = depth < 0.5
-        ratio = (float(np.sum(weight[near]) / np.sum(weight)) / float(np.sum(v[near]) / np.sum(v))
-                 if near.any() else float("nan"))
-        rows.append((spread.time_s, spread.depth_of_discharge, spread.mean_sol, reacting, uniform, ratio))
-    values = np.array(rows, dtype=float).reshape(-1, 6)
-    return ReactionFront(time_s=values[:, 0], depth_of_discharge=values[:, 1], mean_sol=values[:, 2],
-                         depth_fraction=values[:, 3], uniform_depth_fraction=values[:, 4],
-                         lead=values[:, 4] - values[:, 3], separator_rate_ratio=values[:, 5],
-                         electrode_thickness=result.electrode_thickness)

@@ -22,7 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .electrode_analytics import DepthProfile, DsLimitingDepth, RateCurve, SolSpread  # noqa: E402
+from .electrode_analytics import DepthProfile, DsLimitingDepth, RateCurve  # noqa: E402
+from .lithiation_dynamics import SolSpread  # noqa: E402
 
 UM = 1e6
 

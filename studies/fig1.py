@@ -35,7 +35,7 @@ import numpy as np
 
 from postprocess.discharge_plots import sol_field_2d
 from postprocess.discharge_results import read_results
-from studies.app import PRIMARY_FIT
+from studies.grained_particles import PRIMARY_FIT
 from studies.workflow import Plan, Step, run_study, step_directory
 
 NAME = "fig1"

@@ -10,7 +10,7 @@ its full 1.5 mAh/cm^2. Per record it follows
 * the reaction front: how far the charge transfer runs ahead next to the separator, as the
   lead of the reaction-weighted mean depth of the particles over their AM-weighted one, and
   the reaction per AM volume in the separator half over the electrode's
-  (:func:`postprocess.electrode_analytics.reaction_front`). It starts near the separator,
+  (:func:`postprocess.lithiation_dynamics.reaction_front`). It starts near the separator,
   where the electrolyte is richest, and moves into the electrode as the particles there
   saturate and polarise (the paper's "self-balancing" shuttle).
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from models.protocol import PAPER_AREAL_CAPACITY
 from postprocess.discharge_results import read_results
-from postprocess.electrode_analytics import reaction_front, sol_spread_by_depth
+from postprocess.lithiation_dynamics import reaction_front, sol_spread_by_depth
 from studies import fig3
 from studies.workflow import Plan, Step, run_study
 

@@ -28,12 +28,11 @@ from postprocess.electrode_analytics import (
     ds_limiting_depth,
     ds_limiting_depth_of,
     rated_capacity,
-    reaction_front,
     single_particle_reference,
-    sol_spread_by_depth,
     surface_saturation_peak,
 )
 from postprocess.electrode_plots import plot_depth_profile, plot_rated_capacity, plot_sol_spread_by_depth
+from postprocess.lithiation_dynamics import reaction_front, sol_spread_by_depth
 
 PARTICLE_COLUMNS = [
     "particle_id", "time_s", "depth_of_discharge", "centroid_x_m", "centroid_y_m", "centroid_z_m", "volume_m3",

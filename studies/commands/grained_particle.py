@@ -6,7 +6,7 @@ import argparse
 
 from foundation.stack import MPI
 from meshing.grains import ARCHITECTURES, CONVENTIONS, PAPER_GROUPS_DEG, GrainedDiskSpec
-from studies import app
+from studies import grained_particles
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,15 +68,15 @@ def run(args: argparse.Namespace) -> int:
     comm = MPI.COMM_WORLD
     output = args.output or f"results/grained_{args.architecture}_{args.c_rate:g}C{'_fit' if args.fit else ''}"
     if args.fit:
-        path = app.fit_grained_particle(spec, args.radius_um, args.c_rate, output, comm,
+        path = grained_particles.fit_grained_particle(spec, args.radius_um, args.c_rate, output, comm,
                                         parameter_set_name=args.parameter_set)
     else:
         factor = args.primary_factor
         if args.primary_factor_from:
-            factor = app.read_primary_factor(args.primary_factor_from)
-        path = app.grained_particle(spec, args.radius_um, args.c_rate, output, comm, primary_factor=factor,
-                                    parameter_set_name=args.parameter_set, snapshot_dod=args.snapshot_dod,
-                                    show_progress=not args.quiet)
+            factor = grained_particles.read_primary_factor(args.primary_factor_from)
+        path = grained_particles.grained_particle(
+            spec, args.radius_um, args.c_rate, output, comm, primary_factor=factor,
+            parameter_set_name=args.parameter_set, snapshot_dod=args.snapshot_dod, show_progress=not args.quiet)
     if comm.rank == 0:
         print(f"microbat grained-particle: results are in {path.resolve()}")
     return 0
