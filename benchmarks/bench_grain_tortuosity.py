@@ -40,6 +40,17 @@ def fit(spec: GrainedDiskSpec, args) -> tuple[float, float, int, float]:
     return f.factor, f.homogeneous.depth_of_discharge, f.homogeneous.cells, time.perf_counter() - started
 
 
+def richardson(name: str, values: list[float]) -> None:
+    """Observed order and extrapolation of three values on meshes halved each time."""
+    d1, d2 = values[0] - values[1], values[1] - values[2]
+    if d1 * d2 > 0 and abs(d2) < abs(d1):
+        order = math.log(abs(d1 / d2), 2)
+        extrapolated = values[2] + (values[2] - values[1]) / (2 ** order - 1)
+        print(f"{name}: observed order {order:.2f}, Richardson extrapolation {extrapolated:.4f}")
+    else:
+        print(f"{name}: differences {d1:+.4f}, {d2:+.4f}, not in the asymptotic range; finest {values[2]:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--radius-um", type=float, default=5.0)
@@ -54,20 +65,15 @@ def main() -> None:
     print("\n## 1. mesh convergence of D_pri / D_sec (seed 0, grain size 0.3 R)")
     print("| element size / R (interior, surface) | triangles | DoD homogeneous | D_pri / D_sec | wall s |")
     print("|---|---|---|---|---|")
-    factors = []
+    factors, depths = [], []
     for level in range(3):
         spec = BASE.scaled(0.5 ** level)
         k, dod, cells, wall = fit(spec, args)
         factors.append(k)
+        depths.append(dod)
         print(f"| {spec.mesh_size:g}, {spec.surface_size:g} | {cells} | {dod:.4f} | {k:.4f} | {wall:.0f} |")
-    d1, d2 = factors[0] - factors[1], factors[1] - factors[2]
-    if d1 * d2 > 0 and abs(d2) < abs(d1):
-        order = math.log(abs(d1 / d2), 2)
-        extrapolated = factors[2] + (factors[2] - factors[1]) / (2 ** order - 1)
-        print(f"observed order {order:.2f}, Richardson extrapolation {extrapolated:.4f}")
-    else:
-        print(f"differences {d1:+.4f}, {d2:+.4f}: not in the asymptotic range (within the fit tolerance); "
-              f"finest {factors[2]:.4f}")
+    richardson("DoD of the homogeneous particle", depths)
+    richardson("D_pri / D_sec", factors)
 
     medium = BASE.scaled(0.5)
     print("\n## 2. grain layouts and grain size (medium mesh)")

@@ -112,6 +112,10 @@ class DischargeResult:
         ends = [p for p in self.particles if p.label.startswith("end_step")]
         return ends[0] if ends else self.particles[-1]
 
+    def histogram(self, label: str) -> SolHistogram | None:
+        """The SoL histogram recorded with the per-particle record ``label``, if any."""
+        return next((h for h in self.histograms if h.label == label), None)
+
     def snapshot(self, label: str | None = None) -> Path | None:
         """``sol.pvd`` at ``label``; default: the end of the first step, else the latest."""
         if label is not None:

@@ -208,7 +208,7 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
                 bins=cfg["depth_bins"], basis="paper")
             others[kind] = {"reference_std": other.sol_std, "ds_limiting_depth": other_limit.fraction}
         record = record_at(run, cfg["paper_dod"], "paper")
-        histogram = next((h for h in run.histograms if h.label == record.label), None)
+        histogram = run.histogram(record.label)
         peak = surface_saturation_peak(histogram) if histogram is not None else None
         tau, source = nsd_transport_of(study_dir, cfg, e)
         depth = depth_fraction(run, record)

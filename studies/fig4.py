@@ -120,10 +120,6 @@ def _peak(histogram: Any) -> dict[str, float] | None:
                                       "valley_sol": peak.valley_sol}
 
 
-def _histogram(run: Any, label: str) -> Any:
-    return next((h for h in run.histograms if h.label == label), None)
-
-
 def _density(histogram: Any) -> dict[str, list[float]] | None:
     """Bin edges and AM volume fraction per unit x (the paper's histogram axes)."""
     if histogram is None:
@@ -142,9 +138,9 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
         profile, ref, limit = ds_limiting_depth_of(run, reference_dir, cfg["paper_dod"], bins=cfg["depth_bins"],
                                                    basis="paper")
         record = record_at(run, cfg["paper_dod"], "paper")
-        histogram = _histogram(run, record.label)
+        histogram = run.histogram(record.label)
         reference = read_results(reference_dir)
-        ref_histogram = _histogram(reference, record_at(reference, ref.depth_of_discharge).label)
+        ref_histogram = reference.histogram(record_at(reference, ref.depth_of_discharge).label)
         tau, source = fig3.nsd_transport_of(study_dir, cfg, e)
         out["electrodes"][e["name"]] = {
             key: e[key] for key in ("diameter_um", "porosity_key", "porosity", "thickness_um", "c_rate",
