@@ -132,6 +132,8 @@ class HalfCell:
     initial_stoichiometry: float
     forms: dict[str, dolfinx.fem.Form] = field(default_factory=dict)
     """Compiled scalar forms for diagnostics (see :meth:`diagnostics`)."""
+    interface_overpotential: ufl.core.expr.Expr | None = None
+    """UFL activation overpotential eta = phi_s - phi_e - U(x) on Gamma [V] (< 0 on discharge)."""
 
     @property
     def single_particle(self) -> bool:
@@ -256,6 +258,7 @@ def build_half_cell(
     # ---- Butler-Volmer current on Gamma (AM traces "+", electrolyte traces "-")
     j = kinetics.butler_volmer(
         domains.am(phi_s), phi_e_trace, domains.am(c_s), c_e_trace, material, T)
+    eta = kinetics.overpotential(domains.am(phi_s), phi_e_trace, domains.am(c_s), material)
 
     # ---- F_cs: lithium in the active material
     F_cs = solid_diffusion.storage(
@@ -292,7 +295,7 @@ def build_half_cell(
         residuals=residuals, inverse_dt=inverse_dt, applied_current=applied, theta=theta,
         interface_current_density=j, counter_current_density=i_li, conductivity=sigma,
         porosity=porosity, transport_factor=transport,
-        initial_stoichiometry=p.initial_stoichiometry,
+        initial_stoichiometry=p.initial_stoichiometry, interface_overpotential=eta,
     )
     model.forms = _diagnostic_forms(model)
     model.set_initial_state()

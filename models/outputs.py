@@ -9,6 +9,8 @@
   (docs/model.md, "Analytics").
 * :class:`SolHistograms` - ``sol_histograms.json``: volume-weighted SoL histograms at the
   same depths of discharge and step ends.
+* :class:`SurfaceRecords` - ``surface/surface_dod0.800.csv``: j, the activation overpotential
+  and the surface SoL on the particle surfaces, cell by cell, at ``surface_dod``.
 * :class:`FieldSnapshots` - ``fields/dod0.600_<submesh>.bp`` (VTX/ADIOS2, opens in ParaView):
   one file per submesh (AM: c_s and x; electronic phase: phi_s; electrolyte: c_e, phi_e), plus
   ``fields/dod0.600_sol/sol.pvd`` (x on the AM as VTK files, which pyvista/VTK read without
@@ -60,6 +62,11 @@ class OutputSettings:
         help="depths of discharge on the paper's capacity basis (1.5 mAh/cm^2 per 60 um, Lu 2021) with "
         "per-particle records, SoL histograms and electrolyte profiles, labelled pdod<x>; "
         "ignored by runs without that basis (a single particle)",
+    )
+    surface_dod: tuple[float, ...] = spec(
+        (), min=0, max=1,
+        help="depths of discharge with a record of the particle surfaces (j, activation overpotential and "
+        "surface SoL per surface cell: surface/surface_dod<x>.csv)",
     )
     histogram_bins: int = spec(50, min=2, max=1000)
     fields: bool = spec(True, help="write field snapshots (VTX/XDMF)")
@@ -339,6 +346,40 @@ class ElectrolyteProfiles(_DepthTriggered):
         write_csv(sim.comm, self.directory / f"electrolyte_{label}.csv", columns)
 
 
+class SurfaceRecords(_DepthTriggered):
+    """``surface/surface_<label>.csv``: the particle surfaces, one row per AM cell with a face
+    on the interface (:meth:`models.records.ParticleStatistics.surface_cells`): particle,
+    centroid of its interface faces, their area, and the area means of the charge-transfer
+    current density j, the activation overpotential eta and the surface SoL. Rows are gathered
+    on rank 0 and sorted by particle and position, so the file does not depend on the ranks."""
+
+    def __init__(self, directory: str | Path, dod_targets: tuple[float, ...]) -> None:
+        super().__init__(dod_targets)
+        self.directory = Path(directory) / "surface"
+        self._stats: ParticleStatistics | None = None
+
+    def write(self, sim: Simulation, label: str) -> None:
+        if self._stats is None:
+            self._stats = ParticleStatistics(sim.model)
+        rows = self._stats.surface_cells()
+        gathered = sim.comm.gather(rows, root=0)
+        if sim.comm.rank != 0:
+            return
+        merged = {k: np.concatenate([g[k] for g in gathered]) for k in rows}
+        centroid = merged["centroid"]
+        order = np.lexsort((*np.round(centroid.T[::-1] * 1e9), merged["particle_id"]))
+        columns: dict[str, Any] = {
+            "particle_id": merged["particle_id"][order],
+            "time_s": [sim.time] * len(order),
+            "depth_of_discharge": [sim.depth_of_discharge] * len(order),
+        }
+        for k, axis in enumerate("xyz"[: centroid.shape[1]]):
+            columns[f"{axis}_m"] = centroid[order, k]
+        columns |= {"area_m2": merged["area"][order], "current_density_A_m2": merged["current_density"][order],
+                    "overpotential_V": merged["overpotential"][order], "surface_sol": merged["surface_sol"][order]}
+        write_csv(sim.comm, self.directory / f"surface_{label}.csv", columns)
+
+
 class FieldSnapshots(_DepthTriggered):
     """VTX (ADIOS2) field files at requested depths of discharge, one per submesh."""
 
@@ -404,6 +445,8 @@ def standard_outputs(directory: str | Path, settings: OutputSettings) -> list[Ou
         SolHistograms(directory, settings.record_dod, settings.histogram_bins, settings.record_paper_dod),
         ElectrolyteProfiles(directory, settings.record_dod, paper_dod_targets=settings.record_paper_dod),
     ]
+    if settings.surface_dod:
+        outputs.append(SurfaceRecords(directory, settings.surface_dod))
     if settings.fields:
         outputs.append(FieldSnapshots(directory, settings.snapshot_dod))
     return outputs

@@ -142,6 +142,31 @@ def sol_field_2d(pvd: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(grid.points)[:, :2], np.asarray(triangles), np.asarray(grid["sol"])
 
 
+def sol_section(pvd: str | Path, axis: int = 2, position: float | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The SoL field of a 3D run's ``sol.pvd`` snapshot on the plane normal to ``axis`` at
+    ``position`` [m] (default: through the centre of the bounds): in-plane coordinates (n, 2)
+    [m], triangles (m, 3) and x at the points (n), for ``matplotlib.pyplot.tripcolor``."""
+    import pyvista as pv
+
+    data = pv.read(str(pvd))
+    grid = data.combine() if isinstance(data, pv.MultiBlock) else data
+    if "sol" not in grid.array_names:
+        raise ValueError(f"{pvd}: no point array 'sol' (arrays: {grid.array_names})")
+    bounds = np.asarray(grid.bounds).reshape(3, 2)
+    origin = bounds.mean(axis=1)
+    if position is not None:
+        origin[axis] = position
+    normal = np.zeros(3)
+    normal[axis] = 1.0
+    section = grid.slice(normal=normal, origin=origin).triangulate()
+    if section.n_cells == 0:
+        raise ValueError(f"{pvd}: the plane {'xyz'[axis]} = {origin[axis]:.4g} m cuts no cell")
+    triangles = np.asarray(section.faces).reshape(-1, 4)[:, 1:]
+    keep = [a for a in range(3) if a != axis]
+    return np.asarray(section.points)[:, keep], triangles, np.asarray(section["sol"])
+
+
 def render_sol_field(pvd: str | Path, target: str | Path, title: str = "") -> Path:
     """Off-screen pyvista render of x on the particles from a ``sol.pvd`` snapshot into ``target`` (PNG).
 

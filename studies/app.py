@@ -73,7 +73,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 # ============================================================================= run stage
-PREVIOUS_OUTPUTS = ("timeseries.csv", "sol_histograms.json", "manifest.json", "particles", "fields", "figures")
+PREVIOUS_OUTPUTS = ("timeseries.csv", "sol_histograms.json", "manifest.json", "particles", "fields", "figures",
+                    "electrolyte", "surface", "particle_mask.npz")
 """What a fresh run replaces in its results directory (the mesh and the checkpoint are kept
 for reuse; anything else in the directory is left alone)."""
 PREVIOUS_DIR = "previous"

@@ -28,6 +28,7 @@ from studies.app import package_version
 from studies.commands import (
     analyze,
     case,
+    ct_particle,
     demo,
     generate,
     grained_particle,
@@ -41,8 +42,8 @@ from studies.commands import (
     study,
 )
 
-COMMANDS = [info, case, generate, segment, analyze, nsd_transport, mesh, run, single_particle, grained_particle, plot,
-            demo, study]
+COMMANDS = [info, case, generate, segment, analyze, nsd_transport, mesh, run, single_particle, grained_particle,
+            ct_particle, plot, demo, study]
 """Subcommand modules of :mod:`studies.commands`, in the order shown by --help."""
 
 
