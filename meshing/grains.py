@@ -130,6 +130,10 @@ class GrainedDiskSpec:
             raise InputError(f"grained particle: crack_width = {self.crack_width!r}; accepted: 0.001 to 0.05 "
                              "(relative to the radius)")
 
+    def intact(self) -> GrainedDiskSpec:
+        """The homogenised particle of the same outline and mesh, without cracks or voids."""
+        return dataclasses.replace(self, architecture="homogeneous", crack_density=0.0, void_fraction=0.0)
+
     def scaled(self, factor: float) -> GrainedDiskSpec:
         """The same particle with every element size multiplied by ``factor`` (refinement studies)."""
         surface = None if self.surface_size is None else self.surface_size * factor
@@ -168,6 +172,12 @@ class GrainLayout:
         if primary_factor == 1.0 and np.all(self.tensors == np.eye(2)):
             return None
         return {tag: primary_factor * self.tensors[i] for i, tag in enumerate(self.tags)}
+
+    def describe(self) -> dict:
+        """JSON-ready record of every grain."""
+        return {"tags": list(self.tags), "angles_deg": self.angles_deg.tolist(), "areas_relative": self.areas.tolist(),
+                "centroid_radius_relative": self.centroid_radius.tolist(),
+                "accessible_fraction": self.accessible_fraction, **self.summary()}
 
     def summary(self) -> dict:
         angles = self.angles_deg[np.isfinite(self.angles_deg)]

@@ -12,6 +12,7 @@ these builders make meshes with the same tags (:mod:`meshing.tags`) without it:
   (:mod:`meshing.layered_sphere`): the default single-particle mesh (``SPHERE_MESH``).
 * :func:`grained_disk` - a 2D secondary-particle cross-section of primary grains
   (:mod:`meshing.grains`), one particle tag per grain.
+* :func:`grained_sphere` - a 3D secondary particle of primary grains (:mod:`meshing.grains3d`).
 
 Smooth packing electrodes come from the meshing stage (:func:`meshing.build.build_mesh`).
 
@@ -28,11 +29,13 @@ import numpy as np
 
 from foundation.errors import InputError
 from foundation.stack import MPI, dolfinx
-from meshing.distribute import coordinate_element, run_on_root
-from meshing.gmsh_tools import refine_towards
+from meshing.distribute import coordinate_element, distribute, run_on_root
+from meshing.gmsh_tools import gmsh_session, refine_towards
 from meshing.grains import GrainedDiskSpec, GrainLayout, add_grained_disk
+from meshing.grains3d import GrainedSphereSpec, SphereGrainLayout, grain_layout, mesh_grained_sphere
 from meshing.layered_sphere import LayeredSphereOptions, layered_unit_sphere
 from meshing.tags import CellTag, FacetTag
+from meshing.tetmesh import TetMesh
 from models.mesh_input import MeshData, ghosted_partitioner
 
 Particle = tuple[Sequence[float], float]
@@ -224,4 +227,34 @@ def grained_disk(comm: MPI.Comm, radius: float, spec: GrainedDiskSpec) -> tuple[
         raise error
     mesh_data = _distribute(comm, model, gdim=2, scale=radius)
     info = {"builder": "grained_disk", "radius_m": radius, **dataclasses.asdict(spec), **layout.summary()}
+    return dataclasses.replace(mesh_data, info=info), layout
+
+
+def grained_sphere(comm: MPI.Comm, radius: float, spec: GrainedSphereSpec) -> tuple[MeshData, SphereGrainLayout]:
+    """A 3D secondary particle of ``radius`` [m] made of primary grains (:mod:`meshing.grains3d`):
+    grain i is particle tag 100 + i, the sphere is the interface. Returns the mesh and the
+    grain layout (tensors by tag)."""
+    import gmsh
+
+    if not (np.isfinite(radius) and radius > 0):
+        raise InputError(f"particle radius = {radius!r} m: accepted is a positive length")
+
+    def build() -> tuple[TetMesh, SphereGrainLayout]:
+        with gmsh_session(1):
+            gmsh.model.add("grained_sphere")
+            try:
+                nodes, tets, grain, tris = mesh_grained_sphere(spec)
+            except Exception as err:  # noqa: BLE001 - gmsh raises plain Exception
+                raise InputError(f"grained sphere {spec}: gmsh could not mesh it ({err})") from None
+        layout = grain_layout(spec, nodes, tets, grain, int(CellTag.PARTICLE_BASE))
+        tm = TetMesh(nodes=nodes * radius, tets=tets, cell_tags=np.asarray(layout.tags, np.int32)[grain],
+                     facets=tris, facet_tags=np.full(len(tris), int(FacetTag.INTERFACE), np.int32),
+                     box=(2 * radius,) * 3, separator_thickness=0.0)
+        return tm, layout
+
+    built = run_on_root(comm, build)
+    tm, layout = built if built is not None else (None, None)
+    layout = comm.bcast(layout, root=0)
+    mesh_data = distribute(tm, comm)
+    info = {"builder": "grained_sphere", "radius_m": radius, **dataclasses.asdict(spec), **layout.summary()}
     return dataclasses.replace(mesh_data, info=info), layout

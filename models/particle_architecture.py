@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from foundation.errors import InputError, SolverError
 from foundation.stack import MPI
 from meshing.grains import GrainedDiskSpec
+from meshing.grains3d import GrainedSphereSpec
 from models.parameters import ParameterSet, parameter_set
 from models.runner import run_grained_particle
 
@@ -65,7 +66,7 @@ class PrimaryFit:
                 "runs": [dataclasses.asdict(r) for r in self.runs]}
 
 
-def discharge(spec: GrainedDiskSpec, radius: float, c_rate: float, parameters: ParameterSet,
+def discharge(spec: GrainedDiskSpec | GrainedSphereSpec, radius: float, c_rate: float, parameters: ParameterSet,
               primary_factor: float = 1.0, comm: MPI.Comm | None = None) -> Discharge:
     """Discharge ``spec`` at ``c_rate`` to the set's cut-off and summarise it."""
     series = run_grained_particle(spec, radius, c_rate, parameters, primary_factor=primary_factor, comm=comm)
@@ -80,7 +81,7 @@ def discharge(spec: GrainedDiskSpec, radius: float, c_rate: float, parameters: P
                      max_bounds_violation=float(s["state"]["max_bounds_violation"]))
 
 
-def fit_primary_factor(spec: GrainedDiskSpec, radius: float, c_rate: float = 5.0,
+def fit_primary_factor(spec: GrainedDiskSpec | GrainedSphereSpec, radius: float, c_rate: float = 5.0,
                        parameters: str | ParameterSet = "baseline", comm: MPI.Comm | None = None,
                        tolerance: float = FIT_TOLERANCE) -> PrimaryFit:
     """The D_pri / D_sec that makes ``spec`` deliver, at ``c_rate``, the depth of discharge of
@@ -92,7 +93,7 @@ def fit_primary_factor(spec: GrainedDiskSpec, radius: float, c_rate: float = 5.0
     if spec.architecture == "homogeneous":
         raise InputError("fit_primary_factor: the architecture is already homogeneous; accepted: a grained one")
     pset = parameter_set(parameters) if isinstance(parameters, str) else parameters
-    intact = dataclasses.replace(spec, architecture="homogeneous", crack_density=0.0, void_fraction=0.0)
+    intact = spec.intact()
     homogeneous = discharge(intact, radius, c_rate, pset, comm=comm)
     target = homogeneous.depth_of_discharge
     runs: list[Discharge] = []

@@ -25,10 +25,11 @@ from foundation import interrupts
 from foundation.errors import InputError, Interrupted, SolverError
 from foundation.stack import MPI
 from meshing.grains import GrainedDiskSpec
+from meshing.grains3d import GrainedSphereSpec
 from meshing.layered_sphere import LayeredSphereOptions
 from models import checkpoint
 from models.mesh_input import MeshData
-from models.meshes import SPHERE_MESH, grained_disk, layered_sphere, sphere
+from models.meshes import SPHERE_MESH, grained_disk, grained_sphere, layered_sphere, sphere
 from models.outputs import OutputSettings, TimeSeries, standard_outputs
 from models.parameters import ParameterSet, parameter_set
 from models.protocol import CCStep, Protocol
@@ -219,7 +220,7 @@ def run_single_particle(
 
 
 def run_grained_particle(
-    spec: GrainedDiskSpec,
+    spec: GrainedDiskSpec | GrainedSphereSpec,
     radius: float,
     c_rate: float,
     parameters: str | ParameterSet = "baseline",
@@ -249,7 +250,10 @@ def run_grained_particle(
     series = TimeSeries(Path(output_dir) if output_dir else Path(os.devnull))
     if output_dir is None:
         series.write = lambda comm: None  # keep in memory only
-    mesh, layout = grained_disk(comm, radius, spec)
+    if isinstance(spec, GrainedSphereSpec):
+        mesh, layout = grained_sphere(comm, radius, spec)
+    else:
+        mesh, layout = grained_disk(comm, radius, spec)
     sim = Simulation(mesh, pset, protocol, settings, [series], anisotropy=layout.tensor_by_tag(primary_factor),
                      show_progress=False)
     sim.build().run()

@@ -20,7 +20,8 @@ from foundation.errors import InputError
 from foundation.files import write_json
 from foundation.stack import MPI
 from meshing.grains import GrainedDiskSpec
-from models.meshes import grained_disk
+from meshing.grains3d import GrainedSphereSpec
+from models.meshes import grained_disk, grained_sphere
 from models.outputs import OutputSettings
 from models.parameters import available_parameter_sets, parameter_set
 from models.particle_architecture import fit_primary_factor
@@ -30,7 +31,8 @@ from models.settings import SolverSettings
 from studies.app import Manifest, clear_previous_results, package_version
 
 
-def grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, output: str | Path, comm: MPI.Comm,
+def grained_particle(spec: GrainedDiskSpec | GrainedSphereSpec, radius_um: float, c_rate: float, output: str | Path,
+                     comm: MPI.Comm,
                      *, primary_factor: float = 1.0, parameter_set_name: str = "baseline",
                      snapshot_dod: Sequence[float] = (), show_progress: bool = True) -> Path:
     """Discharge a 2D secondary-particle cross-section of primary grains (:mod:`meshing.grains`)
@@ -44,15 +46,15 @@ def grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, out
     if not (np.isfinite(primary_factor) and 0 < primary_factor <= 100):
         raise InputError(f"--primary-factor {primary_factor!r}: accepted is D_pri / D_sec in (0, 100]")
     out = prepare_output(comm, output)
-    mesh_data, layout = grained_disk(comm, radius_um * 1e-6, spec)
+    if isinstance(spec, GrainedSphereSpec):
+        mesh_data, layout = grained_sphere(comm, radius_um * 1e-6, spec)
+    else:
+        mesh_data, layout = grained_disk(comm, radius_um * 1e-6, spec)
     clear_previous_results(out, comm)
     described = {"kind": "grained_particle", "radius_um": radius_um, "c_rate": c_rate,
                  "primary_factor": primary_factor, "parameter_set": parameter_set_name,
                  "particle": dataclasses.asdict(spec),
-                 "grains": {"tags": list(layout.tags), "angles_deg": layout.angles_deg.tolist(),
-                            "areas_relative": layout.areas.tolist(),
-                            "centroid_radius_relative": layout.centroid_radius.tolist(),
-                            "accessible_fraction": layout.accessible_fraction, **layout.summary()}}
+                 "dimension": 3 if isinstance(spec, GrainedSphereSpec) else 2, "grains": layout.describe()}
     protocol = Protocol(steps=(CCStep(c_rate=c_rate),))
     solver = SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE)
     outputs = OutputSettings(fields=bool(snapshot_dod), snapshot_dod=tuple(float(d) for d in snapshot_dod),
@@ -63,7 +65,8 @@ def grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, out
                           anisotropy=layout.tensor_by_tag(primary_factor))
 
 
-def fit_grained_particle(spec: GrainedDiskSpec, radius_um: float, c_rate: float, output: str | Path, comm: MPI.Comm,
+def fit_grained_particle(spec: GrainedDiskSpec | GrainedSphereSpec, radius_um: float, c_rate: float,
+                         output: str | Path, comm: MPI.Comm,
                          *, parameter_set_name: str = "baseline") -> Path:
     """D_pri / D_sec of ``spec`` that delivers the homogeneous particle's capacity at ``c_rate``
     (:func:`models.particle_architecture.fit_primary_factor`), written to ``output/primary_fit.json``."""

@@ -140,7 +140,7 @@ def test_fig1_quick(tmp_path):
     directory = tmp_path / "fig1"
     code, out, err = run_cli("study", "fig1", "--quick", "--cores", "2", "--directory", str(directory))
     assert code == 0, out[-3000:] + err[-3000:]
-    assert "9 done, 0 running, 0 failed, 0 left of 9 runs; figures written" in out
+    assert "10 done, 0 running, 0 failed, 0 left of 10 runs; figures written" in out
     for name in ("fig1_rated_capacity", "fig1_primary_fit", "fig1_sol_maps"):
         assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
     results = json.loads((directory / "analytics.json").read_text())
@@ -164,6 +164,10 @@ def test_fig1_quick(tmp_path):
     assert cracked["depth_of_discharge_intact_basis"] < runs["polycrystal"] - 0.02
     assert cracked["depth_of_discharge"] < runs["polycrystal"], "also per accessible AM"
     assert results["crack_factor_ratio"] == pytest.approx(1.104, abs=0.015)
+    # in 3D, planes in random directions with two fast axes of three cost less than the 2D groups
+    fit_3d = results["fit_3d"]
+    assert fit_3d["runs"][0][0] == 1.0 and fit_3d["runs"][0][1] < fit_3d["homogeneous_dod"] - 0.05
+    assert results["fit_3d"]["factor"] == pytest.approx(1.526, abs=0.01)
     # the SoL maps are the runs' own snapshots at the map's depth
     assert all(r["sol_map"].endswith(f"dod{0.2:.3f}_sol/sol.pvd") for r in results["runs"].values())
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from foundation.errors import InputError
 from foundation.stack import MPI
 from meshing.grains import ARCHITECTURES, CONVENTIONS, PAPER_GROUPS_DEG, GrainedDiskSpec
+from meshing.grains3d import GrainedSphereSpec
 from studies import grained_particles
 
 
@@ -22,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "(output/primary_fit.json; the paper: 3.05)."
         ),
     )
+    p.add_argument("--dim", type=int, choices=(2, 3), default=2,
+                   help="2: a cross-section (the paper's four orientation groups); 3: a sphere whose grains have "
+                   "planes in random 3D orientations (rotated tensors, --normal-ratio across the planes)")
     p.add_argument("--architecture", choices=ARCHITECTURES, default="polycrystal")
     p.add_argument("--radius-um", type=float, default=5.0, help="particle radius [um] (default 5)")
     p.add_argument("--c-rate", type=float, default=5.0, help="C-rate of the particle's window capacity (default 5)")
@@ -30,14 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--primary-factor-from", metavar="FIT_DIR",
                    help="take D_pri / D_sec from an earlier --fit's results directory")
     p.add_argument("--fit", action="store_true", help="fit D_pri / D_sec instead of one discharge")
-    p.add_argument("--grain-size", type=float, default=GrainedDiskSpec.grain_size,
-                   help="mean grain diameter relative to the radius (default %(default)s)")
+    p.add_argument("--grain-size", type=float, default=None,
+                   help=f"mean grain diameter relative to the radius (default {GrainedDiskSpec.grain_size} in 2D, "
+                   f"{GrainedSphereSpec.grain_size} in 3D)")
     p.add_argument("--groups-deg", type=float, nargs="+", default=list(PAPER_GROUPS_DEG),
                    help="orientations a polycrystalline grain draws from (default: the paper's 0 30 60 90)")
     p.add_argument("--convention", choices=CONVENTIONS, default=GrainedDiskSpec.convention)
     p.add_argument("--normal-ratio", type=float, default=0.0, help="D across / D along the planes (rotated)")
-    p.add_argument("--mesh-size", type=float, default=GrainedDiskSpec.mesh_size,
-                   help="element size relative to the radius (default %(default)s)")
+    p.add_argument("--mesh-size", type=float, default=None,
+                   help=f"element size relative to the radius (default {GrainedDiskSpec.mesh_size} in 2D, "
+                   f"{GrainedSphereSpec.mesh_size} in 3D)")
     p.add_argument("--surface-size", type=float, default=None,
                    help="element size on the surface relative to the radius (default: --mesh-size)")
     p.add_argument("--seed", type=int, default=0, help="seed of the grain layout, orientations and cracks")
@@ -59,14 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = GrainedDiskSpec(architecture=args.architecture, grain_size=args.grain_size,
-                           groups_deg=tuple(args.groups_deg), convention=args.convention,
-                           normal_ratio=args.normal_ratio, mesh_size=args.mesh_size,
-                           surface_size=args.surface_size, seed=args.seed, crack_density=args.crack_density,
-                           crack_width=args.crack_width, void_fraction=args.void_fraction,
-                           void_radius=args.void_radius)
+    spec = _spec(args)
     comm = MPI.COMM_WORLD
-    output = args.output or f"results/grained_{args.architecture}_{args.c_rate:g}C{'_fit' if args.fit else ''}"
+    name = f"grained{'3d' if args.dim == 3 else ''}_{args.architecture}_{args.c_rate:g}C{'_fit' if args.fit else ''}"
+    output = args.output or f"results/{name}"
     if args.fit:
         path = grained_particles.fit_grained_particle(spec, args.radius_um, args.c_rate, output, comm,
                                         parameter_set_name=args.parameter_set)
@@ -80,3 +83,23 @@ def run(args: argparse.Namespace) -> int:
     if comm.rank == 0:
         print(f"microbat grained-particle: results are in {path.resolve()}")
     return 0
+
+
+def _spec(args: argparse.Namespace) -> GrainedDiskSpec | GrainedSphereSpec:
+    if args.dim == 3:
+        if args.crack_density or args.void_fraction:
+            raise InputError("--crack-density / --void-fraction: cracks and voids are built in 2D only; "
+                             "accepted with --dim 3: 0")
+        if args.convention != "rotated" and args.convention != GrainedDiskSpec.convention:
+            raise InputError(f"--convention {args.convention}: 3D grains use rotated tensors")
+        return GrainedSphereSpec(architecture=args.architecture,
+                                 grain_size=args.grain_size or GrainedSphereSpec.grain_size,
+                                 normal_ratio=args.normal_ratio,
+                                 mesh_size=args.mesh_size or GrainedSphereSpec.mesh_size,
+                                 surface_size=args.surface_size, seed=args.seed)
+    return GrainedDiskSpec(architecture=args.architecture, grain_size=args.grain_size or GrainedDiskSpec.grain_size,
+                           groups_deg=tuple(args.groups_deg), convention=args.convention,
+                           normal_ratio=args.normal_ratio, mesh_size=args.mesh_size or GrainedDiskSpec.mesh_size,
+                           surface_size=args.surface_size, seed=args.seed, crack_density=args.crack_density,
+                           crack_width=args.crack_width, void_fraction=args.void_fraction,
+                           void_radius=args.void_radius)
