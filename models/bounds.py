@@ -13,7 +13,13 @@ particle, in proportion to their room to the bound, so that:
   maximum principle of the continuous problem, whose surface flux only adds (removes)
   lithium;
 * the lithium of every particle, and hence the balance with the charge passed, is unchanged
-  to round-off.
+  to round-off. A particle whose other nodes have no room to take (give) the clipped lithium
+  is left as it is: conservation comes first.
+
+A single-particle run is one particle whatever its tags: the grains of a secondary particle
+(:mod:`meshing.grains`, :mod:`meshing.grains3d`) exchange lithium, so the bounds and the
+redistribution are those of the whole particle (a grain alone may have nowhere to put it:
+an interior grain still at its initial x when its first node undershoots).
 
 The lithium moved is recorded (``RunState.bounds_moved_fraction``, ``max_bounds_excess``),
 so a run shows how much the limiter did; it is nothing on resolved meshes.
@@ -31,7 +37,8 @@ from models.halfcell import HalfCell
 class StoichiometryLimiter:
     """Clip-and-redistribute limiter of c_s per particle (see the module docstring)."""
 
-    def __init__(self, model: HalfCell) -> None:
+    def __init__(self, model: HalfCell, one_group: bool | None = None) -> None:
+        """``one_group`` treats the whole AM as one particle (default: for a single-particle run)."""
         d = model.domains
         c_s = model.c_s
         space = c_s.function_space
@@ -52,6 +59,9 @@ class StoichiometryLimiter:
         self.particles = np.asarray(d.particle_tags, np.int64)
         self.group = np.searchsorted(self.particles, owner[: self.n_owned])
         self.n_groups = len(self.particles)
+        if model.single_particle if one_group is None else one_group:
+            self.group = np.zeros_like(self.group)
+            self.n_groups = 1
 
     def _sum(self, values: np.ndarray) -> np.ndarray:
         local = np.bincount(self.group, weights=values, minlength=self.n_groups).astype(np.float64)
@@ -87,12 +97,17 @@ class StoichiometryLimiter:
         total = self._sum(self.mass * c)
         excess = self._sum(self.mass * over)
         deficit = self._sum(self.mass * under)
-        c = np.clip(c, lo, hi)
-        # the excess goes to the room below the upper bound, the deficit comes from above the lower one
-        room = self._sum(self.mass * (hi - c))
-        c += (hi - c) * np.divide(excess, room, out=np.zeros_like(room), where=room > 0)[self.group]
-        spare = self._sum(self.mass * (c - lo))
-        c -= (c - lo) * np.divide(deficit, spare, out=np.zeros_like(spare), where=spare > 0)[self.group]
+        clipped = np.clip(c, lo, hi)
+        # the excess goes to the room below the upper bound, the deficit comes from above the lower one;
+        # a group without room for it keeps its values (repairing it would create or destroy lithium)
+        room = self._sum(self.mass * (hi - clipped))
+        spare = self._sum(self.mass * (clipped - lo)) + excess
+        repairable = (room >= excess) & (spare >= deficit)
+        clipped += (hi - clipped) * np.divide(excess, room, out=np.zeros_like(room), where=room > 0)[self.group]
+        spare = self._sum(self.mass * (clipped - lo))
+        clipped -= (clipped - lo) * np.divide(deficit, spare, out=np.zeros_like(spare), where=spare > 0)[self.group]
+        c = np.where(repairable[self.group], clipped, c)
+        excess, deficit = np.where(repairable, excess, 0.0), np.where(repairable, deficit, 0.0)
         c_s.x.array[: self.n_owned] = c
         c_s.x.scatter_forward()
         moved = float((excess + deficit).sum() / max(total.sum(), 1e-300))
