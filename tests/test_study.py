@@ -167,7 +167,7 @@ def test_fig1_quick(tmp_path):
     # in 3D, planes in random directions with two fast axes of three cost less than the 2D groups
     fit_3d = results["fit_3d"]
     assert fit_3d["runs"][0][0] == 1.0 and fit_3d["runs"][0][1] < fit_3d["homogeneous_dod"] - 0.05
-    assert results["fit_3d"]["factor"] == pytest.approx(1.526, abs=0.01)
+    assert results["fit_3d"]["factor"] == pytest.approx(1.525, abs=0.01)  # the paper (3D): 2.35
     # the SoL maps are the runs' own snapshots at the map's depth
     assert all(r["sol_map"].endswith(f"dod{0.2:.3f}_sol/sol.pvd") for r in results["runs"].values())
 
