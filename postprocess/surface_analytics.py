@@ -74,3 +74,31 @@ def spherical_map(surface: dict[str, np.ndarray], centre: np.ndarray | None = No
     d = xyz - centre
     r = np.linalg.norm(d, axis=1)
     return np.degrees(np.arctan2(d[:, 1], d[:, 0])), np.degrees(np.arcsin(np.clip(d[:, 2] / r, -1, 1)))
+
+
+def surface_histogram(surface: dict[str, np.ndarray], key: str = "current_density_A_m2", bins: int = 40,
+                      relative: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Area-weighted histogram of ``key`` over the surface: (bin edges, area share per bin).
+    ``relative`` divides the values by their area mean first (j / mean j), so that runs at
+    different currents share an axis."""
+    area = surface["area_m2"]
+    values = surface[key]
+    if relative:
+        values = values / (np.sum(area * values) / area.sum())
+    lo, hi = np.quantile(values, [0.001, 0.999])
+    edges = np.linspace(lo, hi if hi > lo else lo + 1e-12, bins + 1)
+    share, _ = np.histogram(np.clip(values, lo, hi), bins=edges, weights=area)
+    return edges, share / area.sum()
+
+
+def surface_by_depth(surface: dict[str, np.ndarray], thickness: float, bins: int,
+                     key: str = "current_density_A_m2") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Area-weighted mean of ``key`` in ``bins`` slabs by distance from the separator (z = L,
+    ``thickness`` [m]): (bin edges as fractions of L, mean per bin, interface area per bin)."""
+    depth = np.clip((thickness - surface["z_m"]) / thickness, 0.0, 1.0)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.searchsorted(edges, depth, side="right") - 1, 0, bins - 1)
+    area = np.bincount(index, weights=surface["area_m2"], minlength=bins)
+    total = np.bincount(index, weights=surface["area_m2"] * surface[key], minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return edges, total / area, area

@@ -23,6 +23,7 @@ directories, ``plot(results)`` draws the figures.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import numpy as np
 from models.protocol import PAPER_AREAL_CAPACITY
 from postprocess.discharge_results import read_results
 from postprocess.lithiation_dynamics import reaction_front, sol_spread_by_depth
+from postprocess.surface_analytics import read_surface, surface_by_depth, surface_histogram, surface_summary
 from studies import fig3
 from studies.workflow import Plan, Step, run_study
 
@@ -53,6 +55,9 @@ COMMON = {
     # window at its end); the run stops after the last unless it reaches 2.8 V before
     "record_paper_dod": [round(0.1 * k, 1) for k in range(1, 11)],
     "depth_bins": 6,
+    # the particle surfaces cell by cell (j, eta, surface x) at two model depths of discharge
+    # (about 0.3 and 0.6 of the paper's): the Fig 5b insets
+    "surface_dod": [0.2, 0.4],
     "seed": 0,
 }
 
@@ -71,12 +76,14 @@ def duration_s(cfg: dict[str, Any]) -> float:
 def plan(cfg: dict[str, Any]) -> Plan:
     """Per electrode: its mesh (shared by both porosities), its tau_nsd, its discharge."""
     steps: list[Step] = []
+    surface = "outputs.surface_dod=[" + ",".join(f"{d:g}" for d in cfg["surface_dod"]) + "]"
     for e in fig3.electrodes(cfg):
-        steps.append(fig3.electrode_step(
+        step = fig3.electrode_step(
             cfg, e, steps, cfg["current_density_mA_cm2"], cfg["record_paper_dod"], duration_s(cfg) + 10.0,
-            f"{e['name']}: {cfg['current_density_mA_cm2']:g} mA/cm^2, records every 0.1 of the paper's DoD"))
+            f"{e['name']}: {cfg['current_density_mA_cm2']:g} mA/cm^2, records every 0.1 of the paper's DoD")
+        steps.append(dataclasses.replace(step, settings=(*step.settings, surface)))
     return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
-                figures=("fig5_dsol", "fig5_reaction_front"))
+                figures=("fig5_dsol", "fig5_reaction_front", "fig5_current_density"))
 
 
 def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
@@ -110,11 +117,22 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
                 "front_lead": None if i is None else float(front.lead[i]),
                 "separator_rate_ratio": None if i is None else float(front.separator_rate_ratio[i]),
             })
+        surfaces = []
+        for dod in cfg["surface_dod"]:
+            path = study_dir / "runs" / e["name"] / "surface" / f"surface_dod{dod:.3f}.csv"
+            if not path.is_file():
+                continue
+            surface = read_surface(path)
+            edges, share = surface_histogram(surface)
+            depth_edges, j_depth, _ = surface_by_depth(surface, run.electrode_thickness, cfg["depth_bins"])
+            surfaces.append({"depth_of_discharge_model": dod, "summary": surface_summary(surface),
+                             "j_relative_edges": edges.tolist(), "j_relative_share": share.tolist(),
+                             "depth_edges": depth_edges.tolist(), "j_by_depth_A_m2": fig3.json_list(j_depth)})
         out["electrodes"][e["name"]] = {
             "diameter_um": e["diameter_um"], "porosity_key": e["porosity_key"], "porosity": e["porosity"],
             "lateral_um": e["lateral_um"], "tau_nsd": tau, "tau_nsd_source": source,
             "stop_reason": ((run.manifest.get("result") or {}).get("state") or {}).get("stop_reason"),
-            "wall_s": run.manifest.get("wall_time_s"), "records": records,
+            "wall_s": run.manifest.get("wall_time_s"), "records": records, "surfaces": surfaces,
             "front": {"time_s": front.time_s.tolist(), "global_sol": front.mean_sol.tolist(),
                       "depth_of_discharge_model": front.depth_of_discharge.tolist(),
                       "depth_fraction": front.depth_fraction.tolist(),
@@ -181,6 +199,27 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     figs["fig5_reaction_front"] = fig
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    for r in runs.values():
+        colour = f"C{diameters.index(r['diameter_um'])}"
+        label = f"D{r['diameter_um']:g}, {r['porosity_key'].replace('eps_', 'ε_')}"
+        for k, s in enumerate(r["surfaces"]):
+            style = ("-" if r["porosity_key"] == "eps_H" else "--") if k == len(r["surfaces"]) - 1 else ":"
+            edges = np.asarray(s["j_relative_edges"])
+            axes[0].plot(0.5 * (edges[1:] + edges[:-1]), s["j_relative_share"], style, color=colour, lw=1.2,
+                         label=f"{label}, DoD {s['depth_of_discharge_model']:g}")
+            depth = np.asarray(s["depth_edges"]) * thickness
+            axes[1].plot(0.5 * (depth[1:] + depth[:-1]), -fig3.float_array(s["j_by_depth_A_m2"]), style,
+                         color=colour, lw=1.2, marker="o", ms=3)
+    axes[0].set(xlabel="j / area-mean j", ylabel="share of the AM surface",
+                title="j on the particle surfaces (area-weighted)")
+    axes[1].set(xlabel="distance from the separator [µm]", ylabel="−j, area mean [A/m²]",
+                title="Mean j by depth (dotted: the earlier record)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    figs["fig5_current_density"] = fig
     return figs
 
 

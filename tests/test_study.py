@@ -212,14 +212,29 @@ def test_fig5_plan_records_every_tenth_of_the_paper_dod():
 
 def test_fig5_quick(tmp_path):
     """The quick fig5 (D8/D16 x eps_H/eps_L at 4.5 mA/cm^2, ten records to the paper's full
-    capacity, about 100 s on two cores) and the physics of its dSoL and reaction front."""
+    capacity, about 100 s on two cores) and the physics of its dSoL, reaction front and surface
+    current density."""
     directory = tmp_path / "fig5"
     code, out, err = run_cli("study", "fig5", "--quick", "--cores", "2", "--directory", str(directory))
     assert code == 0, out[-3000:] + err[-3000:]
     assert "10 done, 0 running, 0 failed, 0 left of 10 runs; figures written" in out
-    for name in ("fig5_dsol", "fig5_reaction_front"):
+    for name in ("fig5_dsol", "fig5_reaction_front", "fig5_current_density"):
         assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
     results = json.loads((directory / "analytics.json").read_text())["electrodes"]
+    for name, r in results.items():
+        early, late = (s["summary"] for s in r["surfaces"])
+        # constant current on a fixed surface: the same area-mean j at both surface records
+        assert late["current_density"]["mean"] == pytest.approx(early["current_density"]["mean"], rel=1e-4), name
+        assert late["overpotential"]["p95"] < 0, "the whole surface is cathodic on discharge"
+    for d in (8, 16):
+        high, low = (results[f"D{d}_{key}"]["surfaces"][-1] for key in ("eps_H", "eps_L"))
+        # less pore space: more of the charge transfer next to the separator
+        assert low["j_by_depth_A_m2"][0] < high["j_by_depth_A_m2"][0] < 0, d
+    for key in ("eps_H", "eps_L"):
+        small, large = (results[f"D{d}_{key}"]["surfaces"][-1]["summary"] for d in (8, 16))
+        # larger particles: a less even surface current and a larger activation overpotential
+        assert large["reactive_area_fraction"] < small["reactive_area_fraction"] - 0.01, key
+        assert large["overpotential"]["mean"] < small["overpotential"]["mean"] - 0.01, key
     for name, r in results.items():
         records = r["records"]
         assert [round(x["depth_of_discharge_paper"], 3) for x in records] == pytest.approx(
