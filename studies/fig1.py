@@ -48,7 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"mesh_size": 0.08, "surface_size": 0.02, "seeds": [0],
               "grains_3d": {"grain_size": 0.5, "mesh_size": 0.15}},
     "full": {"mesh_size": 0.02, "surface_size": 0.005, "seeds": [0, 1, 2],
-             "grains_3d": {"grain_size": 0.4, "mesh_size": 0.08}},
+             "grains_3d": {"grain_size": 0.5, "mesh_size": 0.106}},
 }
 COMMON = {
     "radius_um": 5.0,
