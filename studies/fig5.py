@@ -123,10 +123,10 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             if not path.is_file():
                 continue
             surface = read_surface(path)
-            edges, share = surface_histogram(surface)
+            j_edges, share = surface_histogram(surface)
             depth_edges, j_depth, _ = surface_by_depth(surface, run.electrode_thickness, cfg["depth_bins"])
             surfaces.append({"depth_of_discharge_model": dod, "summary": surface_summary(surface),
-                             "j_relative_edges": edges.tolist(), "j_relative_share": share.tolist(),
+                             "j_relative_edges": j_edges.tolist(), "j_relative_share": share.tolist(),
                              "depth_edges": depth_edges.tolist(), "j_by_depth_A_m2": fig3.json_list(j_depth)})
         out["electrodes"][e["name"]] = {
             "diameter_um": e["diameter_um"], "porosity_key": e["porosity_key"], "porosity": e["porosity"],

@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="depths of discharge with field snapshots (fields/)")
     p.add_argument("--surface-dod", type=float, nargs="+", default=[], metavar="DOD",
                    help="depths of discharge with the surface record (surface/surface_dod<D>.csv)")
+    p.add_argument("--max-sol-change", type=float, default=ct_particles.SINGLE_PARTICLE_SOL_CHANGE,
+                   help="largest change of x per time step (default %(default)s; larger is faster and coarser)")
     p.add_argument("--parameter-set", default="baseline")
     p.add_argument("--output", help="results directory (default results/ct_particle_<variant>_<C>C)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         parameter_set_name=args.parameter_set, show_progress=not args.quiet, label=args.particle, crop=args.crop,
         downsample=args.downsample, closing_radius=args.closing_radius, sigma=args.sigma,
         crack_fraction=args.crack_fraction, crack_width=args.crack_width, crack_depth=args.crack_depth,
-        crack_length=args.crack_length, seed=args.seed)
+        crack_length=args.crack_length, seed=args.seed, max_sol_change=args.max_sol_change)
     if comm.rank == 0:
         print(f"microbat ct-particle: results are in {path.resolve()}")
     return 0
