@@ -14,7 +14,7 @@ the surface SoL, the activation overpotential and the charge-transfer current de
 (:mod:`postprocess.surface_analytics`); it compares the discharge curves (Fig 2l) and the
 specific surface areas (the paper: 1.12 µm^-1 rough against 0.82 µm^-1 smoothed).
 
-    microbat study fig2 --quick     # the mask at 2x the voxel size, ~1.5 minutes on 2 cores
+    microbat study fig2 --quick     # the mask at 2x the voxel size, about a minute on 2 cores
     microbat study fig2 --full      # the image's voxels
 
 ``run(config)`` runs the study, ``analyse`` computes ``analytics.json`` from its results
