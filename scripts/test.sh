@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (called by `make test` and by CI):
 #   0. ruff (pyproject.toml [tool.ruff]): pyflakes, pycodestyle, import order;
-#   1. the whole default suite serially (everything not marked `slow`);
+#   1. the whole default suite (everything not marked `slow`) on MICROBAT_TEST_WORKERS pytest-xdist
+#      workers (default 2, one per core of the reference machine; 0 = in this process), one test
+#      file per worker at a time so that module fixtures are built once;
 #   2. the tests marked `mpi` again on two MPI ranks, which must agree with serial.
 # Extra arguments are passed to both pytest runs (e.g. `-k tortuosity`).
 set -euo pipefail
@@ -14,8 +16,13 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 echo "== ruff check"
 .venv/bin/ruff check .
 
-echo "== serial test suite"
-.venv/bin/python -m pytest -m "not slow" "$@"
+workers=${MICROBAT_TEST_WORKERS:-2}
+echo "== default test suite ($workers workers)"
+if [ "$workers" -gt 0 ]; then
+    .venv/bin/python -m pytest -m "not slow" -n "$workers" --dist loadfile "$@"
+else
+    .venv/bin/python -m pytest -m "not slow" "$@"
+fi
 
 echo "== MPI tests on 2 ranks"
 .venv/bin/mpiexec -n 2 .venv/bin/python -m pytest -m "mpi and not slow" -p no:cacheprovider -q "$@"
