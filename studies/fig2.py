@@ -141,7 +141,8 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
         if r["map_reached"]:
             s = r["surface"]["overpotential"]
             axes[1].bar(i, -s["mean"] * 1e3, color=f"C{i}", alpha=0.8)
-            axes[1].errorbar(i, -s["p50"] * 1e3, yerr=[[(s["p50"] - s["p05"]) * 1e3], [(s["p95"] - s["p50"]) * 1e3]],
+            # on the -eta axis the 95 % quantile (least negative) is the lower whisker
+            axes[1].errorbar(i, -s["p50"] * 1e3, yerr=[[(s["p95"] - s["p50"]) * 1e3], [(s["p50"] - s["p05"]) * 1e3]],
                              color="k", capsize=4)
     axes[0].set(xlabel="capacity [mAh/g]", ylabel="voltage [V]",
                 title=f"Fig 2l: {cfg['c_rate']:g}C, D_eq {runs['rough']['equivalent_diameter_um']:.1f} µm")
