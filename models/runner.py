@@ -137,6 +137,8 @@ def run_summary(sim: Simulation) -> dict[str, Any]:
             "electrode_thickness_m": cap.electrode_thickness if np.isfinite(cap.electrode_thickness) else None,
             "am_mass_kg": cap.am_mass,
             "initial_stoichiometry": sim.parameters.initial_stoichiometry,
+            # D_s at half lithiation: the diffusion time t_d = r^2 / D_s behind C_t (docs/model.md)
+            "diffusivity_half_m2_s": float(np.asarray(sim.parameters.active_material.solid_diffusivity(0.5))),
         }
         data["protocol"] = [s.describe(cap) for s in sim.steps]
         data["solver"] = {"preset": sim.galvanostatic.preset, "options": sim.galvanostatic.options,

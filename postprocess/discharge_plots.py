@@ -33,6 +33,8 @@ from .discharge_results import (  # noqa: E402
     ParticleRecord,
     depth_from_separator,
     particle_c_rate,
+    particle_diffusion_c_rate,
+    reference_diffusivity,
 )
 
 UM = 1e6
@@ -96,7 +98,10 @@ def plot_sol_histograms(result: DischargeResult) -> Figure:
 
 def plot_particles_by_depth(result: DischargeResult, record: ParticleRecord | None = None) -> Figure:
     """Per particle against the distance of its centroid from the separator [µm]: mean SoL with
-    min-max bars (left) and effective C-rate C_p (right), at ``record`` (default: end of discharge).
+    min-max bars (left) and effective C-rate C_p (middle), at ``record`` (default: end of
+    discharge); right: C_p against the solid-diffusion-limited C-rate C_t = 3600 D_s / r^2 of the
+    particle (Lu et al. 2021, Fig. 7e-f: above the diagonal a particle is driven faster than
+    solid diffusion can fill it).
 
     Symbol areas are proportional to the particle volume; colour is the intra-particle spread
     dSoL = max - min of x.
@@ -109,7 +114,7 @@ def plot_particles_by_depth(result: DischargeResult, record: ParticleRecord | No
     volume = record["volume_m3"]
     size = 12 + 140 * volume / np.nanmax(volume)
     norm = plt.Normalize(0.0, max(float(np.nanmax(spread)), 1e-6))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained", sharex=True)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), layout="constrained")
     axes[0].errorbar(depth, mean, yerr=[mean - lo, hi - mean], fmt="none", ecolor="0.6", lw=0.8, zorder=1)
     points = axes[0].scatter(depth, mean, s=size, c=spread, cmap="plasma", norm=norm, edgecolors="k",
                              linewidths=0.4, zorder=2)
@@ -117,9 +122,28 @@ def plot_particles_by_depth(result: DischargeResult, record: ParticleRecord | No
     axes[1].scatter(depth, c_p, s=size, c=spread, cmap="plasma", norm=norm, edgecolors="k", linewidths=0.4)
     axes[1].axhline(1.0, color="0.5", ls=":", lw=0.8)
     axes[1].set(xlabel="distance from the separator [µm]", ylabel="effective particle C-rate C_p [C]")
+    for ax in axes[:2]:
+        ax.set_xlim(0, result.electrode_thickness * UM)
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.set_xlim(0, result.electrode_thickness * UM)
+    diffusivity = reference_diffusivity(result)
+    if diffusivity is None:
+        axes[2].text(0.5, 0.5, "C_t needs D_s(0.5) in the manifest\n(runs before it was recorded)",
+                     ha="center", va="center", transform=axes[2].transAxes)
+    else:
+        c_t = particle_diffusion_c_rate(record, diffusivity)
+        axes[2].scatter(c_t, c_p, s=size, c=spread, cmap="plasma", norm=norm, edgecolors="k", linewidths=0.4)
+        positive = c_p[c_p > 0]
+        line = np.array([min(np.nanmin(c_t), np.nanmin(positive, initial=np.inf)),
+                         max(np.nanmax(c_t), np.nanmax(positive, initial=0.0))])
+        axes[2].plot(line, line, color="0.4", ls="--", lw=0.8, label="C_p = C_t")
+        axes[2].set(xscale="log", yscale="log")
+        for axis in (axes[2].xaxis, axes[2].yaxis):
+            axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axes[2].legend(fontsize=8)
+    axes[2].set(xlabel=f"C_t = 3600 D_s / r² [C] (D_s(0.5) = {diffusivity or float('nan'):.3g} m²/s)",
+                ylabel="effective particle C-rate C_p [C]")
     fig.colorbar(points, ax=axes, label="dSoL = max - min of x in the particle")
     fig.suptitle(f"{record.num_particles} particles at {record.label} (DoD {record.depth_of_discharge:.3f}, "
                  f"t = {record.time_s:.0f} s), {_title(result)}", fontsize=10)

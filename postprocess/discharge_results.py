@@ -227,6 +227,20 @@ def particle_c_rate(record: ParticleRecord, one_c_current: float) -> np.ndarray:
     return np.abs(record["current_density_mean_A_m2"]) / j_ref
 
 
+def particle_diffusion_c_rate(record: ParticleRecord, diffusivity: float) -> np.ndarray:
+    """Solid-diffusion-limited C-rate of every particle, C_t = 3600 / t_d with t_d = r^2 / D_s
+    and r its equivalent radius (Lu et al. 2021, Fig. 7e-f; docs/model.md, "Analytics")."""
+    radius = 0.5 * record["equivalent_diameter_m"]
+    return 3600.0 * diffusivity / radius**2
+
+
+def reference_diffusivity(result: DischargeResult) -> float | None:
+    """D_s(x = 0.5) [m^2/s] of the run (manifest ``capacity.diffusivity_half_m2_s``; None for
+    runs written before it was recorded)."""
+    value = (result.manifest.get("capacity") or {}).get("diffusivity_half_m2_s")
+    return None if value is None else float(value)
+
+
 def results_report(result: DischargeResult, figures: list[Path], wall: float, program: str) -> str:
     """What the run gave and where every figure and data file is (absolute paths)."""
     out = result.directory

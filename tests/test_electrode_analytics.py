@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from foundation.errors import InputError
 from models.outputs import TIMESERIES_COLUMNS
-from postprocess.discharge_results import SolHistogram
+from postprocess.discharge_results import ParticleRecord, SolHistogram, particle_diffusion_c_rate
 from postprocess.electrode_analytics import (
     PAPER_AREAL_CAPACITY_KEY,
     REACH_FRACTION,
@@ -369,3 +369,11 @@ def test_surface_saturation_peak_is_found_where_the_histogram_has_one():
     assert surface_saturation_peak(_histogram(shoulder, 0.55)) is None
     bump = np.exp(-((x - 0.45) / 0.05) ** 2) + np.exp(-((x - 0.7) / 0.05) ** 2)  # bimodal bulk, not saturation
     assert surface_saturation_peak(_histogram(bump, 0.55)) is None
+
+
+def test_diffusion_limited_c_rate_is_3600_d_over_r_squared():
+    """C_t = 3600 D_s / r^2: an 8 um particle at D_s = 4e-15 m^2/s is filled by diffusion in
+    t_d = r^2 / D_s = 4000 s, 0.9C; half the size is four times faster."""
+    record = ParticleRecord(label="dod0.500", time_s=0.0, depth_of_discharge=0.5,
+                            columns={"equivalent_diameter_m": np.array([8e-6, 4e-6])})
+    assert particle_diffusion_c_rate(record, 4e-15) == pytest.approx([0.9, 3.6])

@@ -51,6 +51,8 @@ def test_ct_crop_discharge_conserves_lithium_charge_and_salt(ct_run):
 def test_ct_crop_lithiation_stays_in_bounds_particle_by_particle(ct_run):
     case, result = ct_run
     x0 = float(result.manifest["capacity"]["initial_stoichiometry"])
+    # the manifest records D_s(x = 0.5) for the particles' diffusion-limited C-rate C_t
+    assert result.manifest["capacity"]["diffusivity_half_m2_s"] == pytest.approx(4e-15)
     series = result.timeseries
     assert series["min_sol"].min() >= x0 - 1e-12, "no node falls below its starting x"
     assert series["max_sol"].max() <= 1.0
