@@ -36,7 +36,7 @@ from .label_cleanup import components, make_well_composed, remove_specks
 from .options import MeshingError
 from .surface_nets import LabelSurface, open_edges, surface_nets, unfold
 from .tags import CellTag, FacetTag
-from .tetmesh import TetMesh, TriangleIndex, mean_ratio, tet_faces, tet_volumes, triangle_areas
+from .tetmesh import TetMesh, TriangleIndex, compress_nodes, mean_ratio, tet_faces, tet_volumes, triangle_areas
 
 PAD = 3
 """Background voxels around the cut particle (SurfaceNets needs the particle off the box)."""
@@ -329,7 +329,10 @@ def _mesh_once(regions, am_region, outer, h, iterations, cs, threads) -> TetMesh
         x, lookup = node_arrays()
         tets = elements(3, volume, lookup)
         interface = elements(2, surfaces[outer], lookup)
-    nodes, tets, facets = _compress(x * h, tets, interface)
+    try:
+        nodes, tets, facets = compress_nodes(x * h, tets, interface)
+    except ValueError as err:
+        raise MeshingError(f"particle mask: {err}") from None
     shape = regions.shape
     tm = TetMesh(nodes=nodes, tets=tets, cell_tags=np.full(len(tets), int(CellTag.PARTICLE_BASE), np.int32),
                  facets=facets, facet_tags=np.full(len(facets), int(FacetTag.INTERFACE), np.int32),
@@ -339,16 +342,6 @@ def _mesh_once(regions, am_region, outer, h, iterations, cs, threads) -> TetMesh
                    timings_s=steps.timings)
     tm.info["checks"] = check_particle_mesh(tm, void_walls=int(np.count_nonzero(other != outer)))
     return tm
-
-
-def _compress(x: np.ndarray, tets: np.ndarray, facets: np.ndarray):
-    used, inverse = np.unique(tets, return_inverse=True)
-    remap = np.full(len(x), -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
-    facets = remap[facets]
-    if np.any(facets < 0):
-        raise MeshingError("particle mask: interface triangles with nodes outside the tetrahedra")
-    return x[used], inverse.reshape(-1, 4), facets
 
 
 def check_particle_mesh(tm: TetMesh, void_walls: int = 0) -> dict[str, Any]:

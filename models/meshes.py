@@ -258,3 +258,11 @@ def grained_sphere(comm: MPI.Comm, radius: float, spec: GrainedSphereSpec) -> tu
     mesh_data = distribute(tm, comm)
     info = {"builder": "grained_sphere", "radius_m": radius, **dataclasses.asdict(spec), **layout.summary()}
     return dataclasses.replace(mesh_data, info=info), layout
+
+
+def grained_particle(comm: MPI.Comm, radius: float, spec: GrainedDiskSpec | GrainedSphereSpec
+                     ) -> tuple[MeshData, GrainLayout | SphereGrainLayout]:
+    """:func:`grained_sphere` for a 3D spec, :func:`grained_disk` for a 2D one."""
+    if isinstance(spec, GrainedSphereSpec):
+        return grained_sphere(comm, radius, spec)
+    return grained_disk(comm, radius, spec)

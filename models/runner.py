@@ -29,7 +29,7 @@ from meshing.grains3d import GrainedSphereSpec
 from meshing.layered_sphere import LayeredSphereOptions
 from models import checkpoint
 from models.mesh_input import MeshData
-from models.meshes import SPHERE_MESH, grained_disk, grained_sphere, layered_sphere, sphere
+from models.meshes import SPHERE_MESH, grained_particle, layered_sphere, sphere
 from models.outputs import OutputSettings, TimeSeries, standard_outputs
 from models.parameters import ParameterSet, parameter_set
 from models.protocol import CCStep, Protocol
@@ -252,10 +252,7 @@ def run_grained_particle(
     series = TimeSeries(Path(output_dir) if output_dir else Path(os.devnull))
     if output_dir is None:
         series.write = lambda comm: None  # keep in memory only
-    if isinstance(spec, GrainedSphereSpec):
-        mesh, layout = grained_sphere(comm, radius, spec)
-    else:
-        mesh, layout = grained_disk(comm, radius, spec)
+    mesh, layout = grained_particle(comm, radius, spec)
     sim = Simulation(mesh, pset, protocol, settings, [series], anisotropy=layout.tensor_by_tag(primary_factor),
                      show_progress=False)
     sim.build().run()

@@ -46,8 +46,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 COMMON = {
     "c_rate": 1.0,
     "map_dod": 0.8,
-    # a crop of the shipped volume that holds the particle whole (its separation takes 0.3 s,
-    # that of the whole volume 15 s, and finds the same particle: 40699 voxels)
+    # a crop of the shipped volume that holds the particle whole: separating the crop is far
+    # cheaper than the whole volume and finds the same particle (40699 voxels, D_eq 16.67 µm)
     "crop": [12, 78, 160, 240, 161, 223],
     "closing_radius": 3.0,
     "sigma": 2.0,

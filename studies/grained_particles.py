@@ -21,7 +21,7 @@ from foundation.files import write_json
 from foundation.stack import MPI
 from meshing.grains import GrainedDiskSpec
 from meshing.grains3d import GrainedSphereSpec
-from models.meshes import grained_disk, grained_sphere
+from models.meshes import grained_particle as grained_particle_mesh
 from models.outputs import OutputSettings
 from models.parameters import available_parameter_sets, parameter_set
 from models.particle_architecture import fit_primary_factor
@@ -46,10 +46,7 @@ def grained_particle(spec: GrainedDiskSpec | GrainedSphereSpec, radius_um: float
     if not (np.isfinite(primary_factor) and 0 < primary_factor <= 100):
         raise InputError(f"--primary-factor {primary_factor!r}: accepted is D_pri / D_sec in (0, 100]")
     out = prepare_output(comm, output)
-    if isinstance(spec, GrainedSphereSpec):
-        mesh_data, layout = grained_sphere(comm, radius_um * 1e-6, spec)
-    else:
-        mesh_data, layout = grained_disk(comm, radius_um * 1e-6, spec)
+    mesh_data, layout = grained_particle_mesh(comm, radius_um * 1e-6, spec)
     clear_previous_results(out, comm)
     described = {"kind": "grained_particle", "radius_um": radius_um, "c_rate": c_rate,
                  "primary_factor": primary_factor, "parameter_set": parameter_set_name,

@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"{GrainedSphereSpec.grain_size} in 3D)")
     p.add_argument("--groups-deg", type=float, nargs="+", default=list(PAPER_GROUPS_DEG),
                    help="orientations a polycrystalline grain draws from (default: the paper's 0 30 60 90)")
-    p.add_argument("--convention", choices=CONVENTIONS, default=GrainedDiskSpec.convention)
+    p.add_argument("--convention", choices=CONVENTIONS, default=GrainedDiskSpec.convention,
+                   help="2D tensor convention (default %(default)s); 3D grains always use rotated tensors")
     p.add_argument("--normal-ratio", type=float, default=0.0, help="D across / D along the planes (rotated)")
     p.add_argument("--mesh-size", type=float, default=None,
                    help=f"element size relative to the radius (default {GrainedDiskSpec.mesh_size} in 2D, "
@@ -90,8 +91,6 @@ def _spec(args: argparse.Namespace) -> GrainedDiskSpec | GrainedSphereSpec:
         if args.crack_density or args.void_fraction:
             raise InputError("--crack-density / --void-fraction: cracks and voids are built in 2D only; "
                              "accepted with --dim 3: 0")
-        if args.convention != "rotated" and args.convention != GrainedDiskSpec.convention:
-            raise InputError(f"--convention {args.convention}: 3D grains use rotated tensors")
         return GrainedSphereSpec(architecture=args.architecture,
                                  grain_size=args.grain_size or GrainedSphereSpec.grain_size,
                                  normal_ratio=args.normal_ratio,
