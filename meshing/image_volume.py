@@ -4,6 +4,9 @@
     forest) | (labels: majority downsample, phase-map check)--> labels --floating AM
     fragments removed--> labels --(optional) distance map + watershed--> particles
 
+(``flip_through_plane`` reverses the thickness axis after the segmentation, before anything
+that depends on the depth.)
+
 Every cheap check (voxel size, file, grey vs labelled content, phase map, grey order,
 training labels) runs before the expensive filtering and segmentation. The history of what
 was done (noise level, thresholds or training accuracy, fragments removed, particle
@@ -47,6 +50,7 @@ def build_image_volume(image: Any, base_dir: str | Path = ".") -> LabelledVolume
     Args:
         image: a :class:`studies.case.ImageGeometry` (or any object with its attributes:
             path, voxel_size_um, labels, through_plane_axis, crop, downsample, raw_shape,
+            flip_through_plane (optional),
             raw_dtype, dataset, min_fragment_um, grey, segmentation, separate_particles,
             particles).
         base_dir: directory that relative paths (image, training labels) refer to.
@@ -79,6 +83,9 @@ def build_image_volume(image: Any, base_dir: str | Path = ".") -> LabelledVolume
         require_labels(array, str(path))
         labels = to_labelled_volume(downsample_labels(array, factor), voxel_size_out, phases, source=str(path)).labels
 
+    if getattr(image, "flip_through_plane", False):
+        labels = np.ascontiguousarray(np.flip(labels, axis=image.through_plane_axis))
+        meta["flipped_through_plane"] = True
     if AM_PHASE in phases and image.min_fragment_um > 0:
         labels, removal = remove_floating_fragments(
             labels, phases, voxel_size_out, image.min_fragment_um * 1e-6, AM_PHASE

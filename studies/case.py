@@ -191,6 +191,9 @@ class ImageGeometry:
         0, min=0, max=2, help="array axis of the electrode thickness (index 0 at the collector)"
     )
     crop: tuple[int, ...] = spec((), min=0, help="[i0, i1, j0, j1, k0, k1] voxel bounds, empty = whole volume")
+    flip_through_plane: bool = spec(
+        False, help="reverse the thickness axis: the collector side becomes the separator side (the paper's RPC)"
+    )
     downsample: int = spec(1, min=1, max=16, help="integer downsampling factor (mode filter)")
     raw_shape: tuple[int, ...] = spec((), min=1, help=".raw files: array shape")
     raw_dtype: str = spec("uint8", help=".raw files: NumPy dtype")

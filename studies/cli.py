@@ -30,6 +30,7 @@ from studies.commands import (
     case,
     ct_particle,
     demo,
+    electrode_volume,
     generate,
     grained_particle,
     info,
@@ -42,8 +43,8 @@ from studies.commands import (
     study,
 )
 
-COMMANDS = [info, case, generate, segment, analyze, nsd_transport, mesh, run, single_particle, grained_particle,
-            ct_particle, plot, demo, study]
+COMMANDS = [info, case, generate, electrode_volume, segment, analyze, nsd_transport, mesh, run, single_particle,
+            grained_particle, ct_particle, plot, demo, study]
 """Subcommand modules of :mod:`studies.commands`, in the order shown by --help."""
 
 

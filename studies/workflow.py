@@ -37,7 +37,7 @@ from foundation.files import atomic_path
 from postprocess.discharge_results import read_results
 from postprocess.electrode_analytics import current_per_am_volume, record_at
 
-STUDIES = ("fig1", "fig2", "fig3", "fig4", "fig5")
+STUDIES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig7", "fig8")
 """The studies `microbat study` knows (modules ``studies.<name>``)."""
 
 PRESETS = ("quick", "full")
@@ -65,7 +65,8 @@ class Step:
             uniformly at that size relative to the radius instead of with boundary layers) or
             ``particle`` (`microbat grained-particle` with the arguments ``options["arguments"]``,
             D_pri / D_sec from the fit of step ``options["factor_from"]`` when given) or
-            ``ct_particle`` (`microbat ct-particle` with the arguments ``options["arguments"]``).
+            ``ct_particle`` (`microbat ct-particle` with the arguments ``options["arguments"]``) or
+            ``volume`` (`microbat electrode-volume` with the arguments ``options["arguments"]``).
         case: case file (mesh and electrode steps).
         settings: ``--set KEY=VALUE`` changes of the case.
         ranks: MPI ranks.
@@ -75,7 +76,7 @@ class Step:
     """
 
     name: str
-    kind: Literal["mesh", "transport", "electrode", "reference", "particle", "ct_particle"]
+    kind: Literal["mesh", "transport", "electrode", "reference", "particle", "ct_particle", "volume"]
     case: str | None = None
     settings: tuple[str, ...] = ()
     ranks: int = 1
@@ -217,8 +218,10 @@ def command(plan: Plan, step: Step, study_dir: Path, launcher: str = "local") ->
     if step.kind == "ct_particle":
         return (_launch(step.ranks, launcher) + _microbat()
                 + ["ct-particle", *step.options["arguments"], "--output", str(out), "--quiet"])
+    if step.kind == "volume":
+        return _microbat() + ["electrode-volume", *step.options["arguments"], "--output", str(out)]
     raise InputError(f"step {step.name}: kind {step.kind!r}; accepted: mesh, transport, electrode, reference, "
-                     "particle, ct_particle")
+                     "particle, ct_particle, volume")
 
 
 def nsd_tortuosity(directory: Path) -> float:
