@@ -47,7 +47,8 @@ LARGE_DIAMETER_UM = 10.0
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"volumes": fig8.PRESETS["quick"]["volumes"]},
-    "full": {"volumes": fig8.PRESETS["full"]["volumes"]},
+    # the volumes at the resolution of meshing.electrode_volumes' SC and PC (0.25 and 0.35 µm)
+    "full": {"volumes": {"SC": {}, "PC": {}}},
 }
 COMMON = {"depth_bins": 8, "psd_bins": 24, "seed": 0, "parameter_set": "baseline"}
 

@@ -64,8 +64,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ranks": 1,
     },
     "full": {
-        # the paper's thicknesses (from the areal loadings at 3.3 g/cm^3) and particle sizes
-        "volumes": {"SC": {}, "PC": {}},
+        # the paper's thicknesses (from the areal loadings at 3.3 g/cm^3) and particle sizes,
+        # meshed from voxels of about a sixth of the SC's and of the PC secondaries' mean diameter
+        # (benchmarks/bench_commercial.py gives the cost)
+        "volumes": {"SC": {"lateral_um": 12.0, "voxel_um": 0.4}, "PC": {"voxel_um": 0.7}},
         "c_rates": [0.2, 0.5, 1.0, 2.0, 3.0, 5.0],
         "cutoff_V": 2.8,
         "ranks": 2,
