@@ -12,6 +12,7 @@ from foundation.errors import InputError
 from meshing import electrode_volumes as ev
 from meshing.image_volume import build_image_volume
 from meshing.volume_io import load_image
+from studies import fig8
 from studies.case import CaseOverrides, load_case
 from tests.helpers import REPO, run_cli
 
@@ -89,3 +90,11 @@ def test_command_writes_the_volume_and_the_image_path_reads_it_reversed(tmp_path
     assert np.array_equal(flipped.labels, plain.labels[::-1])
     assert plain.meta["fragments"]["removed_count"] > 0
     assert plain.particles.max() >= 10
+
+
+@pytest.mark.parametrize("kind", ["SC", "PC"])
+def test_shipped_small_volumes_are_what_the_generator_builds(kind):
+    """data/commercial_{sc,pc}_small.tif (read by the shipped case files) = fig8's quick volumes."""
+    spec = fig8.volume_spec(fig8.config("quick"), kind)
+    shipped = load_image(REPO / "data" / f"commercial_{kind.lower()}_small.tif")
+    assert np.array_equal(shipped, ev.synthesize(spec).labels)

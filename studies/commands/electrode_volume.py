@@ -1,7 +1,8 @@
 """`microbat electrode-volume`: a segmented volume of a commercial-like SC or PC electrode (Lu et al. 2021, Figs 7-8).
 
     microbat electrode-volume PC --output results/electrode_volumes/PC
-    microbat run studies/cases/commercial_pc.toml     # meshes and discharges it like a CT scan
+    microbat run studies/cases/commercial_pc.toml --set geometry.image.path=results/electrode_volumes/PC/volume.tif \
+        --set geometry.image.voxel_size_um=0.35     # meshes and discharges it like a CT scan
 
 Writes ``DIR/volume.tif`` (pages are slices from the collector up; pore 0, AM 85) and last
 ``DIR/volume.json`` (what was asked for and achieved: AM fraction against depth, the spheres).
