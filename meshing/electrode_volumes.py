@@ -273,8 +273,8 @@ def synthesize(spec: ElectrodeVolumeSpec, attempts: int = 80) -> ElectrodeVolume
     centres, diameters, classes = [], [], []
     rejected = 0
     for _round in range(6):
-        # draw what the remaining deficit needs, in the classes' shares (lateral cuts and overlaps
-        # lose volume, so the later rounds top up), largest first
+        # draw what the remaining deficit needs, in the classes' shares (cuts by the faces and
+        # overlaps lose volume, so the later rounds top up), largest first
         deficit = (wanted - am.sum()) * h**3
         if deficit <= 0.005 * wanted * h**3:
             break
@@ -286,19 +286,18 @@ def synthesize(spec: ElectrodeVolumeSpec, attempts: int = 80) -> ElectrodeVolume
                 break
             r = d / 2 / h
             share = spec.size_classes[k].collector_half_share
-            lo, hi = 0, nz - 1
             # centre depth: where the profile still lacks material (negative where it is
             # overfilled), averaged over the slabs the sphere would fill, weighted by its
             # cross-section there
             dz = np.arange(-int(r), int(r) + 1)
             section = np.maximum(r**2 - dz**2, 0.0) + 1e-12
             lack = np.convolve((target - filled) / target, section / section.sum())[int(r):int(r) + nz]
-            weight = np.maximum(lack[lo:hi + 1], 0.0) ** 2 * np.where(depth[lo:hi + 1] > 0.5, share, 1.0 - share)
+            weight = np.maximum(lack, 0.0) ** 2 * np.where(depth > 0.5, share, 1.0 - share)
             if not weight.sum() > 0:
                 continue
             weight = weight / weight.sum()
             for _ in range(attempts):
-                k_z = lo + rng.choice(len(weight), p=weight)
+                k_z = rng.choice(nz, p=weight)
                 centre = np.array([k_z + rng.uniform(0.0, 1.0), rng.uniform(0, ny), rng.uniform(0, nx)])
                 box, ball = _ball(r, centre, shape)
                 if box is None or not ball.any():

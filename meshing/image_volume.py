@@ -50,9 +50,8 @@ def build_image_volume(image: Any, base_dir: str | Path = ".") -> LabelledVolume
     Args:
         image: a :class:`studies.case.ImageGeometry` (or any object with its attributes:
             path, voxel_size_um, labels, through_plane_axis, crop, downsample, raw_shape,
-            flip_through_plane (optional),
             raw_dtype, dataset, min_fragment_um, grey, segmentation, separate_particles,
-            particles).
+            particles; optionally flip_through_plane).
         base_dir: directory that relative paths (image, training labels) refer to.
 
     Returns:
