@@ -19,7 +19,7 @@ random directions, no transport across them): the fit at three mesh resolutions 
 sizes divided by sqrt 2 each time) with the observed order and the extrapolation, its spread
 over grain layouts, and the fit with 10 % transport across the planes.
 
-No assertions; tests/test_particle_architecture.py pins the coarse 2D fit, tests/test_study.py
+No assertions; tests/test_particle_architecture.py pins the coarse 2D fit, tests/test_study_particles.py
 (fig1 quick) the coarse 3D one.
 """
 

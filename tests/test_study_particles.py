@@ -1,0 +1,79 @@
+"""`microbat study` of the particle figures: the quick presets of fig1 (grained particles, the
+D_pri / D_sec fits in 2D and 3D, Fig 1l) and fig2 (a CT particle rough, smoothed and cracked).
+
+In a file of their own so that the test run's two workers share the study tests evenly.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import run_cli
+
+
+def test_fig1_quick(tmp_path):
+    """The quick fig1 (a coarse 2D polycrystal, one grain layout, ~1.5 min): the D_pri / D_sec fits
+    of the intact and the cracked particle pinned, and the architectures ranked as in Fig 1l."""
+    directory = tmp_path / "fig1"
+    code, out, err = run_cli("study", "fig1", "--quick", "--cores", "2", "--directory", str(directory))
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert "10 done, 0 running, 0 failed, 0 left of 10 runs; figures written" in out
+    for name in ("fig1_rated_capacity", "fig1_primary_fit", "fig1_sol_maps"):
+        assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
+    results = json.loads((directory / "analytics.json").read_text())
+    runs = {name: r["depth_of_discharge"] for name, r in results["runs"].items()}
+    assert all(r["stop_reason"] == "CC discharge 5C: voltage limit" for r in results["runs"].values())
+    fit = results["fits"]["0"]
+    # the fit delivers the homogenised particle's depth from D_pri = D_sec (less) in a few discharges
+    assert fit["runs"][0][0] == 1.0 and fit["runs"][0][1] < fit["homogeneous_dod"] - 0.1
+    assert len(fit["runs"]) <= 6
+    assert abs(runs["polycrystal"] - runs["homogeneous"]) <= 1e-3
+    assert results["primary_factor_mean"] == pytest.approx(1.723, abs=0.01)  # the paper's SEM section: 3.05
+    # Fig 1l: radial and double-layered particles beat random polycrystals of the same D_pri,
+    # the double layer only trivially below the radial particle
+    assert runs["polycrystal"] < runs["double_layer"] < runs["radial"], runs
+    assert runs["radial"] > 1.2 * runs["polycrystal"], runs
+    assert runs["radial"] - runs["double_layer"] < 0.02, runs
+    # the grains of a polycrystal are lithiated unevenly
+    assert results["runs"]["polycrystal"]["grain_sol_spread"] > 0.1
+    # Fig 1j: cracks lower the accessible capacity and lengthen the paths (the paper: 1.65x)
+    cracked = results["runs"]["cracked"]
+    assert cracked["depth_of_discharge_intact_basis"] < runs["polycrystal"] - 0.02
+    assert cracked["depth_of_discharge"] < runs["polycrystal"], "also per accessible AM"
+    assert results["crack_factor_ratio"] == pytest.approx(1.104, abs=0.015)
+    # in 3D, planes in random directions with two fast axes of three cost less than the 2D groups
+    fit_3d = results["fit_3d"]
+    assert fit_3d["runs"][0][0] == 1.0 and fit_3d["runs"][0][1] < fit_3d["homogeneous_dod"] - 0.05
+    assert results["fit_3d"]["factor"] == pytest.approx(1.525, abs=0.01)  # the paper (3D): 2.35
+    # the SoL maps are the runs' own snapshots at the map's depth
+    assert all(r["sol_map"].endswith(f"dod{0.2:.3f}_sol/sol.pvd") for r in results["runs"].values())
+
+
+def test_fig2_quick(tmp_path):
+    """The quick fig2 (the shipped volume's largest whole particle, 16.7 µm, at 2x the voxel size,
+    1C; ~1.5 min on 2 cores): surface cracks raise the rated capacity (pinned), smoothing the
+    surface barely changes it (Fig 2l), and the cracked particle's surface is less saturated and
+    less polarised at 80 % DoD (Fig 2g, j)."""
+    directory = tmp_path / "fig2"
+    code, out, err = run_cli("study", "fig2", "--quick", "--cores", "2", "--directory", str(directory))
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert "3 done, 0 running, 0 failed, 0 left of 3 runs; figures written" in out
+    for name in ("fig2_discharge", "fig2_surface_maps", "fig2_sol_sections"):
+        assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
+    results = json.loads((directory / "analytics.json").read_text())
+    runs = results["runs"]
+    assert all(r["stop_reason"] == "CC discharge 1C: voltage limit" and r["map_reached"] for r in runs.values())
+    rough, smooth, cracked = runs["rough"], runs["smooth"], runs["cracked"]
+    assert rough["equivalent_diameter_um"] == pytest.approx(16.7, abs=0.15)  # 16.67 at the image's voxels
+    assert smooth["specific_surface_area_per_um"] < rough["specific_surface_area_per_um"]
+    assert cracked["specific_surface_area_per_um"] > 1.1 * rough["specific_surface_area_per_um"]
+    assert 0.038 <= cracked["removed_fraction"] < 0.05
+    assert results["cracked_over_rough_capacity"] == pytest.approx(1.0556, abs=0.003)
+    assert abs(results["smooth_over_rough_capacity"] - 1) < 0.02, "the paper: an insignificant difference"
+    # at 80 % DoD: the same mean SoL, a flatter profile and a less saturated, less polarised surface
+    assert cracked["sol_mean"] == pytest.approx(rough["sol_mean"], abs=1e-3)
+    assert cracked["sol_std"] < rough["sol_std"]
+    assert cracked["surface"]["surface_sol"]["mean"] < rough["surface"]["surface_sol"]["mean"] - 0.01
+    assert cracked["surface"]["overpotential"]["mean"] > rough["surface"]["overpotential"]["mean"] + 0.005
