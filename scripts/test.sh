@@ -3,7 +3,8 @@
 #   0. ruff (pyproject.toml [tool.ruff]): pyflakes, pycodestyle, import order;
 #   1. the whole default suite (everything not marked `slow`) on MICROBAT_TEST_WORKERS pytest-xdist
 #      workers (default 2, one per core of the reference machine; 0 = in this process), one test
-#      file per worker at a time so that module fixtures are built once;
+#      file per worker at a time so that module fixtures are built once, the long study files
+#      first (tests/conftest.py) so that the short ones fill in behind them;
 #   2. the tests marked `mpi` again on two MPI ranks, which must agree with serial.
 # Extra arguments are passed to both pytest runs (e.g. `-k tortuosity`).
 set -euo pipefail
@@ -19,7 +20,7 @@ echo "== ruff check"
 workers=${MICROBAT_TEST_WORKERS:-2}
 echo "== default test suite ($workers workers)"
 if [ "$workers" -gt 0 ]; then
-    .venv/bin/python -m pytest -m "not slow" -n "$workers" --dist loadfile "$@"
+    .venv/bin/python -m pytest -m "not slow" -n "$workers" --dist loadfile --no-loadscope-reorder "$@"
 else
     .venv/bin/python -m pytest -m "not slow" "$@"
 fi

@@ -25,6 +25,17 @@ def pytest_configure(config):
         gc.disable()
 
 
+LONG_FILES_FIRST = ("test_study.py", "test_study_particles.py", "test_study_commercial.py")
+"""The study files run minutes each: scripts/test.sh hands files to its two xdist workers in
+collection order (``--dist loadfile --no-loadscope-reorder``), so these start first and the
+many short files fill in behind them instead of one study file running alone at the end."""
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES_FIRST)))  # stable: files stay whole
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage_between_tests():
     yield
