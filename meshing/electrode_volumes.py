@@ -264,10 +264,9 @@ def synthesize(spec: ElectrodeVolumeSpec, attempts: int = 80) -> ElectrodeVolume
     h = spec.voxel_um
     depth = 1.0 - (np.arange(nz) + 0.5) / nz  # slab k (from the collector) at this depth from the separator
     target = spec.target_fraction(depth) * ny * nx  # AM voxels wanted per slab
-    filled = np.zeros(nz)
+    filled = np.zeros(nz)  # AM voxels per slab: its sum is the AM placed so far
     am = np.zeros(shape, dtype=bool)
     wanted = float(target.sum())
-    box_um3 = nz * ny * nx * h**3
     mean_fraction = wanted / (nz * ny * nx)
 
     centres, diameters, classes = [], [], []
@@ -275,14 +274,14 @@ def synthesize(spec: ElectrodeVolumeSpec, attempts: int = 80) -> ElectrodeVolume
     for _round in range(6):
         # draw what the remaining deficit needs, in the classes' shares (cuts by the faces and
         # overlaps lose volume, so the later rounds top up), largest first
-        deficit = (wanted - am.sum()) * h**3
+        deficit = (wanted - filled.sum()) * h**3
         if deficit <= 0.005 * wanted * h**3:
             break
         drawn = [(d, k) for k, c in enumerate(spec.size_classes)
                  for d in _draw(c, c.volume_share * deficit * (1.15 if _round == 0 else 1.0), rng)]
         drawn.sort(key=lambda item: -item[0])
         for d, k in drawn:
-            if am.sum() >= wanted:
+            if filled.sum() >= wanted:
                 break
             r = d / 2 / h
             share = spec.size_classes[k].collector_half_share
@@ -326,7 +325,7 @@ def synthesize(spec: ElectrodeVolumeSpec, attempts: int = 80) -> ElectrodeVolume
         "am_fraction": achieved, "am_fraction_target": mean_fraction,
         "profile_bins": PROFILE_BINS, "profile": profile.tolist(),
         "profile_rms_error": float(np.sqrt(np.mean((profile - spec.target_fraction(s)) ** 2))),
-        "spheres": len(diameters), "rejected_positions": rejected, "box_um3": box_um3,
+        "spheres": len(diameters), "rejected_positions": rejected,
         "spheres_per_class": {c.name: int(np.sum(np.array(classes) == k)) for k, c in enumerate(spec.size_classes)},
     })
     return volume

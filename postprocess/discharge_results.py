@@ -227,11 +227,15 @@ def particle_c_rate(record: ParticleRecord, one_c_current: float) -> np.ndarray:
     return np.abs(record["current_density_mean_A_m2"]) / j_ref
 
 
+def diffusion_c_rate(diameter: Any, diffusivity: float) -> Any:
+    """Solid-diffusion-limited C-rate of a particle of (equivalent) ``diameter`` [m],
+    C_t = 3600 / t_d with t_d = r^2 / D_s (Lu et al. 2021, Fig. 7e-f; docs/model.md, "Analytics")."""
+    return 3600.0 * diffusivity / (0.5 * np.asarray(diameter)) ** 2
+
+
 def particle_diffusion_c_rate(record: ParticleRecord, diffusivity: float) -> np.ndarray:
-    """Solid-diffusion-limited C-rate of every particle, C_t = 3600 / t_d with t_d = r^2 / D_s
-    and r its equivalent radius (Lu et al. 2021, Fig. 7e-f; docs/model.md, "Analytics")."""
-    radius = 0.5 * record["equivalent_diameter_m"]
-    return 3600.0 * diffusivity / radius**2
+    """:func:`diffusion_c_rate` of every particle of ``record`` (its equivalent diameter)."""
+    return diffusion_c_rate(record["equivalent_diameter_m"], diffusivity)
 
 
 def reference_diffusivity(result: DischargeResult) -> float | None:

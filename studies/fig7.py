@@ -33,15 +33,16 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from meshing.electrode_volumes import am_fraction_by_depth
 from meshing.image_volume import build_image_volume
 from models.parameters.sets import parameter_set
+from postprocess.discharge_results import diffusion_c_rate
 from postprocess.particles import MIN_PARTICLE_VOXELS
 from studies import fig8
 from studies.case import CaseOverrides, load_case
 from studies.workflow import Plan, Step, run_study
 
 NAME = "fig7"
-PAPER_SC_MEAN_DIAMETER_UM = 2.38
 LARGE_DIAMETER_UM = 10.0
 """Particles above this size are the paper's "large" PC particles (Fig S12)."""
 
@@ -98,18 +99,17 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
         large = diameter_all > LARGE_DIAMETER_UM * 1e-6
         am = volume.labels == volume.phases["am"]
         edges = np.linspace(0.0, 1.0, cfg["depth_bins"] + 1)
-        slabs = am.mean(axis=(1, 2))[::-1]
-        cut = np.linspace(0, thickness, cfg["depth_bins"] + 1).round().astype(int)
-        profile = [float(slabs[a:b].mean()) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+        _, profile = am_fraction_by_depth(am, cfg["depth_bins"])
         section = volume.labels[:, :, volume.labels.shape[2] // 2]
         fragments = volume.meta.get("fragments", {})
         out["volumes"][kind] = {
             "spec": spec.to_dict(), "voxel_size_um": h * 1e6, "shape": list(volume.labels.shape),
-            "am_fraction": float(am.mean()), "depth_bin_edges": edges.tolist(), "am_fraction_by_depth": profile,
+            "am_fraction": float(am.mean()), "depth_bin_edges": edges.tolist(),
+            "am_fraction_by_depth": profile.tolist(),
             "particles": int(keep.sum()), "counted_particles": int(counted.sum()),
             "diameters_um": (diameter * 1e6).tolist(),
             "mean_diameter_um": float(diameter.mean() * 1e6) if diameter.size else float("nan"),
-            "c_t": (3600.0 * diffusivity / (diameter / 2) ** 2).tolist(),
+            "c_t": diffusion_c_rate(diameter, diffusivity).tolist(),
             "large_particles": int(large.sum()),
             "large_volume_share_collector_half": float(voxels[keep][large & (depth > 0.5)].sum()
                                                        / max(1, voxels[keep][large].sum())) if large.any() else None,
@@ -141,7 +141,7 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
             bins = np.linspace(0.0, max(d.max(), 1.0) * 1.05, results["config"]["psd_bins"] + 1)
             counts, _ = np.histogram(d, bins)
             centres = 0.5 * (bins[1:] + bins[:-1])
-            c_t = 3600.0 * results["diffusivity_half_m2_s"] / (centres * 0.5e-6) ** 2
+            c_t = diffusion_c_rate(centres * 1e-6, results["diffusivity_half_m2_s"])
             row[1].bar(centres, counts / counts.sum(), width=np.diff(bins), color=cmap(norm(c_t)))
         row[1].set(title=f"{kind}: PSD, mean {v['mean_diameter_um']:.2f} µm (colour: C_t)",
                    xlabel="equivalent diameter [µm]", ylabel="share of the particles")

@@ -48,8 +48,6 @@ NAME = "fig8"
 CASES = {kind: Path(__file__).with_name("cases") / f"commercial_{kind.lower()}.toml" for kind in SPECS}
 ELECTRODES = {"SC": ("SC", False), "PC": ("PC", False), "RPC": ("PC", True)}
 """Electrode -> (its volume, reversed through the thickness)."""
-PAPER_CAPACITY_FADE_2C = {"SC": 0.18, "PC": 0.30}
-"""Capacity lost at 2C in the paper's coin cells (section 3.5)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
