@@ -325,3 +325,50 @@ def _cell_min_coordinate(mesh: Mesh, cells: np.ndarray) -> float:
     axis = mesh.geometry.dim - 1
     nodes = mesh.geometry.dofmaps[0][cells]
     return float(mesh.geometry.x[nodes, axis].min())
+
+
+NSD_TORTUOSITY_SOLVER = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+"""A direct solve: the same answer on any number of ranks, and cheap next to one Newton step."""
+
+
+def nsd_geometric_tortuosity(d: Domains) -> float:
+    """Geometric tortuosity factor of the mesh's NSD region along the thickness [-].
+
+    tau_geo = f_NSD / (D_eff / D) of a steady flux-through solve in the NSD cells with D = 1:
+    c = 1 on the separator (every separator node, so the NSD sees c = 1 on its face at z = L) and
+    c = 0 at the collector plane, no flux across the AM surfaces and the lateral walls. The flux
+    through the NSD is its energy, integral |grad c|^2 (c drops by 1), so D_eff / D = flux L / A
+    with A = electrode volume / L. The electrode then conducts like (eps_nsd / tau_nsd) f_NSD /
+    tau_geo times free electrolyte: this converts an electrode-level tortuosity factor (TauFactor
+    or CFD on a scan, the primary paper's 8.4 for its PC electrode) into the NSD's own.
+    """
+    if d.single_particle:
+        raise InputError("the NSD tortuosity needs an electrode mesh; a single-particle mesh has no NSD")
+    sub = d.electrolyte.mesh
+    tdim, axis = sub.topology.dim, d.gdim - 1
+    V = dolfinx.fem.functionspace(sub, ("Lagrange", 1))
+    separator = np.flatnonzero(d.cell_marker[d.electrolyte.parent_cells] == CellTag.SEPARATOR).astype(np.int32)
+    sub.topology.create_connectivity(tdim, tdim)
+    top = dolfinx.fem.locate_dofs_topological(V, tdim, separator)
+    thickness = d.geometry["electrode_thickness"]
+    z_min = d.comm.allreduce(float(np.min(sub.geometry.x[:, axis], initial=np.inf)), op=MPI.MIN)
+    bottom = dolfinx.fem.locate_dofs_geometrical(V, lambda x: x[axis] <= z_min + 1e-9 * thickness)
+    if d.comm.allreduce(int(bottom.size), op=MPI.SUM) == 0:
+        raise InputError("the NSD tortuosity: no NSD node lies on the collector plane, so the NSD does not "
+                         "percolate to the collector; accepted: an NSD that touches z = 0")
+    c, w = ufl.TrialFunction(V), ufl.TestFunction(V)
+    zero = dolfinx.fem.Constant(sub, PETSc.ScalarType(0.0))
+    bcs = [dolfinx.fem.dirichletbc(PETSc.ScalarType(1.0), top, V),
+           dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), bottom, V)]
+    problem = dolfinx.fem.petsc.LinearProblem(
+        ufl.inner(ufl.grad(c), ufl.grad(w)) * ufl.dx, zero * w * ufl.dx, bcs=bcs,
+        petsc_options=NSD_TORTUOSITY_SOLVER, petsc_options_prefix="microbat_nsd_tortuosity_")
+    ch = problem.solve()
+    flux = d.integrate(dolfinx.fem.form(ufl.inner(ufl.grad(ch), ufl.grad(ch)) * ufl.dx))
+    problem.solver.destroy()
+    area = d.geometry["electrode_volume"] / thickness
+    relative_diffusivity = flux * thickness / area
+    if not relative_diffusivity > 0:
+        raise InputError("the NSD tortuosity: no flux crosses the NSD from the separator to the collector "
+                         "(the NSD does not percolate through the thickness)")
+    return (d.geometry["nsd_volume"] / d.geometry["electrode_volume"]) / relative_diffusivity

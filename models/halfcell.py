@@ -50,7 +50,7 @@ import numpy as np
 from foundation.errors import InputError
 from foundation.stack import PETSc, dolfinx, ufl
 from meshing.tags import FacetTag
-from models.domains import Domains, Region
+from models.domains import Domains, Region, nsd_geometric_tortuosity
 from models.parameters import ParameterSet
 from models.physics import electrolyte as electrolyte_block
 from models.physics import electronic, kinetics, solid_diffusion
@@ -60,7 +60,9 @@ SINGLE_PARTICLE_CONDUCTIVITY = 10.0
 the round-off of the conduction rows (sigma h phi_s eps_machine) exceed the Newton
 tolerance on the tiny currents of one particle."""
 DEPLETION_FLOOR = 1.0e-3
-"""Concentration floor inside ln and the electrolyte properties, relative to c_e0."""
+"""Concentration floor inside ln and the electrolyte transport properties, relative to c_e0. The
+kinetics see c_e itself: their i0 vanishes as c_e -> 0 (``components.electrolyte_factor``), so a
+drained node stops reacting instead of reacting on at the floor and going negative."""
 
 
 Function = dolfinx.fem.Function
@@ -231,7 +233,7 @@ def build_half_cell(
         c_e_old = dolfinx.fem.Function(V_ce, name="c_e_old")
         fields = dataclasses.replace(fields, c_e=c_e, phi_e=phi_e)
         previous = dataclasses.replace(previous, c_e=c_e_old)
-        c_e_trace = electrolyte_block.floored(domains.elyte(c_e), floor)
+        c_e_trace = domains.elyte(c_e)  # unfloored: i0 vanishes as c_e -> 0 (electrolyte_factor)
         phi_e_trace = domains.elyte(phi_e)
     # test functions, named like the unknowns they test (block order = field order)
     v = Fields(*ufl.TestFunctions(ufl.MixedFunctionSpace(*(u.function_space for u in fields))))
@@ -245,7 +247,10 @@ def build_half_cell(
         am_fraction = domains.geometry["am_fraction"]
         try:
             eps_nsd = p.nsd.electrolyte_volume_fraction(am_fraction)
-            tau_nsd = p.nsd.tortuosity(am_fraction)
+            if p.nsd.tortuosity_basis == "electrode":
+                domains.geometry["nsd_geometric_tortuosity"] = nsd_geometric_tortuosity(domains)
+            tau_nsd = p.nsd.tortuosity(am_fraction, domains.geometry.get("nsd_geometric_tortuosity"))
+            domains.geometry["nsd_tortuosity_factor"] = tau_nsd
         except ValueError as err:  # the porosity does not fit this mesh's NSD
             raise InputError(f"parameters (nsd) for this mesh (AM fraction {am_fraction:.3f}): {err}") from None
         sigma = domains.region_function(
@@ -281,7 +286,7 @@ def build_half_cell(
         # ---- F_ce: salt in the electrolyte
         i_e = electrolyte_block.ionic_current(c_e, phi_e, p.electrolyte, T, transport, floor)
         N = electrolyte_block.salt_flux(c_e, i_e, p.electrolyte, T, transport, floor)
-        i_li = kinetics.lithium_metal(phi_e, electrolyte_block.floored(c_e, floor), p.counter_electrode, T)
+        i_li = kinetics.lithium_metal(phi_e, c_e, p.counter_electrode, T)
         F_ce = electrolyte_block.storage(c_e, c_e_old, v_ce, porosity, inverse_dt, dx_el) + theta * (
             electrolyte_block.salt_transport(N, v_ce, dx_el)
             - j * domains.elyte(v_ce) * dG - i_li * v_ce * ds_li)

@@ -7,12 +7,19 @@ import pytest
 from scipy import ndimage
 
 from foundation.errors import InputError
+from foundation.stack import MPI
 from meshing.cbd import place_cbd
 from meshing.packing import generate_packing
 from meshing.packing_spec import PackingSpec
 from meshing.voxelize import voxelize
+from models.domains import build_domains, nsd_geometric_tortuosity
+from models.meshes import structured_electrode
+from models.parameters import parameter_set
+from models.parameters.components import NonSolidDomain
+from models.reference.homogenised import HomogenisedElectrode
 from postprocess.nsd_transport import nsd_transport
 from postprocess.tortuosity import tortuosity_factor
+from tests.model_cases import UM, small_electrode
 
 
 def slabs() -> np.ndarray:
@@ -88,3 +95,46 @@ def test_nsd_tortuosity_of_a_packing():
     taus = [r.tortuosity_factor for r in results]
     assert taus[0] < taus[1] < taus[2]
     assert 1.0 < taus[0] < 2.0 and abs(taus[0] / results[0].bruggeman_tortuosity - 1) < 0.2
+
+
+# ---- the electrode-level tortuosity factor on a mesh (models.domains.nsd_geometric_tortuosity)
+
+def _straight_channel(comm):
+    """2D: the AM fills x < 5 um of a 10 x 12 um electrode (a disc so large that its edge is the
+    grid line x = 5 um), so the NSD is a straight channel of half the width."""
+    wall = ((5 * UM - 1e-3, 6 * UM), 1e-3)
+    return structured_electrode(comm, (10 * UM,), 12 * UM, 5 * UM, (10, 17), [wall])
+
+
+@pytest.mark.mpi
+def test_the_geometric_tortuosity_of_a_straight_nsd_channel_is_one(comm):
+    d = build_domains(_straight_channel(comm))
+    assert d.geometry["nsd_volume"] / d.geometry["electrode_volume"] == pytest.approx(0.5, rel=1e-12)
+    assert nsd_geometric_tortuosity(d) == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.mpi
+def test_around_particles_the_geometric_tortuosity_exceeds_one_and_is_rank_independent(comm):
+    tau = nsd_geometric_tortuosity(build_domains(small_electrode(comm)))
+    serial = nsd_geometric_tortuosity(build_domains(small_electrode(MPI.COMM_SELF)))
+    assert tau == pytest.approx(serial, rel=1e-10)
+    assert 1.05 < tau < 2.0
+
+
+def test_an_electrode_basis_tortuosity_is_divided_by_the_geometric_one_and_refused_below_it():
+    nsd = NonSolidDomain(porosity=0.218, tortuosity_factor=8.4, tortuosity_basis="electrode")
+    assert nsd.tortuosity(0.62, geometric_tortuosity=3.0) == pytest.approx(2.8)
+    with pytest.raises(ValueError, match="geometric tortuosity"):
+        nsd.tortuosity(0.62)
+    with pytest.raises(ValueError, match="accepted: >= 9.000"):
+        nsd.tortuosity(0.62, geometric_tortuosity=9.0)
+    with pytest.raises(ValueError, match="needs the electrode's nsd.tortuosity_factor"):
+        NonSolidDomain(porosity=0.218, tortuosity_basis="electrode").tortuosity(0.62, 2.0)
+    with pytest.raises(ValueError, match="accepted: \\['nsd', 'electrode'\\]"):
+        NonSolidDomain(tortuosity_basis="pore")
+    # the homogenised twin of the mesh then has the electrode's own eps and tau
+    params = parameter_set("baseline", {"nsd.porosity": 0.218, "nsd.tortuosity_factor": 8.4,
+                                        "nsd.tortuosity_basis": "electrode"})
+    twin = HomogenisedElectrode.from_lumped_nsd(params, thickness=50e-6, active_material_fraction=0.62,
+                                                surface_area_density=1e6, nsd_tortuosity_factor=3.0)
+    assert twin.porosity == pytest.approx(0.218) and twin.tortuosity_factor == pytest.approx(8.4)

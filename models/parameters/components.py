@@ -21,6 +21,22 @@ from .constants import FARADAY, GAS_CONSTANT
 
 EXCHANGE_CURRENT_THRESHOLD = 1e-3
 """Default s0 of the regularised (1 - x)^a_a x^a_c factors of i0 (see ``regularised_power``)."""
+ELECTROLYTE_REFERENCE = 1000.0
+"""c_ref [mol/m^3] (1 M) of the electrolyte factor of i0: c_e^a = c_ref^a R(c_e / c_ref, a)."""
+ELECTROLYTE_THRESHOLD = 1e-3
+"""s0 of the regularised electrolyte factor (1 mol/m^3): below it c_e^a is continued by the C1
+cubic of ``regularised_power``, which vanishes at c_e = 0. A drained electrolyte then carries no
+reaction (no current path at c_e <= 0, which a floored c_e would leave: it drove c_e negative)."""
+
+
+TORTUOSITY_BASES = ("nsd", "electrode")
+"""What ``NonSolidDomain.tortuosity_factor`` means (see there)."""
+
+
+def electrolyte_factor(c_e: Any, exponent: float) -> Any:
+    """c_e^a [(mol/m^3)^a] with a finite slope at 0 and exactly 0 for c_e <= 0."""
+    return ELECTROLYTE_REFERENCE**exponent * m.regularised_power(
+        c_e / ELECTROLYTE_REFERENCE, exponent, ELECTROLYTE_THRESHOLD)
 
 
 def _positive(name: str, value: float) -> None:
@@ -105,19 +121,20 @@ class ActiveMaterial:
         return self.diffusivity_functions[self.diffusivity_model](x)
 
     def exchange_current_density(self, c_e: Any, c_s: Any) -> Any:
-        """i0 = F k c_e^a_a c_max^(a_a + a_c) R(1 - x, a_a) R(x, a_c) [A/m^2], c_e >= 0.
+        """i0 = F k c_e^a_a c_max^(a_a + a_c) R(1 - x, a_a) R(x, a_c) [A/m^2].
 
         R(s, a) = s^a above ``exchange_current_threshold`` and a C1 cubic below it that is
-        0 at s <= 0 (``_math.regularised_power``): i0 -> 0 as x -> 1 (and x -> 0)."""
+        0 at s <= 0 (``_math.regularised_power``): i0 -> 0 as x -> 1 (and x -> 0). The factor
+        c_e^a_a is regularised the same way below 1 mol/m^3 (``electrolyte_factor``): i0 -> 0
+        as the electrolyte drains."""
         x = c_s / self.max_concentration
         c_max = self.max_concentration
         a_a, a_c = self.anodic_transfer_coefficient, self.cathodic_transfer_coefficient
         s0 = self.exchange_current_threshold
-        c_e = m.maximum(c_e, 0.0)
         return (
             FARADAY
             * self.rate_constant
-            * c_e**a_a
+            * electrolyte_factor(c_e, a_a)
             * c_max ** (a_a + a_c)
             * m.regularised_power(1.0 - x, a_a, s0)
             * m.regularised_power(x, a_c, s0)
@@ -197,13 +214,13 @@ class CounterElectrode:
         _fraction("counter_electrode.electrolyte_exponent", self.electrolyte_exponent)
 
     def exchange_current_density(self, c_e: Any) -> Any:
-        """i0_Li(c_e) [A/m^2]."""
+        """i0_Li(c_e) [A/m^2]; 0 at a drained electrolyte (``electrolyte_factor``)."""
         a = self.electrolyte_exponent
         return (
             FARADAY
             * self.rate_constant
             * self.lithium_concentration ** (1.0 - a)
-            * m.maximum(c_e, 0.0) ** a
+            * electrolyte_factor(c_e, a)
         )
 
 
@@ -250,12 +267,21 @@ class NonSolidDomain:
     Attributes:
         porosity: eps, pore volume per electrode volume [-] (eps_H = 0.28, eps_L = 0.23).
         tortuosity_factor: tau_nsd [-]; 0 means Bruggeman eps_nsd^-0.5.
+        tortuosity_basis: what ``tortuosity_factor`` is. ``"nsd"``: the NSD's own material
+            factor (D_NSD = D eps_nsd / tau_nsd inside the NSD). ``"electrode"``: the pore
+            network's tortuosity factor across the whole electrode, as TauFactor or a CFD on a
+            scan gives it (the primary paper's 5.1 / 8.4 for its SC / PC electrodes), which
+            already holds the detour around the particles; the FE model then uses tau_nsd =
+            tau / tau_geo, tau_geo being the geometric tortuosity factor of its mesh's NSD
+            (``models.domains.nsd_geometric_tortuosity``), so that the resolved electrode
+            conducts like eps / tau instead of counting the particles twice.
         electrolyte_fraction: eps_nsd directly [-]; 0 means eps / (1 - AM fraction).
         conductivity: electronic conductivity of the CBD network sigma_NSD [S/m].
     """
 
     porosity: float = 0.28
     tortuosity_factor: float = 0.0
+    tortuosity_basis: str = "nsd"
     electrolyte_fraction: float = 0.0
     conductivity: float = 1.0
     source: str = ""
@@ -270,6 +296,8 @@ class NonSolidDomain:
             )
         if self.electrolyte_fraction != 0:
             _fraction("nsd.electrolyte_fraction", self.electrolyte_fraction)
+        if self.tortuosity_basis not in TORTUOSITY_BASES:
+            raise ValueError(f"nsd.tortuosity_basis = {self.tortuosity_basis!r}; accepted: {list(TORTUOSITY_BASES)}")
 
     def electrolyte_volume_fraction(self, am_fraction: float) -> float:
         """eps_nsd, given the active-material volume fraction of the electrode."""
@@ -285,8 +313,23 @@ class NonSolidDomain:
             )
         return eps_nsd
 
-    def tortuosity(self, am_fraction: float) -> float:
-        """tau_nsd (given, or Bruggeman eps_nsd^-0.5)."""
+    def tortuosity(self, am_fraction: float, geometric_tortuosity: float | None = None) -> float:
+        """tau_nsd (given, or Bruggeman eps_nsd^-0.5; on the ``"electrode"`` basis the given
+        factor over ``geometric_tortuosity``, the mesh NSD's geometric tortuosity factor)."""
+        if self.tortuosity_basis == "electrode":
+            if self.tortuosity_factor == 0:
+                raise ValueError("nsd.tortuosity_basis = 'electrode' needs the electrode's nsd.tortuosity_factor "
+                                 "(e.g. 8.4 from a TauFactor or CFD solve on the scan); accepted: a value >= 1")
+            if geometric_tortuosity is None:
+                raise ValueError("nsd.tortuosity_basis = 'electrode': tau_nsd needs the geometric tortuosity "
+                                 "factor of the mesh's NSD")
+            tau_nsd = self.tortuosity_factor / geometric_tortuosity
+            if tau_nsd < 1.0:
+                raise ValueError(
+                    f"nsd.tortuosity_factor = {self.tortuosity_factor} (electrode basis) is below the geometric "
+                    f"tortuosity factor {geometric_tortuosity:.3f} of this mesh's NSD alone, so no NSD that "
+                    f"conducts at most like free electrolyte reproduces it; accepted: >= {geometric_tortuosity:.3f}")
+            return tau_nsd
         if self.tortuosity_factor:
             return self.tortuosity_factor
         return self.electrolyte_volume_fraction(am_fraction) ** -0.5

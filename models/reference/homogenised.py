@@ -149,7 +149,7 @@ class HomogenisedElectrode:
         nsd = params.nsd
         try:
             eps_nsd = nsd.electrolyte_volume_fraction(active_material_fraction)
-            tau_nsd = nsd.tortuosity(active_material_fraction)
+            tau_nsd = nsd.tortuosity(active_material_fraction, nsd_tortuosity_factor)
         except ValueError as err:
             raise InputError(str(err)) from None
         if electronic_conductivity is None:
