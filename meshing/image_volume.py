@@ -9,14 +9,16 @@ that depends on the depth.)
 
 Every cheap check (voxel size, file, grey vs labelled content, phase map, grey order,
 training labels) runs before the expensive filtering and segmentation. The history of what
-was done (noise level, thresholds or training accuracy, fragments removed, particle
-count) goes into ``LabelledVolume.meta``.
+was done (noise level, thresholds or training accuracy, fragments removed, the pore space the
+separator reaches, particle count) goes into ``LabelledVolume.meta``; an AM surface of more
+than 2 % facing pores the separator does not reach is warned about.
 
 Pure NumPy / scikit-image; no MPI (run it on one rank and save the result).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ import numpy as np
 
 from foundation.errors import InputError
 
-from .particles import remove_floating_fragments, separate_particles
+from .particles import UNREACHED_SURFACE_WARNING, electrolyte_reach, remove_floating_fragments, separate_particles
 from .records import LabelledVolume
 from .segmentation import (
     FilterSettings,
@@ -91,6 +93,14 @@ def build_image_volume(image: Any, base_dir: str | Path = ".") -> LabelledVolume
         )
         meta["fragments"] = removal.as_dict()
     meta["volume_fractions"] = {name: float(np.count_nonzero(labels == v)) / labels.size for name, v in phases.items()}
+    if AM_PHASE in phases:
+        reach = electrolyte_reach(labels == phases[AM_PHASE], image.through_plane_axis)
+        meta["electrolyte_reach"] = reach
+        if reach["unreached_surface_fraction"] > UNREACHED_SURFACE_WARNING:
+            print(f"microbat: warning: {path}: {100 * reach['unreached_surface_fraction']:.1f} % of the AM surface "
+                  f"faces pore space the separator side does not reach ({100 * (1 - reach['reached_fraction']):.1f} "
+                  "% of the pores: closed, or reached only from the collector face), so the particles behind it "
+                  "cannot discharge; a finer voxel size may open the necks", file=sys.stderr, flush=True)
 
     particles = None
     if image.separate_particles:

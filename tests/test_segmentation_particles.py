@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from foundation.errors import InputError
-from meshing.particles import remove_floating_fragments, separate_particles
+from meshing.particles import electrolyte_reach, remove_floating_fragments, separate_particles
 from tests.phantoms import PHASES, sphere_packing, voxelize_particles
 
 VOXEL = 0.5e-6
@@ -143,3 +143,17 @@ def test_fragment_removal_needs_am_and_another_phase():
         remove_floating_fragments(labels, {"pore": 0, "cbd": 170}, 1e-6, 1.5e-6)
     with pytest.raises(InputError, match="non-AM phase"):
         remove_floating_fragments(labels, {"am": 85}, 1e-6, 1.5e-6)
+
+
+def test_electrolyte_reach_counts_the_am_surface_behind_closed_and_collector_only_pores():
+    am = np.ones((10, 6, 6), dtype=bool)  # axis 0 through the thickness, the separator beyond index 9
+    am[:, 0, 0] = False  # a channel through the thickness: 20 AM faces
+    am[5:7, 3:5, 3:5] = False  # a closed pocket: 24 AM faces
+    am[0:3, 1, 4] = False  # a dead end open to the collector face only: 13 AM faces
+    reach = electrolyte_reach(am, axis=0)
+    assert reach["reached_fraction"] == pytest.approx(10 / 21)
+    assert reach["unreached_surface_fraction"] == pytest.approx(37 / 57)
+    # reversed, the dead end opens to the separator
+    reach = electrolyte_reach(am[::-1], axis=0)
+    assert reach["reached_fraction"] == pytest.approx(13 / 21)
+    assert reach["unreached_surface_fraction"] == pytest.approx(24 / 57)
