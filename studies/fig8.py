@@ -5,8 +5,10 @@ electrode (RPC: the same volume with the collector and separator sides swapped).
 The volumes are :mod:`meshing.electrode_volumes`' SC and PC electrodes (the paper's scans are not
 public); from there every electrode takes the image path of a CT scan: dead fragments removed,
 particles separated, SurfaceNets mesh, the NSD lumped with the paper's porosity and tortuosity
-(SC 0.203 / 5.1, PC 0.218 / 8.4). Each is discharged to 2.8 V at the study's C-rates (the
-model's 1C: the window capacity of the meshed AM; the quick preset stops at 3.5 V). Per electrode:
+(SC 0.203 / 5.1, PC 0.218 / 8.4: electrode values, so the NSD's own tortuosity factor is the
+paper's over the mesh NSD's geometric one, ``nsd.tortuosity_basis = "electrode"``). Each is
+discharged to 2.8 V at the study's C-rates (the model's 1C: the window capacity of the meshed AM;
+the quick preset stops at 3.5 V). Per electrode:
 
 * the rate curve: capacity at the cut-off against C-rate, areal and gravimetric (Fig 8a, b, k);
 * at ``record_dod`` of the ``record_c_rate`` discharge (or at its end, if it stops before):
@@ -16,7 +18,8 @@ model's 1C: the window capacity of the meshed AM; the quick preset stops at 3.5 
 * the AM volume fraction against depth of its volume (the lines of Fig 8i, j, o).
 
 The paper finds RPC as good as PC up to 2C and worse at 3C: dense, large particles next to the
-separator localise the charge transfer there and choke the electrolyte.
+separator localise the charge transfer there and choke the electrolyte (the quick preset: RPC /
+PC 1.02 at 1C, 0.90 at 3C).
 
     microbat study fig8 --quick     # small volumes, 1C and 3C, 1 rank each: minutes
     microbat study fig8 --full      # the paper's volumes and C-rates, 2 ranks each

@@ -2,9 +2,9 @@
 (PC) electrodes from their segmented volumes, and the reversed PC electrode (RPC).
 
 The quick fig7 builds the two volumes and separates their particles (seconds). The fig8 test
-runs the quick preset's PC and RPC electrodes at 1C and 3C (four discharges of 65-85 s, about
-3 min on two cores) and asserts the paper's finding that the reversed electrode falls behind at
-3C.
+runs the quick preset's PC and RPC electrodes at 1C and 3C (four discharges of 100-110 s, about
+3.5 min on two cores) and asserts the paper's finding: the reversed electrode delivers about as
+much as the PC at 1C and less at 3C.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ def test_fig8_quick_reversed_pc_loses_at_3c(tmp_path):
         assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
     results = json.loads((directory / "analytics.json").read_text())
     ratio = results["rpc_over_pc"]
-    # at 3C the reversed electrode, dense and coarse next to the separator, loses far more than
-    # at 1C (the paper: RPC = PC up to 2C, worse at 3C). At the quick preset's 3.5 V cut-off
-    # RPC is ahead at 1C, where the paper has them equal at 2.8 V (studies/README.md, fig8)
-    assert ratio["3"] < ratio["1"] - 0.2, ratio
+    # the paper: RPC = PC up to 2C, worse at 3C, where the reversed electrode, dense and coarse
+    # next to the separator, concentrates the reaction there and drains the electrolyte behind it
+    assert abs(ratio["1"] - 1.0) < 0.05, ratio
+    assert ratio["3"] < ratio["1"] - 0.1, ratio
     assert ratio["1"] == pytest.approx(PINNED_RPC_OVER_PC["1"], abs=0.005)
     assert ratio["3"] == pytest.approx(PINNED_RPC_OVER_PC["3"], abs=0.005)
     pc, rpc = results["electrodes"]["PC"], results["electrodes"]["RPC"]
@@ -86,5 +86,5 @@ def test_fig8_quick_reversed_pc_loses_at_3c(tmp_path):
         assert c_e[np.argmax(depth)] < c_e[np.argmin(depth)]
 
 
-PINNED_RPC_OVER_PC = {"1": 1.0913, "3": 0.6260}
+PINNED_RPC_OVER_PC = {"1": 1.0201, "3": 0.8971}
 """Capacity to 3.5 V of RPC over PC, quick preset, measured on 1 rank per run."""
