@@ -19,7 +19,7 @@ import pytest
 
 from foundation.errors import InputError
 from studies import fig3, fig4, workflow
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_quick_study
 
 
 def test_fig3_plan_is_a_graph_of_runs():
@@ -149,12 +149,8 @@ def test_fig5_quick(tmp_path):
     capacity, about 100 s on two cores) and the physics of its dSoL, reaction front and surface
     current density."""
     directory = tmp_path / "fig5"
-    code, out, err = run_cli("study", "fig5", "--quick", "--cores", "2", "--directory", str(directory))
-    assert code == 0, out[-3000:] + err[-3000:]
-    assert "10 done, 0 running, 0 failed, 0 left of 10 runs; figures written" in out
-    for name in ("fig5_dsol", "fig5_reaction_front", "fig5_current_density"):
-        assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
-    results = json.loads((directory / "analytics.json").read_text())["electrodes"]
+    results = run_quick_study("fig5", directory, runs=10,
+                              figures=("fig5_dsol", "fig5_reaction_front", "fig5_current_density"))["electrodes"]
     for name, r in results.items():
         early, late = (s["summary"] for s in r["surfaces"])
         # constant current on a fixed surface: the same area-mean j at both surface records
@@ -217,10 +213,7 @@ def test_fig4_quick(tmp_path):
     """The quick fig4 (16 electrodes and 8 references, about 5 min on two cores: outside the
     default run) and the physics of its SST-limited zone."""
     directory = tmp_path / "fig4"
-    code, out, err = run_cli("study", "fig4", "--quick", "--cores", "2", "--directory", str(directory))
-    assert code == 0, out[-3000:] + err[-3000:]
-    assert "36 done, 0 running, 0 failed, 0 left of 36 runs; figures written" in out
-    r = json.loads((directory / "analytics.json").read_text())["electrodes"]
+    r = run_quick_study("fig4", directory, runs=36)["electrodes"]
     for d in (8, 16):
         for thickness in (60, 100):
             for c in (1, 5):

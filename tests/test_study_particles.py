@@ -6,23 +6,17 @@ In a file of their own so that the test run's two workers share the study tests 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_quick_study
 
 
 def test_fig1_quick(tmp_path):
     """The quick fig1 (a coarse 2D polycrystal, one grain layout, ~1.5 min): the D_pri / D_sec fits
     of the intact and the cracked particle pinned, and the architectures ranked as in Fig 1l."""
     directory = tmp_path / "fig1"
-    code, out, err = run_cli("study", "fig1", "--quick", "--cores", "2", "--directory", str(directory))
-    assert code == 0, out[-3000:] + err[-3000:]
-    assert "10 done, 0 running, 0 failed, 0 left of 10 runs; figures written" in out
-    for name in ("fig1_rated_capacity", "fig1_primary_fit", "fig1_sol_maps"):
-        assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
-    results = json.loads((directory / "analytics.json").read_text())
+    results = run_quick_study("fig1", directory, runs=10,
+                              figures=("fig1_rated_capacity", "fig1_primary_fit", "fig1_sol_maps"))
     runs = {name: r["depth_of_discharge"] for name, r in results["runs"].items()}
     assert all(r["stop_reason"] == "CC discharge 5C: voltage limit" for r in results["runs"].values())
     fit = results["fits"]["0"]
@@ -57,12 +51,8 @@ def test_fig2_quick(tmp_path):
     surface barely changes it (Fig 2l), and the cracked particle's surface is less saturated and
     less polarised at 80 % DoD (Fig 2g, j)."""
     directory = tmp_path / "fig2"
-    code, out, err = run_cli("study", "fig2", "--quick", "--cores", "2", "--directory", str(directory))
-    assert code == 0, out[-3000:] + err[-3000:]
-    assert "3 done, 0 running, 0 failed, 0 left of 3 runs; figures written" in out
-    for name in ("fig2_discharge", "fig2_surface_maps", "fig2_sol_sections"):
-        assert (directory / "figures" / f"{name}.pdf").stat().st_size > 10_000
-    results = json.loads((directory / "analytics.json").read_text())
+    results = run_quick_study("fig2", directory, runs=3,
+                              figures=("fig2_discharge", "fig2_surface_maps", "fig2_sol_sections"))
     runs = results["runs"]
     assert all(r["stop_reason"] == "CC discharge 1C: voltage limit" and r["map_reached"] for r in runs.values())
     rough, smooth, cracked = runs["rough"], runs["smooth"], runs["cracked"]
