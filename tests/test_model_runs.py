@@ -42,6 +42,20 @@ def test_same_discharge_on_one_and_two_ranks(comm):
     assert abs(v_par[-1] - 3.6) < 1e-5, "the cut-off is landed"
 
 
+def test_a_slow_discharge_of_a_small_electrode_starts_although_its_residual_floor_is_above_the_tolerance():
+    """At 0.1C the small electrode's consistent initial potentials end at a residual of 1.5 times
+    the absolute tolerance with a relative update of 3e-20: the round-off floor. The line search
+    calls that a "local minimum" (DIVERGED_LOCAL_MIN), which the solver once took for a failure,
+    so no slow discharge of a small mesh could start."""
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    sim = Simulation(small_electrode(MPI.COMM_SELF), parameter_set("baseline"),
+                     discharge(0.1, max_duration_s=120.0), settings(), [series], show_progress=False).build()
+    sim.run()
+    assert series.column("time_s")[-1] == pytest.approx(120.0)
+    assert np.all(np.diff(series.column("voltage_V")) < 0)
+
+
 def _case(tmp, **outputs):
     return case_from_dict({
         "name": "restart",
