@@ -13,15 +13,26 @@ on the "-" side for part of the facets, and a submesh function read on the wrong
 silently zero.) Both the interface and the boundary measures use a fixed quadrature degree,
 so that diagnostics integrate exactly what the residual applies.
 
+Resolved carbon-binder domain (a mesh with cells tagged 3, ``mesh.resolve_cbd``): the CBD cells
+form their own region. phi_s then lives on the AM and the CBD only (the pore does not conduct
+electrons); a cluster of AM and CBD that touches neither the collector nor a conducting
+neighbour is kept if it holds AM (its particles float: no net current, dead capacity, named in a
+warning). A cluster of CBD alone, floating or on the collector, carries no current (it has no
+reaction) and is left out of the electronic phase; both are counted in the geometry.
+
 Single-particle mode (docs/model.md, "Limiting cases"): the mesh holds AM cells only,
 Gamma is the particle surface (exterior facets) and there is no electrolyte submesh.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse
+import scipy.sparse.csgraph
 
 from foundation.errors import InputError
 from foundation.stack import MPI, PETSc, dolfinx, ufl
@@ -50,7 +61,12 @@ class Region:
 
     ACTIVE_MATERIAL = int(CellTag.PARTICLE_BASE)
     NSD = int(CellTag.NSD)
+    """The lumped NSD, or the pore alone where the CBD is resolved."""
     SEPARATOR = int(CellTag.SEPARATOR)
+    CBD = int(CellTag.CBD)
+    """The resolved carbon-binder domain (only in meshes that keep it)."""
+    ISOLATED_CBD = 4
+    """Resolved CBD in clusters without AM: electrolyte only (no electron current reaches or leaves it)."""
 
 
 @dataclass
@@ -92,9 +108,28 @@ class Domains:
     """Cell tag of every local parent cell, ghosts included (-1 if untagged)."""
     geometry: dict[str, float] = field(default_factory=dict)
     """Volumes and areas [m^3, m^2] (global): am_volume, nsd_volume, separator_volume,
-    interface_area, collector_area, counter_area, electrode_thickness, separator_thickness."""
+    interface_area, collector_area (the electrode's cross-section), collector_contact_area (where
+    the electronic phase meets the collector: all of it unless the CBD is resolved), counter_area,
+    electrode_thickness, separator_thickness."""
     particle_tags: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
     """Sorted global list of the particle cell tags present in the mesh."""
+    cbd_resolved: bool = False
+    """The mesh keeps the carbon-binder domain as its own cells (:attr:`Region.CBD`)."""
+
+    @property
+    def nsd_regions(self) -> tuple[int, ...]:
+        """Regions of the electrode's non-solid domain (pore, and CBD where resolved)."""
+        return (Region.NSD, Region.CBD, Region.ISOLATED_CBD) if self.cbd_resolved else (Region.NSD,)
+
+    @property
+    def electrolyte_regions(self) -> tuple[int, ...]:
+        """Regions that hold electrolyte: the NSD and the separator."""
+        return (*self.nsd_regions, Region.SEPARATOR)
+
+    @property
+    def electronic_regions(self) -> tuple[int, ...]:
+        """Regions that conduct electrons: the AM and the lumped NSD, or the AM and the resolved CBD."""
+        return (Region.ACTIVE_MATERIAL, Region.CBD if self.cbd_resolved else Region.NSD)
 
     @property
     def comm(self) -> MPI.Comm:
@@ -207,10 +242,18 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
     am_cells = np.flatnonzero(is_active_material(marker)).astype(np.int32)
     electrolyte_cells = np.flatnonzero(~is_active_material(marker)).astype(np.int32)
     nsd_cells = np.flatnonzero((marker == CellTag.NSD) | (marker == CellTag.CBD)).astype(np.int32)
+    cbd_resolved = not single_particle and comm.allreduce(int(np.count_nonzero(marker == CellTag.CBD)), op=MPI.SUM) > 0
     region_values = np.where(
         is_active_material(marker), Region.ACTIVE_MATERIAL,
-        np.where(marker == CellTag.SEPARATOR, Region.SEPARATOR, Region.NSD),
+        np.where(marker == CellTag.SEPARATOR, Region.SEPARATOR,
+                 np.where(cbd_resolved & (marker == CellTag.CBD), Region.CBD, Region.NSD)),
     ).astype(np.int32)
+    floating: dict[str, float] = {}
+    if cbd_resolved:
+        conducting, floating = _connected_electronic_phase(mesh, ft, marker)
+        isolated = np.setdiff1d(np.flatnonzero(marker == CellTag.CBD), conducting)
+        region_values[isolated] = Region.ISOLATED_CBD
+        ft = _collector_contact(mesh, ft, conducting)
     regions = dolfinx.mesh.meshtags(mesh, tdim, np.arange(n_cells, dtype=np.int32), region_values)
     if single_particle:
         if comm.allreduce(int(electrolyte_cells.size), op=MPI.SUM) > 0:
@@ -228,6 +271,9 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
     am = submesh(am_cells)
     if single_particle:
         electronic, electrolyte = am, None
+    elif cbd_resolved:
+        electronic = submesh(conducting)
+        electrolyte = submesh(electrolyte_cells)
     else:
         electronic = submesh(np.union1d(am_cells, nsd_cells).astype(np.int32))
         electrolyte = submesh(electrolyte_cells)
@@ -248,9 +294,9 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
         mesh=mesh, cell_tags=ct, facet_tags=ft, regions=regions, single_particle=single_particle,
         active_material=am, electronic=electronic, electrolyte=electrolyte, dx=dx, ds=ds,
         dGamma=dGamma, dx_lumped=dx_lumped, interface_facets=interface_facets, interface_data=interface_data,
-        cell_marker=marker, particle_tags=particle_tags,
+        cell_marker=marker, particle_tags=particle_tags, cbd_resolved=cbd_resolved,
     )
-    domains.geometry = _measure_geometry(domains)
+    domains.geometry = _measure_geometry(domains) | floating
     if domains.geometry["interface_area"] <= 0:
         raise InputError("mesh: the AM | electrolyte interface is empty (no facet between AM and electrolyte cells)")
     return domains
@@ -295,6 +341,98 @@ def _interface(
     return owned_facets, data
 
 
+def _connected_electronic_phase(mesh: Mesh, ft: MeshTags, marker: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+    """Local cells (owned and ghost) of the electronic phase where the CBD is resolved.
+
+    The AM and CBD cells are joined through shared vertices (the graph is gathered on rank 0; a
+    vertex contact also joins them in the P1 space of phi_s). A cluster without a collector
+    vertex is floating. If it holds AM it stays: its phi_s settles where its net reaction current
+    vanishes, so its particles are dead capacity, named in a warning and counted. A cluster of
+    CBD alone has no reaction: floating, nothing fixes its phi_s; on the collector, the current
+    entering it has nowhere to go. It is left out of the electronic phase
+    (:attr:`Region.ISOLATED_CBD`), and its collector facets out of the contact.
+    """
+    comm, tdim = mesh.comm, mesh.topology.dim
+    mesh.topology.create_connectivity(tdim, 0)
+    mesh.topology.create_connectivity(tdim - 1, 0)
+    n_owned = mesh.topology.index_map(tdim).size_local
+    solid = is_active_material(marker) | (marker == CellTag.CBD)
+    owned = np.flatnonzero(solid[:n_owned]).astype(np.int32)
+    c2v = mesh.topology.connectivity(tdim, 0)
+    vertex_map = mesh.topology.index_map(0)
+    vertices = vertex_map.local_to_global(np.concatenate([c2v.links(c) for c in owned]).astype(np.int32)) \
+        if owned.size else np.empty(0, np.int64)
+    collector = ft.indices[ft.values == FacetTag.CURRENT_COLLECTOR]
+    f2v = mesh.topology.connectivity(tdim - 1, 0)
+    collector_vertices = vertex_map.local_to_global(
+        np.concatenate([f2v.links(f) for f in collector] or [np.empty(0, np.int32)]).astype(np.int32))
+    nodes = mesh.geometry.dofmaps[0][owned]
+    x = mesh.geometry.x[nodes][:, :, :tdim]
+    volumes = np.abs(np.linalg.det(x[:, 1:] - x[:, :1])) / math.factorial(tdim) if owned.size else np.empty(0)
+    gathered = comm.gather((owned.size, vertices, collector_vertices, marker[owned], volumes), root=0)
+    verdict = None
+    if comm.rank == 0:
+        sizes, verts, coll, tags, vols = (list(v) for v in zip(*gathered, strict=True))
+        verts = np.concatenate(verts).reshape(-1, tdim + 1)
+        tags, vols = np.concatenate(tags), np.concatenate(vols)
+        ids, inverse = np.unique(verts, return_inverse=True)
+        n_cells = verts.shape[0]
+        rows = np.repeat(np.arange(n_cells), tdim + 1)
+        graph = scipy.sparse.coo_matrix((np.ones(rows.size), (rows, n_cells + inverse.ravel())),
+                                        shape=(n_cells + ids.size,) * 2)
+        _, component = scipy.sparse.csgraph.connected_components(graph, directed=False)
+        grounded = np.isin(ids, np.concatenate(coll))
+        cells = component[:n_cells]
+        live = np.isin(cells, np.unique(component[n_cells:][grounded]))
+        am = is_active_material(tags)
+        keep = np.isin(cells, np.unique(cells[am]))  # a cluster without AM has no current sink
+        verdict = {"floating_particles": sorted(int(t) for t in np.unique(tags[am & ~live])),
+                   "floating_am_volume": float(vols[am & ~live].sum()), "am_volume": float(vols[am].sum()),
+                   "isolated_cbd_volume": float(vols[~keep].sum()),
+                   "keep": np.split(keep, np.cumsum(sizes)[:-1])}
+    verdict = comm.bcast({k: v for k, v in verdict.items() if k != "keep"} if verdict else None, root=0) | {
+        "keep": comm.scatter(verdict["keep"] if verdict else None, root=0)}
+    if verdict["floating_particles"] and comm.rank == 0:
+        share = verdict["floating_am_volume"] / verdict["am_volume"]
+        print(f"microbat: warning: resolved CBD: particles {verdict['floating_particles'][:10]} ({share:.1%} of the "
+              "AM volume) touch neither the current collector nor any AM or CBD that does; they take no net "
+              "current (dead capacity; the lumped NSD would connect them)", file=sys.stderr, flush=True)
+    keep = np.zeros(marker.size, np.float64)
+    keep[owned[verdict["keep"]]] = 1.0
+    keep = _owned_to_ghosts(mesh, keep)
+    conducting = np.flatnonzero(solid & (keep > 0.5)).astype(np.int32)
+    return conducting, {"isolated_cbd_volume": verdict["isolated_cbd_volume"],
+                        "floating_am_volume": verdict["floating_am_volume"],
+                        "floating_particles": float(len(verdict["floating_particles"]))}
+
+
+COLLECTOR_PORE = 1000 + int(FacetTag.CURRENT_COLLECTOR)
+"""Facet marker of the collector where a pore meets it (resolved CBD): no electron enters there;
+the collector facets of the AM and CBD keep ``FacetTag.CURRENT_COLLECTOR``."""
+
+
+def _collector_contact(mesh: Mesh, ft: MeshTags, conducting: np.ndarray) -> MeshTags:
+    """The facet tags with the collector facets outside the electronic phase re-marked
+    :data:`COLLECTOR_PORE`, so that ds(CURRENT_COLLECTOR) is the electronic contact."""
+    tdim = mesh.topology.dim
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    values = ft.values.copy()
+    for k in np.flatnonzero(values == FacetTag.CURRENT_COLLECTOR):
+        if not np.isin(f2c.links(ft.indices[k]), conducting).any():
+            values[k] = COLLECTOR_PORE
+    return dolfinx.mesh.meshtags(mesh, tdim - 1, ft.indices, values)
+
+
+def _owned_to_ghosts(mesh: Mesh, owned_values: np.ndarray) -> np.ndarray:
+    """A per-cell array set on the owned cells, with the ghost cells filled from their owners."""
+    V = dolfinx.fem.functionspace(mesh, ("DG", 0))
+    f = dolfinx.fem.Function(V)
+    n_owned = mesh.topology.index_map(mesh.topology.dim).size_local
+    f.x.array[V.dofmap.list[:n_owned, 0]] = owned_values[:n_owned]
+    f.x.scatter_forward()
+    return f.x.array[V.dofmap.list[:, 0]].copy()
+
+
 def _measure_geometry(d: Domains) -> dict[str, float]:
     one = dolfinx.fem.Constant(d.mesh, PETSc.ScalarType(1.0))
     dx, ds = d.dx, d.ds
@@ -303,9 +441,16 @@ def _measure_geometry(d: Domains) -> dict[str, float]:
         "interface_area": d.integrate(one * d.dGamma),
     }
     if not d.single_particle:
-        geo["nsd_volume"] = d.integrate(one * dx(Region.NSD))
+        geo["nsd_volume"] = d.integrate(one * dx(d.nsd_regions))
+        if d.cbd_resolved:
+            geo["cbd_volume"] = d.integrate(one * dx((Region.CBD, Region.ISOLATED_CBD)))
+            cbd = dolfinx.fem.Function(dolfinx.fem.functionspace(d.mesh, ("DG", 0)))
+            cbd.x.array[cbd.function_space.dofmap.list[d.regions.find(Region.CBD), 0]] = 1.0
+            cbd.x.scatter_forward()
+            geo["cbd_covered_interface_area"] = d.integrate(cbd("-") * d.dGamma)
         geo["separator_volume"] = d.integrate(one * dx(Region.SEPARATOR))
-        geo["collector_area"] = d.integrate(one * ds(int(FacetTag.CURRENT_COLLECTOR)))
+        geo["collector_area"] = d.integrate(one * ds((int(FacetTag.CURRENT_COLLECTOR), COLLECTOR_PORE)))
+        geo["collector_contact_area"] = d.integrate(one * ds(int(FacetTag.CURRENT_COLLECTOR)))
         geo["counter_area"] = d.integrate(one * ds(int(FacetTag.COUNTER_ELECTRODE)))
         x = d.mesh.geometry.x[:, d.gdim - 1]
         top = d.comm.allreduce(float(np.max(x, initial=-np.inf)), op=MPI.MAX)

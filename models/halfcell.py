@@ -5,6 +5,8 @@ Strong form (j > 0 anodic, A/m^2; n on Gamma points out of the particle; i_app >
     active material (AM):          dc_s/dt = div( D_s(x) A grad c_s ),      x = c_s / c_s,max
     electronic phase (AM u NSD):   div( sigma grad phi_s ) = 0
     electrolyte (NSD u separator): eps dc_e/dt = -div N,   N = -D_eff grad c_e + t+ i_e / F
+    (resolved CBD: the electronic phase is AM u CBD; pores have eps = tau = 1, the CBD its own
+     eps, tau and sigma, and j on a face the CBD covers is scaled by its reactive share)
                                    div i_e = 0,  i_e = -kappa_eff grad phi_e
                                                      + kappa_eff (2RT/F)(1 - t+) TDF grad ln c_e
     interface Gamma (AM | electrolyte), Butler-Volmer:
@@ -126,7 +128,8 @@ class HalfCell:
     """Total applied current I [A], > 0 on discharge."""
     theta: dolfinx.fem.Constant
     interface_current_density: ufl.core.expr.Expr
-    """UFL j on Gamma [A/m^2]."""
+    """UFL j on Gamma [A/m^2] per interface area (where the CBD is resolved, a face it covers
+    carries its reactive share times the Butler-Volmer current density)."""
     counter_current_density: ufl.core.expr.Expr | None
     conductivity: dolfinx.fem.Constant | Function
     porosity: Function | None
@@ -202,8 +205,8 @@ def build_half_cell(
     sp = domains.single_particle
     dx, ds, dG = domains.dx, domains.ds, domains.dGamma
     dx_am = dx(Region.ACTIVE_MATERIAL)
-    dx_solid = dx_am if sp else dx((Region.ACTIVE_MATERIAL, Region.NSD))
-    dx_el = None if sp else dx((Region.NSD, Region.SEPARATOR))
+    dx_solid = dx_am if sp else dx(domains.electronic_regions)
+    dx_el = None if sp else dx(domains.electrolyte_regions)
     ds_cc = ds(int(FacetTag.CURRENT_COLLECTOR))
     ds_li = ds(int(FacetTag.COUNTER_ELECTRODE))
 
@@ -240,9 +243,22 @@ def build_half_cell(
     v_cs, v_ps = v.c_s, v.phi_s
 
     # ---- region-wise coefficients (DG0 on the parent mesh)
+    reactive_share = None
     if sp:
         sigma = constant(SINGLE_PARTICLE_CONDUCTIVITY)
         porosity = transport = None
+    elif domains.cbd_resolved:  # free electrolyte in the pores, a nanoporous conductor in the CBD
+        cbd = p.cbd
+        sigma = domains.region_function(
+            {Region.ACTIVE_MATERIAL: material.conductivity, Region.CBD: cbd.conductivity}, "sigma")
+        in_cbd = (Region.CBD, Region.ISOLATED_CBD)
+        porosity = domains.region_function(
+            {Region.NSD: 1.0, Region.SEPARATOR: p.separator.porosity} | dict.fromkeys(in_cbd, cbd.porosity), "eps")
+        transport = domains.region_function(
+            {Region.NSD: 1.0, Region.SEPARATOR: p.separator.transport_factor}
+            | dict.fromkeys(in_cbd, cbd.transport_factor), "eps_over_tau")
+        reactive_share = domains.region_function(
+            {Region.NSD: 1.0} | dict.fromkeys(in_cbd, cbd.reactive_share), "reactive_share")
     else:
         am_fraction = domains.geometry["am_fraction"]
         try:
@@ -263,6 +279,8 @@ def build_half_cell(
     # ---- Butler-Volmer current on Gamma (AM traces "+", electrolyte traces "-")
     j = kinetics.butler_volmer(
         domains.am(phi_s), phi_e_trace, domains.am(c_s), c_e_trace, material, T)
+    if reactive_share is not None:  # per interface area: a face under the CBD reacts on its wetted share
+        j = reactive_share("-") * j
     eta = kinetics.overpotential(domains.am(phi_s), phi_e_trace, domains.am(c_s), material)
 
     # ---- F_cs: lithium in the active material
@@ -276,7 +294,7 @@ def build_half_cell(
     if sp:
         F_ps += applied / domains.geometry["am_volume"] * v_ps * dx_am
     else:
-        i_app = applied / domains.geometry["collector_area"]
+        i_app = applied / domains.geometry["collector_contact_area"]
         F_ps += electronic.galvanostatic_collector(i_app, v_ps, ds_cc)
 
     residuals = Fields(c_s=F_cs, phi_s=F_ps)
@@ -322,7 +340,7 @@ def _diagnostic_forms(model: HalfCell) -> dict[str, dolfinx.fem.Form]:
         forms["voltage_weight"] = one * d.dGamma
     else:
         ds_cc = d.ds(int(FacetTag.CURRENT_COLLECTOR))
-        dx_el = d.dx((Region.NSD, Region.SEPARATOR))
+        dx_el = d.dx(d.electrolyte_regions)
         forms["phi_s_integral"] = model.phi_s * ds_cc
         forms["voltage_weight"] = one * ds_cc
         forms["salt_electrolyte"] = model.porosity * model.c_e * dx_el

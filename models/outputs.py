@@ -38,7 +38,6 @@ import numpy as np
 from foundation.files import Communicator, atomic_directory, write_csv, write_json
 from foundation.schema import spec
 from foundation.stack import MPI, dolfinx, ufl
-from models.domains import Region
 from models.parameters import FARADAY
 from models.protocol import Step
 from models.records import ParticleStatistics
@@ -307,7 +306,7 @@ class ElectrolyteProfiles(_DepthTriggered):
         d, model = sim.domains, sim.model
         space = dolfinx.fem.functionspace(d.mesh, ("DG", 0))
         w = ufl.TestFunction(space)
-        dx_el = d.dx((Region.NSD, Region.SEPARATOR))
+        dx_el = d.dx(d.electrolyte_regions)
         weighted = {"volume": model.porosity * w * dx_el, "c_e": model.porosity * model.c_e * w * dx_el,
                     "phi_e": model.porosity * model.phi_e * w * dx_el}
         self._forms = {k: dolfinx.fem.form(f, entity_maps=d.entity_maps) for k, f in weighted.items()}

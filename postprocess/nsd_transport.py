@@ -124,3 +124,105 @@ def nsd_transport(am: np.ndarray, porosity: float, voxel_size: float, axis: int 
         solve_time=micro.solve_time + lumped.solve_time,
     )
 
+
+
+@dataclass(frozen=True)
+class LumpedCbd:
+    """The lumped NSD that stands in for a resolved CBD (:func:`lumped_cbd`).
+
+    Attributes:
+        am_fraction, pore_fraction, cbd_fraction: volume shares of the voxels [-].
+        electrolyte_fraction: eps_nsd, electrolyte per NSD volume: (pore + eps_CBD CBD) / NSD [-].
+        tortuosity_factor: tau_nsd (NSD basis) that carries the resolved salt flux [-].
+        conductivity: sigma_NSD [S/m] that carries the resolved electron current.
+        electrolyte_relative_diffusivity: D_eff / D of the electrode, CBD resolved.
+        electronic_conductivity: sigma_eff [S/m] of the electrode (AM and CBD), CBD resolved.
+        cbd_percolating_fraction: share of the CBD connected to both faces along the axis.
+    """
+
+    am_fraction: float
+    pore_fraction: float
+    cbd_fraction: float
+    electrolyte_fraction: float
+    tortuosity_factor: float
+    conductivity: float
+    electrolyte_relative_diffusivity: float
+    electronic_conductivity: float
+    cbd_percolating_fraction: float
+
+    def parameter_overrides(self) -> dict[str, float | str]:
+        """The parameter overrides that give the lumped model this NSD."""
+        return {"nsd.electrolyte_fraction": self.electrolyte_fraction, "nsd.tortuosity_factor": self.tortuosity_factor,
+                "nsd.tortuosity_basis": "nsd", "nsd.conductivity": self.conductivity}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lumped_cbd(am: np.ndarray, cbd: np.ndarray, axis: int, cbd_parameters: Any, am_conductivity: float,
+               comm: Any | None = None) -> LumpedCbd:
+    """The lumped NSD equivalent to the resolved CBD of a segmented electrode.
+
+    The model with a resolved CBD (``mesh.resolve_cbd``; ``models.parameters.CarbonBinder``) gives
+    the pore free electrolyte, the CBD its nanopores' eps and tau and its own sigma, and the AM
+    sigma_AM. The lumped NSD must carry the same fluxes through the same voxels:
+
+    * salt: as :func:`nsd_transport`, eps_nsd / tau_nsd = F_micro / F_lumped with D = 1 in the
+      pore and eps_CBD / tau_CBD in the CBD; eps_nsd counts the CBD's electrolyte too, as the
+      resolved model stores it;
+    * electrons: sigma_NSD such that the electrode with sigma_AM in the AM and sigma_NSD in the
+      whole NSD conducts as the one with sigma_AM in the AM, sigma_CBD in the CBD and nothing in
+      the pore (a monotone scalar equation, solved by bisection in log sigma).
+
+    Args:
+        am, cbd: boolean voxel masks of the AM and the CBD (the rest is pore).
+        axis: the through-plane axis.
+        cbd_parameters: a :class:`models.parameters.CarbonBinder`.
+        am_conductivity: sigma_AM [S/m].
+
+    Raises:
+        InputError: masks that overlap or differ in shape, or a phase that does not percolate.
+    """
+    am, cbd = np.asarray(am, dtype=bool), np.asarray(cbd, dtype=bool)
+    if am.shape != cbd.shape or np.any(am & cbd):
+        raise InputError(f"lumped CBD: AM mask {am.shape} and CBD mask {cbd.shape}; accepted: two disjoint masks of "
+                         "the same shape")
+    nsd = ~am
+    labels, _ = label_clusters(nsd)
+    micro = tortuosity_factor(nsd, axis, comm, phase="NSD (pore + CBD)", labels=labels,
+                              diffusivity=np.where(cbd, cbd_parameters.transport_factor, 1.0))
+    lumped = tortuosity_factor(nsd, axis, comm, phase="NSD", labels=labels)
+    eps_nsd = float((np.count_nonzero(nsd & ~cbd) + cbd_parameters.porosity * np.count_nonzero(cbd))
+                    / np.count_nonzero(nsd))
+    tau = eps_nsd * lumped.relative_diffusivity / micro.relative_diffusivity
+    if tau < 1.0:
+        raise InputError(f"lumped CBD: the resolved electrolyte conducts like tau_nsd = {tau:.3f} < 1 in the lumped "
+                         "NSD; accepted: a CBD of lower eps / tau")
+    scale = max(cbd_parameters.conductivity, am_conductivity)
+    solid = am | cbd
+    resolved = tortuosity_factor(solid, axis, comm, phase="AM + CBD (electronic)",
+                                 diffusivity=np.where(am, am_conductivity, cbd_parameters.conductivity) / scale)
+    target = resolved.relative_diffusivity
+    everything = np.ones_like(am)
+
+    def conductance(log_sigma: float) -> float:
+        sigma = np.where(am, am_conductivity, np.exp(log_sigma)) / scale
+        return tortuosity_factor(everything, axis, comm, phase="electrode (lumped NSD)",
+                                 diffusivity=sigma).relative_diffusivity
+
+    lo, hi = np.log(1e-6 * scale), np.log(scale)
+    if not conductance(lo) <= target <= conductance(hi):
+        raise InputError(f"lumped CBD: no sigma_NSD in [{np.exp(lo):.3g}, {np.exp(hi):.3g}] S/m carries the resolved "
+                         f"electronic conductance {target * scale:.3g} S/m")
+    for _ in range(40):  # bisection in log sigma to 1e-4 relative
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if conductance(mid) < target else (lo, mid)
+        if hi - lo < 1e-4:
+            break
+    return LumpedCbd(
+        am_fraction=float(am.mean()), pore_fraction=float((nsd & ~cbd).mean()), cbd_fraction=float(cbd.mean()),
+        electrolyte_fraction=eps_nsd, tortuosity_factor=float(tau), conductivity=float(np.exp(0.5 * (lo + hi))),
+        electrolyte_relative_diffusivity=float(micro.relative_diffusivity),
+        electronic_conductivity=float(target * scale),
+        cbd_percolating_fraction=float(percolation(cbd, axis).percolating_fraction) if cbd.any() else 0.0,
+    )

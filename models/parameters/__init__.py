@@ -8,6 +8,7 @@
 
 from .components import (
     ActiveMaterial,
+    CarbonBinder,
     Cell,
     CounterElectrode,
     Electrolyte,
@@ -22,6 +23,7 @@ __all__ = [
     "FARADAY",
     "GAS_CONSTANT",
     "ActiveMaterial",
+    "CarbonBinder",
     "Cell",
     "CounterElectrode",
     "Electrolyte",

@@ -50,6 +50,11 @@ def _fraction(name: str, value: float, closed: bool = False) -> None:
         raise ValueError(f"{name} must be in {'[0, 1]' if closed else '(0, 1)'}, got {value!r}")
 
 
+def _tortuosity_factor(name: str, value: float) -> None:
+    if value != 0 and value < 1:
+        raise ValueError(f"{name} must be >= 1 (or 0 for Bruggeman), got {value!r}")
+
+
 @dataclass(frozen=True)
 class ActiveMaterial:
     """Intercalation cathode material (one phase of spherical or imaged particles).
@@ -289,11 +294,7 @@ class NonSolidDomain:
     def __post_init__(self) -> None:
         _fraction("nsd.porosity", self.porosity)
         _positive("nsd.conductivity", self.conductivity)
-        if self.tortuosity_factor != 0 and self.tortuosity_factor < 1:
-            raise ValueError(
-                f"nsd.tortuosity_factor must be >= 1 (or 0 for Bruggeman), got "
-                f"{self.tortuosity_factor!r}"
-            )
+        _tortuosity_factor("nsd.tortuosity_factor", self.tortuosity_factor)
         if self.electrolyte_fraction != 0:
             _fraction("nsd.electrolyte_fraction", self.electrolyte_fraction)
         if self.tortuosity_basis not in TORTUOSITY_BASES:
@@ -333,6 +334,56 @@ class NonSolidDomain:
         if self.tortuosity_factor:
             return self.tortuosity_factor
         return self.electrolyte_volume_fraction(am_fraction) ** -0.5
+
+
+@dataclass(frozen=True)
+class CarbonBinder:
+    """The carbon-binder domain (CBD) where the mesh resolves it (cell tag 3, ``mesh.resolve_cbd``).
+
+    A lumped NSD (the primary paper's choice, and the default) carries the CBD inside its
+    effective eps_nsd, tau_nsd and sigma_NSD, and these values are unused. In a mesh that keeps
+    the CBD as its own cells, the pore cells are free electrolyte (eps = 1, tau = 1, no electronic
+    conduction), and the CBD cells are a nanoporous conductor with the values below: the
+    electrolyte fills its nanopores, the electrons run through its carbon, and an AM face that
+    the CBD covers reacts only where the electrolyte in those nanopores wets it.
+
+    Defaults are assumptions to state with every result: nanoporosity 0.5 and tortuosity factor 5
+    (D_CBD / D = 0.1, the ``postprocess.nsd_transport`` default; FIB-SEM studies of NMC cathodes
+    give 0.4-0.6 and 3-6), sigma 10 S/m for the CBD itself (a CBD network filling a third of the
+    NSD at a tortuosity factor of about 3 then gives the baseline sigma_NSD of about 1 S/m).
+
+    Attributes:
+        porosity: electrolyte volume fraction of the CBD's nanopores [-].
+        tortuosity_factor: tortuosity factor of those nanopores [-] (>= 1; 0 means Bruggeman
+            porosity^-0.5).
+        conductivity: electronic conductivity of the CBD itself [S/m].
+        reactive_area_fraction: share of an AM face covered by CBD that reacts [-]; 0 means the
+            nanoporosity (the wetted share of the face).
+    """
+
+    porosity: float = 0.5
+    tortuosity_factor: float = 5.0
+    conductivity: float = 10.0
+    reactive_area_fraction: float = 0.0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _fraction("cbd.porosity", self.porosity)
+        _positive("cbd.conductivity", self.conductivity)
+        _tortuosity_factor("cbd.tortuosity_factor", self.tortuosity_factor)
+        if self.reactive_area_fraction != 0:
+            _fraction("cbd.reactive_area_fraction", self.reactive_area_fraction, closed=True)
+
+    @property
+    def transport_factor(self) -> float:
+        """eps / tau of the electrolyte in the CBD [-] (D_CBD / D)."""
+        tau = self.tortuosity_factor or self.porosity ** -0.5
+        return self.porosity / tau
+
+    @property
+    def reactive_share(self) -> float:
+        """The reacting share of an AM face that the CBD covers [-]."""
+        return self.reactive_area_fraction or self.porosity
 
 
 @dataclass(frozen=True)

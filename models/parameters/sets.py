@@ -22,6 +22,7 @@ from typing import Any
 from . import celgard2325, chen2020, landesfeind2019, nyman2008, oregan2022, xu2019
 from .components import (
     ActiveMaterial,
+    CarbonBinder,
     Cell,
     CounterElectrode,
     Electrolyte,
@@ -44,6 +45,8 @@ class ParameterSet:
     separator: Separator
     nsd: NonSolidDomain
     cell: Cell
+    cbd: CarbonBinder = CarbonBinder()
+    """Used only where the mesh resolves the carbon-binder domain (cell tag 3)."""
 
     @property
     def initial_stoichiometry(self) -> float:
