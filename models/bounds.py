@@ -11,7 +11,8 @@ particle, in proportion to their room to the bound, so that:
 * 0 <= x <= 1 at every node, and during a discharge (charge) no node falls below (rises
   above) the particle's smallest (largest) value of the previous step: the discrete
   maximum principle of the continuous problem, whose surface flux only adds (removes)
-  lithium;
+  lithium (not for a particle without an electronic path, ``Domains.floating_particles``:
+  its net current is zero, and part of its surface delithiates while the rest lithiates);
 * the lithium of every particle, and hence the balance with the charge passed, is unchanged
   to round-off. A particle whose other nodes have no room to take (give) the clipped lithium
   is left as it is: conservation comes first.
@@ -59,9 +60,11 @@ class StoichiometryLimiter:
         self.particles = np.asarray(d.particle_tags, np.int64)
         self.group = np.searchsorted(self.particles, owner[: self.n_owned])
         self.n_groups = len(self.particles)
+        self.floating = np.isin(self.particles, d.floating_particles)
         if model.single_particle if one_group is None else one_group:
             self.group = np.zeros_like(self.group)
             self.n_groups = 1
+            self.floating = np.zeros(1, bool)
 
     def _sum(self, values: np.ndarray) -> np.ndarray:
         local = np.bincount(self.group, weights=values, minlength=self.n_groups).astype(np.float64)
@@ -89,6 +92,9 @@ class StoichiometryLimiter:
             low = np.maximum(low, self._extreme(old, MPI.MIN))
         if current <= 0:  # charge or rest
             high = np.minimum(high, self._extreme(old, MPI.MAX))
+        # a floating particle (no electronic path) shorts internally: part of it delithiates
+        # while the rest lithiates, whatever the cell does, so only 0 <= x <= 1 binds it
+        low, high = np.where(self.floating, 0.0, low), np.where(self.floating, self.c_max, high)
         lo, hi = low[self.group], high[self.group]
         over, under = np.maximum(c - hi, 0.0), np.maximum(lo - c, 0.0)
         violation = self.comm.allreduce(float(max(over.max(initial=0.0), under.max(initial=0.0))), op=MPI.MAX)

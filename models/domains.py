@@ -115,6 +115,8 @@ class Domains:
     """Sorted global list of the particle cell tags present in the mesh."""
     cbd_resolved: bool = False
     """The mesh keeps the carbon-binder domain as its own cells (:attr:`Region.CBD`)."""
+    floating_particles: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    """Tags of the particles without an electronic path to the collector (resolved CBD only)."""
 
     @property
     def nsd_regions(self) -> tuple[int, ...]:
@@ -295,6 +297,7 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
         active_material=am, electronic=electronic, electrolyte=electrolyte, dx=dx, ds=ds,
         dGamma=dGamma, dx_lumped=dx_lumped, interface_facets=interface_facets, interface_data=interface_data,
         cell_marker=marker, particle_tags=particle_tags, cbd_resolved=cbd_resolved,
+        floating_particles=np.asarray(floating.pop("floating_particle_tags", []), np.int32),
     )
     domains.geometry = _measure_geometry(domains) | floating
     if domains.geometry["interface_area"] <= 0:
@@ -362,7 +365,8 @@ def _connected_electronic_phase(mesh: Mesh, ft: MeshTags, marker: np.ndarray) ->
     vertex_map = mesh.topology.index_map(0)
     vertices = vertex_map.local_to_global(np.concatenate([c2v.links(c) for c in owned]).astype(np.int32)) \
         if owned.size else np.empty(0, np.int64)
-    collector = ft.indices[ft.values == FacetTag.CURRENT_COLLECTOR]
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    collector = [f for f in ft.indices[ft.values == FacetTag.CURRENT_COLLECTOR] if solid[f2c.links(f)].any()]
     f2v = mesh.topology.connectivity(tdim - 1, 0)
     collector_vertices = vertex_map.local_to_global(
         np.concatenate([f2v.links(f) for f in collector] or [np.empty(0, np.int32)]).astype(np.int32))
@@ -401,7 +405,8 @@ def _connected_electronic_phase(mesh: Mesh, ft: MeshTags, marker: np.ndarray) ->
     keep[owned[verdict["keep"]]] = 1.0
     keep = _owned_to_ghosts(mesh, keep)
     conducting = np.flatnonzero(solid & (keep > 0.5)).astype(np.int32)
-    return conducting, {"isolated_cbd_volume": verdict["isolated_cbd_volume"],
+    return conducting, {"floating_particle_tags": verdict["floating_particles"],
+                        "isolated_cbd_volume": verdict["isolated_cbd_volume"],
                         "floating_am_volume": verdict["floating_am_volume"],
                         "floating_particles": float(len(verdict["floating_particles"]))}
 
