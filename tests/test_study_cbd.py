@@ -1,8 +1,8 @@
 """Study cbd: the carbon-binder domain of the shared CT volume resolved against the lumped NSD.
 
 The plan test (seconds) checks the lumped NSD the plan computes from the crop's voxels and feeds
-to the lumped runs. The quick study (six discharges of a 12.5 um column of the volume, 11-13 min
-on two cores) is marked slow."""
+to the lumped runs. The quick study (six discharges of a 12.5 um column of the volume, about 18
+min on two cores) is marked slow."""
 
 from __future__ import annotations
 
