@@ -20,7 +20,7 @@ echo "== ruff check"
 workers=${MICROBAT_TEST_WORKERS:-2}
 echo "== default test suite ($workers workers)"
 if [ "$workers" -gt 0 ]; then
-    .venv/bin/python -m pytest -m "not slow" -n "$workers" --dist loadfile --no-loadscope-reorder "$@"
+    .venv/bin/python -m pytest -m "not slow" -n "$workers" --dist loadfile --no-loadscope-reorder --durations=15 "$@"
 else
     .venv/bin/python -m pytest -m "not slow" "$@"
 fi
