@@ -250,9 +250,9 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
         np.where(marker == CellTag.SEPARATOR, Region.SEPARATOR,
                  np.where(cbd_resolved & (marker == CellTag.CBD), Region.CBD, Region.NSD)),
     ).astype(np.int32)
-    floating: dict[str, float] = {}
+    floating, floating_record = np.empty(0, np.int32), {}
     if cbd_resolved:
-        conducting, floating = _connected_electronic_phase(mesh, ft, marker)
+        conducting, floating, floating_record = _connected_electronic_phase(mesh, ft, marker)
         isolated = np.setdiff1d(np.flatnonzero(marker == CellTag.CBD), conducting)
         region_values[isolated] = Region.ISOLATED_CBD
         ft = _collector_contact(mesh, ft, conducting)
@@ -297,9 +297,9 @@ def build_domains(mesh_data: MeshData, single_particle: bool = False) -> Domains
         active_material=am, electronic=electronic, electrolyte=electrolyte, dx=dx, ds=ds,
         dGamma=dGamma, dx_lumped=dx_lumped, interface_facets=interface_facets, interface_data=interface_data,
         cell_marker=marker, particle_tags=particle_tags, cbd_resolved=cbd_resolved,
-        floating_particles=np.asarray(floating.pop("floating_particle_tags", []), np.int32),
+        floating_particles=floating,
     )
-    domains.geometry = _measure_geometry(domains) | floating
+    domains.geometry = _measure_geometry(domains) | floating_record
     if domains.geometry["interface_area"] <= 0:
         raise InputError("mesh: the AM | electrolyte interface is empty (no facet between AM and electrolyte cells)")
     return domains
@@ -344,8 +344,10 @@ def _interface(
     return owned_facets, data
 
 
-def _connected_electronic_phase(mesh: Mesh, ft: MeshTags, marker: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-    """Local cells (owned and ghost) of the electronic phase where the CBD is resolved.
+def _connected_electronic_phase(mesh: Mesh, ft: MeshTags, marker: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Local cells (owned and ghost) of the electronic phase where the CBD is resolved, the tags
+    of the floating particles, and the volumes for the geometry record.
 
     The AM and CBD cells are joined through shared vertices (the graph is gathered on rank 0; a
     vertex contact also joins them in the P1 space of phi_s). A cluster without a collector
@@ -363,13 +365,12 @@ def _connected_electronic_phase(mesh: Mesh, ft: MeshTags, marker: np.ndarray) ->
     owned = np.flatnonzero(solid[:n_owned]).astype(np.int32)
     c2v = mesh.topology.connectivity(tdim, 0)
     vertex_map = mesh.topology.index_map(0)
-    vertices = vertex_map.local_to_global(np.concatenate([c2v.links(c) for c in owned]).astype(np.int32)) \
-        if owned.size else np.empty(0, np.int64)
+    vertices = vertex_map.local_to_global(c2v.array.reshape(-1, tdim + 1)[owned].ravel())  # simplices
     f2c = mesh.topology.connectivity(tdim - 1, tdim)
-    collector = [f for f in ft.indices[ft.values == FacetTag.CURRENT_COLLECTOR] if solid[f2c.links(f)].any()]
+    facets = ft.indices[ft.values == FacetTag.CURRENT_COLLECTOR]
+    collector = facets[solid[f2c.array[f2c.offsets[facets]]]]  # an exterior facet has one cell
     f2v = mesh.topology.connectivity(tdim - 1, 0)
-    collector_vertices = vertex_map.local_to_global(
-        np.concatenate([f2v.links(f) for f in collector] or [np.empty(0, np.int32)]).astype(np.int32))
+    collector_vertices = vertex_map.local_to_global(f2v.array.reshape(-1, tdim)[collector].ravel())
     nodes = mesh.geometry.dofmaps[0][owned]
     x = mesh.geometry.x[nodes][:, :, :tdim]
     volumes = np.abs(np.linalg.det(x[:, 1:] - x[:, :1])) / math.factorial(tdim) if owned.size else np.empty(0)
@@ -405,10 +406,10 @@ def _connected_electronic_phase(mesh: Mesh, ft: MeshTags, marker: np.ndarray) ->
     keep[owned[verdict["keep"]]] = 1.0
     keep = _owned_to_ghosts(mesh, keep)
     conducting = np.flatnonzero(solid & (keep > 0.5)).astype(np.int32)
-    return conducting, {"floating_particle_tags": verdict["floating_particles"],
-                        "isolated_cbd_volume": verdict["isolated_cbd_volume"],
-                        "floating_am_volume": verdict["floating_am_volume"],
-                        "floating_particles": float(len(verdict["floating_particles"]))}
+    floating = np.asarray(verdict["floating_particles"], np.int32)
+    return conducting, floating, {"isolated_cbd_volume": verdict["isolated_cbd_volume"],
+                                  "floating_am_volume": verdict["floating_am_volume"],
+                                  "floating_particles": float(floating.size)}
 
 
 COLLECTOR_PORE = 1000 + int(FacetTag.CURRENT_COLLECTOR)
@@ -421,10 +422,13 @@ def _collector_contact(mesh: Mesh, ft: MeshTags, conducting: np.ndarray) -> Mesh
     :data:`COLLECTOR_PORE`, so that ds(CURRENT_COLLECTOR) is the electronic contact."""
     tdim = mesh.topology.dim
     f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    cells = mesh.topology.index_map(tdim)
+    is_conducting = np.zeros(cells.size_local + cells.num_ghosts, bool)
+    is_conducting[conducting] = True
     values = ft.values.copy()
-    for k in np.flatnonzero(values == FacetTag.CURRENT_COLLECTOR):
-        if not np.isin(f2c.links(ft.indices[k]), conducting).any():
-            values[k] = COLLECTOR_PORE
+    collector = np.flatnonzero(values == FacetTag.CURRENT_COLLECTOR)
+    cell = f2c.array[f2c.offsets[ft.indices[collector]]]  # an exterior facet has one cell
+    values[collector[~is_conducting[cell]]] = COLLECTOR_PORE
     return dolfinx.mesh.meshtags(mesh, tdim - 1, ft.indices, values)
 
 
@@ -449,9 +453,7 @@ def _measure_geometry(d: Domains) -> dict[str, float]:
         geo["nsd_volume"] = d.integrate(one * dx(d.nsd_regions))
         if d.cbd_resolved:
             geo["cbd_volume"] = d.integrate(one * dx((Region.CBD, Region.ISOLATED_CBD)))
-            cbd = dolfinx.fem.Function(dolfinx.fem.functionspace(d.mesh, ("DG", 0)))
-            cbd.x.array[cbd.function_space.dofmap.list[d.regions.find(Region.CBD), 0]] = 1.0
-            cbd.x.scatter_forward()
+            cbd = d.region_function({Region.CBD: 1.0}, "cbd")
             geo["cbd_covered_interface_area"] = d.integrate(cbd("-") * d.dGamma)
         geo["separator_volume"] = d.integrate(one * dx(Region.SEPARATOR))
         geo["collector_area"] = d.integrate(one * ds((int(FacetTag.CURRENT_COLLECTOR), COLLECTOR_PORE)))
