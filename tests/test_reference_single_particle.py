@@ -100,7 +100,7 @@ def test_pybamm_spm_matches_own_finite_volumes(diffusivity_model, c_rate):
     """Two codes for the same SPM equations, both discharged to the real 2.8 V cut-off.
 
     They differ only where intended: the i0 regularisation near x = 0 and 1 (ours: the C1
-    quadratic of the FE model; PyBaMM: its RegPower) and PyBaMM's own OCP barrier (< 1 mV for
+    cubic of the FE model; PyBaMM: its RegPower) and PyBaMM's own OCP barrier (< 1 mV for
     x < 0.999, -1 V at x = 1). Both act only on the final drop, so the voltages are compared
     above 3.45 V. Measured (R = 4 um, 200 points in PyBaMM): max |dV| 0.08 / 0.05 mV
     (constant D_s, 1C / 3C), 0.10 / 0.07 mV (O'Regan D_s(x)); rms <= 0.016 mV; capacity
@@ -127,8 +127,8 @@ def test_pybamm_spm_matches_own_finite_volumes(diffusivity_model, c_rate):
 
 def test_pybamm_regularises_its_own_kinetics(baseline, monkeypatch):
     """Inside the SPM, PyBaMM's i0 is its own regularised power law
-    x (x^2 + 1e-6)^(-1/4) per factor (RegPower), not our quadratic: at the end of discharge
-    (1 - x_surf = 1.1e-4) PyBaMM's i0 is 0.69 times ours, so the comparison above is between
+    x (x^2 + 1e-6)^(-1/4) per factor (RegPower), not our cubic: at the end of discharge
+    (1 - x_surf ~ 1e-4) PyBaMM's i0 is ~4 times ours, so the comparison above is between
     independently regularised kinetics."""
     captured = {}
     original = pybamm_models._solve
@@ -147,7 +147,7 @@ def test_pybamm_regularises_its_own_kinetics(baseline, monkeypatch):
     regpower = prefactor * np.prod([s * (s**2 + 1e-6) ** -0.25 for s in (x, 1 - x)], axis=0)
     np.testing.assert_allclose(i0, regpower, rtol=1e-5)
     ours = am.exchange_current_density(1000.0, x[-1] * am.max_concentration)
-    assert 1 - x[-1] < 1e-3 and i0[-1] < 0.8 * ours
+    assert 1 - x[-1] < 1e-3 and i0[-1] > 2 * ours
 
 
 def test_compare_discharges_over_the_part_above_a_voltage():

@@ -51,32 +51,27 @@ def maximum(x: Any, lo: float) -> Any:
 
 
 def regularised_power(s: Any, a: float, threshold: float) -> Any:
-    """s^a with a finite, nonzero slope at s = 0: a C1 quadratic below ``threshold``, 0 for s <= 0.
+    """s^a with a finite slope at s = 0: a C1 cubic below ``threshold``, 0 for s <= 0.
 
     For 0 < a < 1, s^a has an infinite slope at 0 (the square roots of i0 as x -> 0 or 1).
-    Below s0 = ``threshold`` it is replaced by A s + B s^2 with A = (2 - a) s0^(a - 1) and
-    B = (a - 1) s0^(a - 2), which matches value and slope at s0, is positive on (0, s0) for
-    0 < a < 2 and vanishes at s = 0 with the slope A > 0; for s <= 0 the result is exactly 0.
-    So i0 vanishes at a saturated (or emptied) surface instead of leaving a current path there,
-    and it vanishes linearly: a node that the reaction empties (c_e -> 0 at the end of a fast
-    discharge) has a simple root at s = 0, which Newton finds in a few iterations (with a zero
-    slope at 0, s^2, the root is double and Newton only halves s per iteration).
+    Below s0 = ``threshold`` it is replaced by B s^2 + C s^3 with B = (3 - a) s0^(a - 2) and
+    C = (a - 2) s0^(a - 3), which matches value and slope at s0, is positive on (0, s0) and
+    vanishes with zero slope at s = 0; for s <= 0 the result is exactly 0. So i0 vanishes at
+    a saturated (or emptied) surface instead of leaving a current path there.
     """
     s0 = float(threshold)
     if not 0.0 < s0 < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
-    if not 0.0 < a < 2.0:
-        raise ValueError(f"exponent must be in (0, 2) for the regularised power, got {a!r}")
-    slope = (2.0 - a) * s0 ** (a - 1.0)
-    curvature = (a - 1.0) * s0 ** (a - 2.0)
+    b = (3.0 - a) * s0 ** (a - 2.0)
+    c = (a - 2.0) * s0 ** (a - 3.0)
     if is_ufl(s):
-        quadratic = s * (slope + curvature * s)
+        cubic = s * s * (b + c * s)
         power = ufl.max_value(s, s0) ** a
-        return ufl.conditional(ufl.ge(s, s0), power, ufl.conditional(ufl.gt(s, 0.0), quadratic, 0.0))
+        return ufl.conditional(ufl.ge(s, s0), power, ufl.conditional(ufl.gt(s, 0.0), cubic, 0.0))
     s = np.asarray(s, dtype=float)
     power = np.maximum(s, s0) ** a
-    quadratic = s * (slope + curvature * s)
-    return np.where(s >= s0, power, np.where(s > 0.0, quadratic, 0.0))
+    cubic = s * s * (b + c * s)
+    return np.where(s >= s0, power, np.where(s > 0.0, cubic, 0.0))
 
 
 def constant_like(value: float, x: Any) -> Any:

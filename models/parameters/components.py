@@ -25,7 +25,7 @@ ELECTROLYTE_REFERENCE = 1000.0
 """c_ref [mol/m^3] (1 M) of the electrolyte factor of i0: c_e^a = c_ref^a R(c_e / c_ref, a)."""
 ELECTROLYTE_THRESHOLD = 1e-3
 """s0 of the regularised electrolyte factor (1 mol/m^3): below it c_e^a is continued by the C1
-quadratic of ``regularised_power``, which vanishes linearly at c_e = 0. A drained electrolyte then carries no
+cubic of ``regularised_power``, which vanishes at c_e = 0. A drained electrolyte then carries no
 reaction (no current path at c_e <= 0, which a floored c_e would leave: it drove c_e negative)."""
 
 
@@ -69,7 +69,7 @@ class ActiveMaterial:
         diffusivity_functions: available SoL-dependent curves D_s(x) [m^2/s].
         rate_constant: k in i0 = F k c_e^a_a (c_max - c_s)^a_a c_s^a_c [m^2.5 mol^-0.5 s^-1].
         exchange_current_threshold: s0 [-] below which the factors (1 - x)^a_a and x^a_c of
-            i0 are continued by a C1 quadratic that vanishes linearly at 0 (a simple root for Newton); i0
+            i0 are continued by a C1 cubic that vanishes at 0 (finite slope for Newton); i0
             is exactly 0 at x >= 1 and x <= 0, so a saturated surface takes no more lithium.
         anodic_transfer_coefficient: a_a [-].
         cathodic_transfer_coefficient: a_c [-].
@@ -128,7 +128,7 @@ class ActiveMaterial:
     def exchange_current_density(self, c_e: Any, c_s: Any) -> Any:
         """i0 = F k c_e^a_a c_max^(a_a + a_c) R(1 - x, a_a) R(x, a_c) [A/m^2].
 
-        R(s, a) = s^a above ``exchange_current_threshold`` and a C1 quadratic below it that is
+        R(s, a) = s^a above ``exchange_current_threshold`` and a C1 cubic below it that is
         0 at s <= 0 (``_math.regularised_power``): i0 -> 0 as x -> 1 (and x -> 0). The factor
         c_e^a_a is regularised the same way below 1 mol/m^3 (``electrolyte_factor``): i0 -> 0
         as the electrolyte drains."""

@@ -3,7 +3,7 @@
 Intercalation (j > 0 anodic, i.e. Li leaves the particle; A/m^2):
     eta = phi_s - phi_e - U(x_surf)
     j   = i0 [exp(a_a F eta / RT) - exp(-a_c F eta / RT)]
-    i0  = F k c_e^a_a c_s,max^(a_a+a_c) R(1 - x, a_a) R(x, a_c)   (R: s^a, C1 quadratic below a
+    i0  = F k c_e^a_a c_s,max^(a_a+a_c) R(1 - x, a_a) R(x, a_c)   (R: s^a, C1 cubic below a
           threshold, 0 for s <= 0: i0 vanishes at x = 1 and x = 0; no clamp; docs/model.md;
           c_e^a_a is regularised the same way below 1 mol/m^3, so i0 vanishes at c_e = 0)
 
