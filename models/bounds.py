@@ -39,6 +39,8 @@ so a run shows how much the limiter did; it is nothing on resolved meshes.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
+import scipy.sparse.csgraph
 
 from foundation.stack import MPI, dolfinx, ufl
 from models.domains import Region
@@ -161,21 +163,10 @@ def _touching_clusters(space: dolfinx.fem.FunctionSpace, cell_tags: np.ndarray, 
     cluster = None
     if comm.rank == 0:
         pairs = np.unique(np.concatenate(pairs), axis=0)
-        parent = np.arange(len(particles))
-
-        def root(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
         start = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])  # first pair of every node
         first = np.repeat(pairs[start, 1], np.diff(np.r_[start, len(pairs)]))
         joined = first != pairs[:, 1]  # a node shared by particles joins each of them to its first
-        for a, b in zip(first[joined].tolist(), pairs[joined, 1].tolist(), strict=True):
-            ra, rb = root(a), root(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-        roots = np.array([root(i) for i in range(len(particles))])
-        cluster = np.unique(roots, return_inverse=True)[1].astype(np.int64)
+        n = len(particles)
+        graph = scipy.sparse.coo_matrix((np.ones(int(joined.sum())), (first[joined], pairs[joined, 1])), shape=(n, n))
+        cluster = scipy.sparse.csgraph.connected_components(graph, directed=False)[1].astype(np.int64)
     return comm.bcast(cluster, root=0)
