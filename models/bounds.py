@@ -73,12 +73,13 @@ class StoichiometryLimiter:
         self.group = np.searchsorted(self.particles, owner[: self.n_owned])
         self.n_groups = len(self.particles)
         self.floating = np.isin(self.particles, d.floating_particles)
-        self.cluster = _touching_clusters(space, tags, self.particles, self.comm)
         if model.single_particle if one_group is None else one_group:
             self.group = np.zeros_like(self.group)
             self.n_groups = 1
             self.floating = np.zeros(1, bool)
             self.cluster = np.zeros(1, np.int64)
+        else:
+            self.cluster = _touching_clusters(space, tags, self.particles, self.comm)
         self.n_clusters = int(self.cluster.max(initial=-1)) + 1
 
     def _sum(self, values: np.ndarray, group: np.ndarray | None = None, n: int | None = None) -> np.ndarray:
