@@ -4,7 +4,7 @@ particle-surface nodes on the kink of i0 at x = 1 (issue 11, item 2: the end of 
     .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/diagnose_newton.py \
         [--case studies/cases/commercial_pc.toml] [--workdir results/diagnose_newton] \
         [--until 2968] [--solves 10] [--verbose] [--line-search bt|basic|l2|nleqerr|cp] \
-        [--truncate THETA] [--clip-prediction] [--chord]
+        [--truncate THETA] [--clip-prediction] [--chord] [--set KEY=VALUE ...]
 
 Runs the case (Newton unless ``--chord``) to ``--until`` seconds, then prints for each of the
 next ``--solves`` solves its time step and Newton iterations and, with ``--verbose``, every
@@ -32,7 +32,7 @@ import numpy as np
 
 from foundation.stack import MPI
 from models.simulation import Simulation
-from studies.case import load_case
+from studies.case import CaseOverrides, load_case
 from studies.stages import mesh_for_case
 
 SATURATION_BAND = 1e-3
@@ -50,10 +50,13 @@ def main() -> None:
     parser.add_argument("--truncate", type=float, default=0.0, help="fraction-to-the-boundary share (0: off)")
     parser.add_argument("--clip-prediction", action="store_true")
     parser.add_argument("--chord", action="store_true", help="keep the chord iterations of the direct preset")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="case override as for `microbat run` (e.g. "
+                             "parameters.overrides.active_material.ocp_barrier=softplus)")
     args = parser.parse_args()
 
     comm = MPI.COMM_WORLD
-    case = load_case(args.case)
+    case = load_case(args.case, overrides=CaseOverrides.from_arguments(args.set))
     mesh = mesh_for_case(case, comm, Path(args.workdir) / "mesh")
     settings = dataclasses.replace(case.solver, chord=args.chord)
     sim = Simulation(mesh, case.parameters.resolve(), case.protocol, settings, [], show_progress=False).build()

@@ -72,6 +72,30 @@ def test_exchange_current_vanishes_at_both_ends(baseline):
     assert np.all(np.isfinite(am.open_circuit_potential(np.array([-1.0, 0.0, 1.0, 2.0]))))
 
 
+def test_ocp_barrier_is_an_option_with_its_stated_shape():
+    """``ocp_barrier = "softplus"``: 1 mV at the onset, 1 V at the full point (and the mirror at
+    x -> 0), smooth, monotone, below 1 mV before the onset and linear past x = 1 (finite
+    for any x). Off by default: U is then the set's function."""
+    plain = parameter_set("baseline").active_material
+    assert plain.ocp_barrier == "none"
+    am = parameter_set("baseline", {"active_material.ocp_barrier": "softplus"}).active_material
+    onset, full = am.ocp_barrier_onset, am.ocp_barrier_full
+    assert am.ocp_barrier_term(np.array([onset, full])) == pytest.approx([-1e-3, -1.0], rel=1e-9)
+    assert am.ocp_barrier_term(np.array([1 - onset, 1 - full])) == pytest.approx([1e-3, 1.0], rel=1e-9)
+    x = np.linspace(-0.5, 1.5, 200001)
+    b = am.ocp_barrier_term(x)
+    assert np.all(np.isfinite(b)) and np.all(np.diff(b) <= 0)
+    middle = (x > 1 - onset) & (x < onset)
+    assert np.max(np.abs(b[middle])) <= 1e-3 * (1 + 1e-9)
+    np.testing.assert_allclose(am.open_circuit_potential(x), plain.open_circuit_potential(x) + b, rtol=0, atol=1e-13)
+    slope = np.diff(b) / np.diff(x)
+    assert np.max(np.abs(np.diff(slope))) < 0.1 * np.max(np.abs(slope))  # no kink (a kink jumps by the full slope)
+    with pytest.raises(ValueError, match="ocp_barrier"):
+        parameter_set("baseline", {"active_material.ocp_barrier": "log"})
+    with pytest.raises(ValueError, match="onset"):
+        parameter_set("baseline", {"active_material.ocp_barrier_onset": 0.9995})
+
+
 def test_regularised_power():
     for a in (0.3, 0.5, 0.7, 1.5):
         s0 = 1e-3
@@ -149,6 +173,10 @@ def test_property_functions_accept_ufl(baseline, landesfeind):
         ]
         oregan = parameter_set(pset.name, {"active_material.diffusivity_model": "oregan2022"}).active_material
         checks.append((oregan.solid_diffusivity(x) * 1e15, oregan.solid_diffusivity(x_num) * 1e15))
+        barrier = parameter_set(pset.name, {"active_material.ocp_barrier": "softplus"}).active_material
+        for x_b in (0.001, 0.47, 0.995, 1.01):  # both ends of the barrier, and beyond x = 1
+            checks.append((barrier.open_circuit_potential(dolfinx.fem.Constant(msh, x_b)),
+                           barrier.open_circuit_potential(x_b)))
         for x_end in (0.9996, 1.2):  # the cubic branch and beyond x = 1
             checks.append((
                 am.exchange_current_density(c, dolfinx.fem.Constant(msh, x_end) * am.max_concentration) * 1e3,

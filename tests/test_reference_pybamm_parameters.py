@@ -83,6 +83,21 @@ def test_material_functions_equal_ours(set_name, diffusivity_model, electrode):
     assert _evaluate(values, p.voltage_low_cut) == params.cell.cutoff_voltage
 
 
+def test_a_set_with_an_ocp_barrier_gives_pybamm_the_same_u(electrode):
+    """The set's own barrier is part of its U: PyBaMM gets it (and adds its own on top)."""
+    params = parameter_set("baseline", {"active_material.ocp_barrier": "softplus"})
+    am = params.active_material
+    values = pybamm_parameter_values(params, electrode, 10.0)
+    p = _lithium_ion_parameters()
+    for x in (0.5, 0.99, 0.995, 0.998):
+        sto = pybamm.Scalar(x)
+        ours = float(am.open_circuit_potential(x))
+        assert ours < float(parameter_set("baseline").active_material.open_circuit_potential(x)) - (0.5 if x > 0.994 else -1)
+        assert _evaluate(values, p.p.prim.U(sto, pybamm.Scalar(T))) == pytest.approx(
+            ours + _evaluate(values, U_asymptotes(sto)), abs=1e-12
+        ), x
+
+
 def test_the_barrier_is_pybamms_own():
     """PyBaMM's barrier is real at x = 0.9995 (so the previous test can tell it is kept)."""
     assert _evaluate(pybamm.ParameterValues({}), U_asymptotes(pybamm.Scalar(0.9995))) < -0.02

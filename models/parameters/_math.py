@@ -74,6 +74,17 @@ def regularised_power(s: Any, a: float, threshold: float) -> Any:
     return np.where(s >= s0, power, np.where(s > 0.0, cubic, 0.0))
 
 
+def softplus(z: Any) -> Any:
+    """ln(1 + e^z), smooth and without overflow for large z (NumPy: ``logaddexp``; UFL:
+    max(z, 0) + ln(1 + e^-|z|), whose two kinks cancel in value and slope). Other symbolic
+    arguments (PyBaMM) get the plain formula through NumPy's ufunc dispatch."""
+    if is_ufl(z):
+        return ufl.max_value(z, 0.0) + ufl.ln(1.0 + ufl.exp(-abs(z)))
+    if isinstance(z, (int, float, np.ndarray, np.generic)):
+        return np.logaddexp(0.0, z)
+    return np.log(1.0 + np.exp(z))
+
+
 def constant_like(value: float, x: Any) -> Any:
     """A constant property: a float for UFL, an array shaped like x for NumPy."""
     return float(value) if is_ufl(x) else np.full(np.shape(x), float(value))

@@ -13,6 +13,7 @@ temperatures in K, currents in A/m^2 (anodic positive).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -27,6 +28,16 @@ ELECTROLYTE_THRESHOLD = 1e-3
 """s0 of the regularised electrolyte factor (1 mol/m^3): below it c_e^a is continued by the C1
 cubic of ``regularised_power``, which vanishes at c_e = 0. A drained electrolyte then carries no
 reaction (no current path at c_e <= 0, which a floored c_e would leave: it drove c_e negative)."""
+
+
+OCP_BARRIERS = ("none", "softplus")
+"""Choices of ``ActiveMaterial.ocp_barrier``."""
+OCP_BARRIER_SCALE = 0.025
+"""h [V] of the softplus barrier -h ln(1 + exp((x - x_c) / w)): about the thermal voltage RT/F."""
+OCP_BARRIER_ONSET_DROP = 1e-3
+"""The barrier lowers U by this much [V] at ``ocp_barrier_onset``."""
+OCP_BARRIER_FULL_DROP = 1.0
+"""... and by this much [V] at ``ocp_barrier_full`` (then linearly on, slope h / w)."""
 
 
 TORTUOSITY_BASES = ("nsd", "electrode")
@@ -73,6 +84,15 @@ class ActiveMaterial:
             is exactly 0 at x >= 1 and x <= 0, so a saturated surface takes no more lithium.
         anodic_transfer_coefficient: a_a [-].
         cathodic_transfer_coefficient: a_c [-].
+        ocp_barrier: ``"none"`` (U is ``ocp_function``) or ``"softplus"``: a terminal OCP
+            barrier is added to U, -h ln(1 + exp((x - x_c) / w)) next to x = 1 and its mirror
+            image +h ln(1 + exp((1 - x - x_c) / w)) next to x = 0, h = ``OCP_BARRIER_SCALE``.
+            x_c and w put a drop of 1 mV at ``ocp_barrier_onset`` and of 1 V at
+            ``ocp_barrier_full``. It stands for the steep end of a measured OCV (a table OCP
+            that has it needs no barrier) and lets a saturating surface stop reacting through
+            U, before i0 reaches its regularised band; see docs/model.md.
+        ocp_barrier_onset: x where the barrier is 1 mV (its mirror: 1 - x).
+        ocp_barrier_full: x where the barrier is 1 V (its mirror: 1 - x).
         conductivity: electronic conductivity sigma_AM [S/m].
         density: mass density [kg/m^3] (gravimetric capacities).
         stoichiometry_discharged: x_max, the fully discharged stoichiometry [-]; the 1C
@@ -92,6 +112,9 @@ class ActiveMaterial:
     cathodic_transfer_coefficient: float = 0.5
     exchange_current_threshold: float = EXCHANGE_CURRENT_THRESHOLD
     diffusivity_model: str = "constant"
+    ocp_barrier: str = "none"
+    ocp_barrier_onset: float = 0.99
+    ocp_barrier_full: float = 0.999
     diffusivity_functions: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     source: str = ""
 
@@ -108,6 +131,16 @@ class ActiveMaterial:
                 "active_material.exchange_current_threshold must be in (0, 0.05], got "
                 f"{self.exchange_current_threshold!r}"
             )
+        if self.ocp_barrier not in OCP_BARRIERS:
+            raise ValueError(
+                f"active_material.ocp_barrier = {self.ocp_barrier!r} is not known; choose one of "
+                f"{list(OCP_BARRIERS)}"
+            )
+        if not 0.5 < self.ocp_barrier_onset < self.ocp_barrier_full < 1.0:
+            raise ValueError(
+                "active_material.ocp_barrier_onset and ocp_barrier_full must satisfy 0.5 < onset < "
+                f"full < 1, got {self.ocp_barrier_onset!r} and {self.ocp_barrier_full!r}"
+            )
         choices = ["constant", *self.diffusivity_functions]
         if self.diffusivity_model not in choices:
             raise ValueError(
@@ -116,8 +149,21 @@ class ActiveMaterial:
             )
 
     def open_circuit_potential(self, x: Any) -> Any:
-        """U(x) [V vs Li/Li+] (smooth for every x: no clamp)."""
-        return self.ocp_function(x)
+        """U(x) [V vs Li/Li+] (smooth for every x: no clamp), with the barrier if selected."""
+        if self.ocp_barrier == "none":
+            return self.ocp_function(x)
+        return self.ocp_function(x) + self.ocp_barrier_term(x)
+
+    def ocp_barrier_term(self, x: Any) -> Any:
+        """The terminal OCP barrier [V] of ``ocp_barrier`` (0 for ``"none"``)."""
+        if self.ocp_barrier == "none":
+            return m.constant_like(0.0, x)
+        h = OCP_BARRIER_SCALE
+        z_onset = math.log(math.expm1(OCP_BARRIER_ONSET_DROP / h))
+        z_full = math.log(math.expm1(OCP_BARRIER_FULL_DROP / h))
+        width = (self.ocp_barrier_full - self.ocp_barrier_onset) / (z_full - z_onset)
+        centre = self.ocp_barrier_onset - z_onset * width
+        return h * (m.softplus((1.0 - x - centre) / width) - m.softplus((x - centre) / width))
 
     def solid_diffusivity(self, x: Any) -> Any:
         """D_s(x) [m^2/s] of the selected ``diffusivity_model``."""

@@ -5,7 +5,8 @@ the network. The references are independent of the finite-element model's numeri
 only shared inputs are the parameter set's values and functions; PyBaMM applies its OWN
 physics around them, as it ships:
 
-* U(x): the set's ``ocp_function``; PyBaMM clips x to [1e-10, 1 - 1e-10] and adds its own
+* U(x): the set's ``ocp_function`` (plus the set's ``ocp_barrier``, if it selects one: that
+  is part of the material's U, shared like the function itself); PyBaMM clips x to [1e-10, 1 - 1e-10] and adds its own
   terminal OCP barrier ``U_asymptotes`` (< 1 mV for 0.001 < x < 0.999, -1 V at x = 1). The
   FE model has no barrier: the difference is the reason the comparisons stop at a voltage
   above the last steep drop (e.g. 3.45 V).
@@ -128,7 +129,12 @@ def material_parameters(params: ParameterSet, *, ideal_counter_electrode: bool =
     temperature = cell.temperature
     kinetics_option(params)
     _check_counter_electrode(params)
-    ocp = _symbolic(pybamm, am.ocp_function, STOICHIOMETRY_SAMPLES)
+    material_ocp = _symbolic(pybamm, am.ocp_function, STOICHIOMETRY_SAMPLES)
+
+    def ocp(sto: Any) -> Any:  # the set's U, with the set's own barrier if it selects one
+        if am.ocp_barrier == "none":
+            return material_ocp(sto)
+        return material_ocp(sto) + am.ocp_barrier_term(sto)
 
     def solid_diffusivity(sto: Any, _temperature: Any) -> Any:
         if am.diffusivity_model == "constant":
