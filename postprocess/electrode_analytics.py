@@ -12,6 +12,7 @@ From the files of `microbat run` and `microbat single-particle` (read by
 * :func:`rated_capacity` and :func:`crossover_current` - capacity at the cut-off against C-rate
   and current density, areal and gravimetric, and where two designs' curves cross (Fig 4g-i, 6);
 * dSoL against depth and the reaction front (Fig 5) are in :mod:`postprocess.lithiation_dynamics`;
+* :func:`size_classes` - the particles of each nominal size, their mean SoL and dSoL (Fig 6);
 * :func:`surface_saturation_peak` - the high-SoL peak P_Ds of a SoL histogram: where, how high,
   how much AM volume (Fig 4a-c).
 
@@ -408,6 +409,62 @@ def ds_limiting_depth_of(electrode: DischargeResult | str | Path, reference: Dis
                              f"equivalent diameter {d * 1e6:.3g} um; accepted: a single-particle reference of the "
                              "electrode's particle size (or size_rtol=None to compare every particle)")
     return profile, ref, ds_limiting_depth(compared, ref.sol_std, reach_fraction)
+
+
+# ----------------------------------------------------------------------------- size classes
+@dataclass(frozen=True)
+class SizeClass:
+    """The particles of one nominal size at one record (Lu 2021, Fig 6b-c: D8 against D12).
+
+    Attributes:
+        diameter: the nominal diameter [m].
+        mask: over the record's particles, True for the members.
+        count: members.
+        volume: their AM volume [m^3].
+        mean_sol: their volume-weighted mean x (NaN without members).
+        mean_dsol: their volume-weighted mean of max - min of x within a particle.
+    """
+
+    diameter: float
+    mask: np.ndarray
+    count: int
+    volume: float
+    mean_sol: float
+    mean_dsol: float
+
+
+def size_classes(record: ParticleRecord, diameters: Sequence[float], rtol: float = SIZE_MATCH_RTOL
+                 ) -> list[SizeClass]:
+    """The particles of ``record`` grouped by nominal ``diameters`` [m]: a particle belongs to
+    the class whose diameter its equivalent diameter matches within ``rtol`` (as for the
+    single-particle references, :data:`SIZE_MATCH_RTOL`). Particles that the box cut to a
+    smaller volume belong to none, so the classes compare whole particles of each size.
+
+    Raises:
+        InputError: no diameters, or windows of two diameters that overlap (a particle would
+            belong to both).
+    """
+    nominal = np.sort(np.asarray(diameters, dtype=float))
+    if not len(nominal) or not np.all(nominal > 0):
+        raise InputError(f"size classes of diameters {list(diameters)!r}; accepted: one or more diameters > 0 [m]")
+    if np.any(nominal[1:] * (1 - rtol) <= nominal[:-1] * (1 + rtol)):
+        raise InputError(f"size classes {[f'{d * 1e6:g} um' for d in nominal]} overlap at ±{rtol:.0%}; accepted: "
+                         "diameters further apart or a smaller tolerance")
+    eq = np.asarray(record["equivalent_diameter_m"], dtype=float)
+    volume = np.asarray(record["volume_m3"], dtype=float)
+    sol = np.asarray(record["sol_mean"], dtype=float)
+    dsol = np.asarray(record["sol_max"], dtype=float) - np.asarray(record["sol_min"], dtype=float)
+    out = []
+    for d in np.asarray(diameters, dtype=float):
+        mask = np.isfinite(eq) & (np.abs(eq - d) <= rtol * d) & (volume > 0)
+        out.append(SizeClass(diameter=float(d), mask=mask, count=int(mask.sum()), volume=float(volume[mask].sum()),
+                             mean_sol=_volume_mean(sol[mask], volume[mask]),
+                             mean_dsol=_volume_mean(dsol[mask], volume[mask])))
+    return out
+
+
+def _volume_mean(values: np.ndarray, volume: np.ndarray) -> float:
+    return float(np.sum(volume * values) / np.sum(volume)) if np.sum(volume) > 0 else float("nan")
 
 
 # ----------------------------------------------------------------------------- rated capacity

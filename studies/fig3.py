@@ -113,12 +113,16 @@ def electrode_inputs(cfg: dict[str, Any], e: dict[str, Any], steps: list[Step]) 
     settings, the mesh step and the transport step (None for Bruggeman).
 
     ``e`` may name its own ``thickness_um`` (default: the study's), its ``mesh`` step (default
-    ``mesh_D<d>``) and its ``geometry`` (the name of its tau_nsd solve; default: its name)."""
+    ``mesh_D<d>``), its ``geometry`` (the name of its tau_nsd solve; default: its name) and
+    ``packing``: further ``geometry.packing`` keys (e.g. ``{"arrangement": "bimodal"}``) after the
+    diameter; the interface elements are sized by ``diameter_um`` (the smallest particles)."""
     d = e["diameter_um"]
     thickness = e.get("thickness_um", cfg.get("thickness_um"))
     geometry = [f"geometry.packing.diameter_um={d:g}", f"geometry.packing.lateral_um=[{e['lateral_um']:g},"
                 f"{e['lateral_um']:g}]", f"geometry.packing.thickness_um={thickness:g}",
                 f"geometry.packing.am_fraction={cfg['am_fraction']:g}", f"geometry.packing.seed={cfg['seed']}"]
+    geometry += [f"geometry.packing.{k}={v:g}" if isinstance(v, float) else f"geometry.packing.{k}={v}"
+                 for k, v in e.get("packing", {}).items()]
     mesh = [f"mesh.{k}={v:g}" for k, v in cfg["mesh"].items() if k != "interface_size_factor"]
     if "interface_size_factor" in cfg["mesh"]:  # r / factor, in µm
         mesh.insert(0, f"mesh.interface_size_um={d / 2 / cfg['mesh']['interface_size_factor']:g}")

@@ -37,7 +37,7 @@ from foundation.files import atomic_path
 from postprocess.discharge_results import read_results
 from postprocess.electrode_analytics import current_per_am_volume, record_at
 
-STUDIES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig7", "fig8", "cbd")
+STUDIES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "cbd")
 """The studies `microbat study` knows (modules ``studies.<name>``)."""
 
 PRESETS = ("quick", "full")

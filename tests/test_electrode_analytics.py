@@ -29,6 +29,7 @@ from postprocess.electrode_analytics import (
     ds_limiting_depth_of,
     rated_capacity,
     single_particle_reference,
+    size_classes,
     surface_saturation_peak,
 )
 from postprocess.electrode_plots import plot_depth_profile, plot_rated_capacity, plot_sol_spread_by_depth
@@ -377,3 +378,26 @@ def test_diffusion_limited_c_rate_is_3600_d_over_r_squared():
     record = ParticleRecord(label="dod0.500", time_s=0.0, depth_of_discharge=0.5,
                             columns={"equivalent_diameter_m": np.array([8e-6, 4e-6])})
     assert particle_diffusion_c_rate(record, 4e-15) == pytest.approx([0.9, 3.6])
+
+
+def test_size_classes_group_whole_particles_by_nominal_diameter():
+    """D8 and D12 particles are told apart by their equivalent diameter; one cut by the box to
+    a 5 µm cap belongs to neither; the class means are volume-weighted."""
+    def volume(d_um):
+        return np.pi / 6 * (d_um * 1e-6) ** 3
+
+    rows = [_particle(1, 5, volume(8.0), 0.8, 0.01), _particle(2, 20, volume(8.4), 0.6, 0.02),
+            _particle(3, 10, volume(12.0), 0.5, 0.05), _particle(4, 40, volume(5.0), 0.9, 0.0)]
+    columns = {c: np.array([r.get(c, 0.0) for r in rows], dtype=float) for c in PARTICLE_COLUMNS}
+    record = ParticleRecord(label="pdod0.600", time_s=1.0, depth_of_discharge=0.5, columns=columns)
+    small, large = size_classes(record, [8e-6, 12e-6])
+    assert small.mask.tolist() == [True, True, False, False] and large.mask.tolist() == [False, False, True, False]
+    assert small.count == 2 and large.count == 1
+    v1, v2 = volume(8.0), volume(8.4)
+    assert small.mean_sol == pytest.approx((0.8 * v1 + 0.6 * v2) / (v1 + v2), rel=1e-12)
+    assert small.mean_dsol == pytest.approx((0.04 * v1 + 0.08 * v2) / (v1 + v2), rel=1e-9)
+    assert large.mean_sol == pytest.approx(0.5) and large.volume == pytest.approx(volume(12.0))
+    with pytest.raises(InputError, match="overlap"):
+        size_classes(record, [8e-6, 9e-6])
+    with pytest.raises(InputError, match="one or more diameters"):
+        size_classes(record, [])
