@@ -83,7 +83,6 @@ COMMON = {
     "record_paper_dod": [0.2, 0.4, 0.6],
     # the runs whose records are analysed particle by particle (Fig 6b-c, f-g): the paper's 3C
     "record_current_mA_cm2": 4.5,
-    "depth_bins": 6,
     "seed": 0,
 }
 

@@ -7,6 +7,7 @@ import pytest
 
 from foundation.errors import InputError
 from foundation.stack import MPI
+from meshing import occ_packing
 from meshing.boundary_layers import BoundaryLayerOptions, add_boundary_layers
 from meshing.build import build_mesh
 from meshing.clearance import require_sanitised
@@ -16,7 +17,7 @@ from meshing.occ_packing import mesh_packing
 from meshing.options import MeshingError, MeshOptions
 from meshing.records import Packing
 from meshing.tags import CellTag, FacetTag
-from meshing.tetmesh import check_tet_mesh, tet_volumes
+from meshing.tetmesh import check_tet_mesh, mean_ratio, tet_volumes
 from tests.meshing_inputs import random_packing
 
 SEPARATOR = 25e-6
@@ -136,6 +137,23 @@ def test_a_failing_gmsh_step_is_named(packing, monkeypatch):
     monkeypatch.setattr(gmsh.model.mesh, "generate", fail)
     with pytest.raises(MeshingError, match="gmsh step 'surface mesh' failed: Invalid boundary mesh.*interface_size_um"):
         mesh_packing(packing, SEPARATOR)
+
+
+def test_a_flat_tetrahedron_is_refused_with_its_place(packing, monkeypatch):
+    """A tetrahedron of mean ratio 1e-10 (hxt left one flat on a box face in a thin sphere cap;
+    the model's first solve then failed its line search) makes the next 3D algorithm run, and
+    when every one leaves it, the error names the particle, the place and the remedy."""
+    def flatten_one(nodes, tets):
+        q = mean_ratio(nodes, tets)
+        q[np.argmax(q > 0.5)] = 1e-10
+        return q
+
+    calls = []
+    monkeypatch.setattr(occ_packing, "mean_ratio", lambda n, t: calls.append(1) or flatten_one(n, t))
+    with pytest.raises(MeshingError, match=r"hxt: 1 flat tetrahedra \(mean ratio down to 1.0e-10, accepted >= 1e-06\), "
+                       r"the worst in (particle|cell) tag \d+ at \(.*\) um.*delaunay: 1 flat.*interface_size_um"):
+        mesh_packing(packing, SEPARATOR, MeshOptions(algorithm_3d="hxt"))
+    assert len(calls) == 2
 
 
 def _interface_edge_length(tm) -> float:
