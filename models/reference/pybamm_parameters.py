@@ -5,11 +5,11 @@ the network. The references are independent of the finite-element model's numeri
 only shared inputs are the parameter set's values and functions; PyBaMM applies its OWN
 physics around them, as it ships:
 
-* U(x): the set's ``ocp_function`` (plus the set's ``ocp_barrier``, if it selects one: that
-  is part of the material's U, shared like the function itself); PyBaMM clips x to [1e-10, 1 - 1e-10] and adds its own
-  terminal OCP barrier ``U_asymptotes`` (< 1 mV for 0.001 < x < 0.999, -1 V at x = 1). The
-  FE model has no barrier: the difference is the reason the comparisons stop at a voltage
-  above the last steep drop (e.g. 3.45 V).
+* U(x): the set's ``ocp_function``, plus the set's ``ocp_barrier`` if it selects one (part of
+  the material's U, shared like the function itself); PyBaMM clips x to [1e-10, 1 - 1e-10]
+  and adds its own terminal OCP barrier ``U_asymptotes`` (< 1 mV for 0.001 < x < 0.999, -1 V
+  at x = 1). The FE model has none of its own (the set's is off by default): the difference
+  is the reason the comparisons stop at a voltage above the last steep drop (e.g. 3.45 V).
 * i0(c_e, c_s) = F k c_e^a_a (c_max - c_s)^a_a c_s^a_c with the set's k, a_a, a_c, written as
   the plain power law; PyBaMM regularises its powers itself (``RegPower``: linear below a
   relative distance 1e-3 from 0, where the FE model uses the C1 cubic of
