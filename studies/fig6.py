@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from postprocess.discharge_results import read_results
+from postprocess.discharge_results import DischargeResult, read_results
 from postprocess.electrode_analytics import crossover_current, depth_fraction, rated_capacity, size_classes
 from studies import fig3
 from studies.workflow import Plan, Step, run_study
@@ -132,10 +132,9 @@ def plan(cfg: dict[str, Any]) -> Plan:
                 figures=("fig6_rated_capacity", "fig6_sol_by_size"))
 
 
-def _records(study_dir: Path, cfg: dict[str, Any], name: str) -> list[dict[str, Any]]:
+def _records(run: DischargeResult, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """Per record of a run: every particle's depth, mean SoL, dSoL and size class, and each
     class's volume-weighted means."""
-    run = read_results(study_dir / "runs" / name)
     diameters = [cfg["small_diameter_um"] * 1e-6, cfg["large_diameter_um"] * 1e-6]
     out = []
     for record in run.particles:
@@ -167,9 +166,9 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
     curves = {}
     for design in designs(cfg):
         names = [run_name(design, j) for j in cfg["current_densities_mA_cm2"]]
-        curve = curves[design["name"]] = rated_capacity(study_dir / "runs" / n for n in names)
+        runs = {n: read_results(study_dir / "runs" / n) for n in names}  # each directory read once
+        curve = curves[design["name"]] = rated_capacity(runs.values())
         tau, source = fig3.nsd_transport_of(study_dir, cfg, design)
-        manifests = {n: read_results(study_dir / "runs" / n).manifest for n in names}
         record_run = run_name(design, cfg["record_current_mA_cm2"])
         out["designs"][design["name"]] = {
             "arrangement": design["arrangement"], "small_share": design["small_share"],
@@ -179,8 +178,8 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             "capacity_mAh_cm2": curve.capacity_mAh_cm2.tolist(),
             "capacity_mAh_g": curve.capacity_mAh_g.tolist(),
             "capacity_fraction_paper": curve.capacity_fraction_paper.tolist(),
-            "wall_s": [manifests[n].get("wall_time_s") for n in names],
-            "records": _records(study_dir, cfg, record_run) if record_run in manifests else [],
+            "wall_s": [runs[n].manifest.get("wall_time_s") for n in names],
+            "records": _records(runs[record_run], cfg) if record_run in runs else [],
         }
     bimodal = f"bimodal{round(100 * cfg['bimodal_reference_share'])}"
     # where a layered design and the bimodal one of the same composition swap places (None:
