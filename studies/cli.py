@@ -36,6 +36,7 @@ from studies.commands import (
     info,
     mesh,
     nsd_transport,
+    p2d,
     plot,
     run,
     segment,
@@ -44,7 +45,7 @@ from studies.commands import (
 )
 
 COMMANDS = [info, case, generate, electrode_volume, segment, analyze, nsd_transport, mesh, run, single_particle,
-            grained_particle, ct_particle, plot, demo, study]
+            p2d, grained_particle, ct_particle, plot, demo, study]
 """Subcommand modules of :mod:`studies.commands`, in the order shown by --help."""
 
 

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from foundation.errors import InputError
 from models.parameters.components import NonSolidDomain
 from models.protocol import PAPER_AREAL_CAPACITY
-from postprocess.discharge_results import read_results
+from postprocess.discharge_results import DischargeResult, ParticleRecord, read_results
 from postprocess.electrode_analytics import (
     SIZE_MATCH_RTOL,
     depth_fraction,
@@ -33,6 +34,7 @@ from postprocess.electrode_analytics import (
     record_at,
     surface_saturation_peak,
 )
+from studies.p2d import read_p2d
 from studies.workflow import Plan, Step, nsd_tortuosity, run_study
 
 NAME = "fig3"
@@ -159,6 +161,52 @@ def electrode_step(cfg: dict[str, Any], e: dict[str, Any], steps: list[Step], cu
                 options={"mesh": mesh_step, "transport": transport, "max_duration": max_duration}, label=label)
 
 
+def p2d_step(electrode: Step) -> Step:
+    """The DFN twin of an electrode step (`microbat p2d`: its measured L, phi_AM, a and tau_NSD in
+    PyBaMM at the same current), for the 3D against P2D comparison of the paper's Fig S7."""
+    options = {"electrode": electrode.name, "mesh": electrode.options["mesh"],
+               "transport": electrode.options.get("transport")}
+    return Step(name=f"p2d_{electrode.name}", kind="p2d", case=electrode.case, settings=electrode.settings,
+                after=(electrode.name, *electrode.after), options=options,
+                label=f"DFN twin of {electrode.name} (measured L, AM fraction, area, tortuosity)")
+
+
+def p2d_comparison(run: DischargeResult, record: ParticleRecord, twin: dict[str, Any],
+                   bin_edges: np.ndarray, sol_mean: np.ndarray) -> dict[str, Any]:
+    """The DFN twin against the 3D electrode at ``record``: voltages, the DFN's SoL in the
+    depth bins of the 3D profile (``bin_edges`` as fractions of L from the separator) and both
+    voltage curves up to the end of the 3D run."""
+    at = next((r for r in twin["records"] if r["label"] == record.label), None)
+    if at is None or at["dfn_voltage_V"] is None:
+        raise InputError(f"{run.directory}: the DFN twin holds no profile at record {record.label!r} (it reached "
+                         f"its cut-off first: {twin['dfn']['end_reason']})")
+    thickness = twin["electrode"]["thickness_m"]
+    depth = np.asarray(at["depth_from_separator_m"]) / thickness
+    x = np.asarray(at["dfn_stoichiometry"])
+    bins = np.clip(np.searchsorted(bin_edges, depth, side="right") - 1, 0, len(bin_edges) - 2)
+    dfn_bins = np.array([x[bins == k].mean() if np.any(bins == k) else np.nan for k in range(len(bin_edges) - 1)])
+    t_end = float(run.timeseries["time_s"][-1])
+    curves = {}
+    for key in ("dfn", "dfn_sauter"):
+        if twin.get(key):
+            t, v, q = (np.asarray(twin[key][k]) for k in ("time_s", "voltage_V", "capacity_mAh_cm2"))
+            curves[key] = {"capacity_mAh_cm2": q[t <= t_end].tolist(), "voltage_V": v[t <= t_end].tolist()}
+    return {
+        "electrode": twin["electrode"], "measured": twin["measured"], "method": twin["dfn"]["method"],
+        "fe_voltage_V": at["fe_voltage_V"], "dfn_voltage_V": at["dfn_voltage_V"],
+        "voltage_difference_mV": 1e3 * (at["fe_voltage_V"] - at["dfn_voltage_V"]),
+        # the twin with the particles' Sauter radius instead of R_eq = 3 phi_AM / a
+        "sauter_radius_m": (twin.get("dfn_sauter") or {}).get("particle_radius_m"),
+        "sauter_voltage_difference_mV": None if at.get("dfn_sauter_voltage_V") is None
+        else 1e3 * (at["fe_voltage_V"] - at["dfn_sauter_voltage_V"]),
+        "depth_fraction": depth.tolist(), "dfn_sol": x.tolist(), "dfn_sol_by_bin": json_list(dfn_bins),
+        "max_sol_difference": float(np.nanmax(np.abs(sol_mean - dfn_bins))),
+        "fe_curve": {"capacity_mAh_cm2": run.timeseries["capacity_mAh_cm2"].tolist(),
+                     "voltage_V": run.timeseries["voltage_V"].tolist()},
+        "dfn_curve": curves["dfn"], "dfn_sauter_curve": curves.get("dfn_sauter"),
+    }
+
+
 def nsd_transport_of(study_dir: Path, cfg: dict[str, Any], e: dict[str, Any]) -> tuple[float, str]:
     """tau_nsd of electrode ``e`` and where it came from."""
     if cfg["nsd_transport"]["model"] == "cbd":
@@ -176,6 +224,7 @@ def plan(cfg: dict[str, Any]) -> Plan:
         steps.append(electrode_step(
             cfg, e, steps, cfg["current_density_mA_cm2"], [cfg["paper_dod"]], duration_s(cfg) + 10.0,
             f"{name}: {cfg['current_density_mA_cm2']:g} mA/cm^2 to paper DoD {cfg['paper_dod']:g}"))
+        steps.append(p2d_step(steps[-1]))
         # same mesh and current density: the same current per AM volume and DoD for both porosities
         for kind in [cfg["reference_mesh"], *cfg.get("extra_reference_meshes", [])]:
             reference = reference_name(d, cfg, kind)
@@ -188,7 +237,7 @@ def plan(cfg: dict[str, Any]) -> Plan:
                               label=f"single particle R = {d / 2:g} µm at the D{d:g} electrodes' current per "
                               f"AM volume ({kind} mesh)"))
     return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
-                figures=("fig3_depth_profiles", "fig3_ds_limiting_depth", "fig3_sol_maps"))
+                figures=("fig3_depth_profiles", "fig3_ds_limiting_depth", "fig3_sol_maps", "fig3_3d_vs_p2d"))
 
 
 def reference_name(diameter_um: float, cfg: dict[str, Any], kind: str) -> str:
@@ -216,6 +265,8 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
         peak = surface_saturation_peak(histogram) if histogram is not None else None
         tau, source = nsd_transport_of(study_dir, cfg, e)
         depth = depth_fraction(run, record)
+        twin = p2d_comparison(run, record, read_p2d(study_dir / "runs" / f"p2d_{e['name']}"), profile.bin_edges,
+                              profile.sol_mean)
         out["electrodes"][e["name"]] = {
             "diameter_um": e["diameter_um"], "porosity_key": e["porosity_key"], "porosity": e["porosity"],
             "lateral_um": e["lateral_um"], "particles": record.num_particles,
@@ -242,6 +293,7 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             "particle_sol_mean": np.asarray(record["sol_mean"]).tolist(),
             "particle_sol_std": np.asarray(record["sol_std"]).tolist(),
             "particle_diameter_um": (np.asarray(record["equivalent_diameter_m"]) * 1e6).tolist(),
+            "p2d": twin,
         }
     return out
 
@@ -325,6 +377,38 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
     fig.suptitle(f"Particle SoL at {dod:.0%} DoD (centroids projected on x-depth; red: Ds-limiting depth)",
                  fontsize=10)
     figs["fig3_sol_maps"] = fig
+
+    fig, axes = plt.subplots(2, len(diameters), figsize=(4.2 * len(diameters), 7), layout="constrained",
+                             squeeze=False)
+    for j, d in enumerate(diameters):
+        for key, colour in zip(keys, ("C0", "C3"), strict=False):
+            r = runs[f"D{d:g}_{key}"]
+            twin, symbol = r["p2d"], key.replace("eps_", "ε_")
+            axes[0, j].plot(twin["fe_curve"]["capacity_mAh_cm2"], twin["fe_curve"]["voltage_V"], "-", color=colour,
+                            label=f"3D, {symbol}")
+            axes[0, j].plot(twin["dfn_curve"]["capacity_mAh_cm2"], twin["dfn_curve"]["voltage_V"], "--",
+                            color=colour,
+                            label=f"P2D twin, {symbol} (τ_e = {twin['electrode']['tortuosity_factor']:.2f}, "
+                            f"R_eq = 3φ/a = {twin['electrode']['particle_radius_m'] * 1e6:.2f} µm)")
+            sauter = twin.get("dfn_sauter_curve")
+            if sauter:
+                axes[0, j].plot(sauter["capacity_mAh_cm2"], sauter["voltage_V"], ":", color=colour,
+                                label=f"P2D, {symbol}, Sauter R = {twin['sauter_radius_m'] * 1e6:.2f} µm")
+            axes[1, j].scatter(np.asarray(r["particle_depth"]) * thickness, r["particle_sol_mean"], s=8,
+                               color=colour, alpha=0.4, lw=0, label=f"3D particles, {symbol}")
+            edges = np.asarray(r["bin_edges"]) * thickness
+            axes[1, j].plot(0.5 * (edges[1:] + edges[:-1]), float_array(r["sol_mean"]), "o", color=colour,
+                            mfc="none", label=f"3D depth-bin mean, {symbol}")
+            axes[1, j].plot(np.asarray(twin["depth_fraction"]) * thickness, twin["dfn_sol"], "-", color=colour,
+                            label=f"P2D twin, {symbol}")
+        axes[0, j].set(title=f"D{d:g}", xlabel="capacity [mAh/cm²]", ylabel="voltage vs Li [V]")
+        axes[1, j].set(xlabel="distance from the separator [µm]", ylabel=f"SoL x at {dod:.0%} DoD", xlim=(0, thickness))
+        for ax, where in zip(axes[:, j], ("lower left", "best"), strict=True):
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc=where)
+    fig.suptitle("3D electrodes against their P2D (DFN) twins of the measured L, AM fraction, area and\n"
+                 f"tortuosity, 4.5 mA/cm² to {dod:.0%} DoD (Fig S7; {results['preset']} preset)", fontsize=10)
+    figs["fig3_3d_vs_p2d"] = fig
     return figs
 
 

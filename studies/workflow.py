@@ -66,7 +66,10 @@ class Step:
             ``particle`` (`microbat grained-particle` with the arguments ``options["arguments"]``,
             D_pri / D_sec from the fit of step ``options["factor_from"]`` when given) or
             ``ct_particle`` (`microbat ct-particle` with the arguments ``options["arguments"]``) or
-            ``volume`` (`microbat electrode-volume` with the arguments ``options["arguments"]``).
+            ``volume`` (`microbat electrode-volume` with the arguments ``options["arguments"]``) or
+            ``p2d`` (`microbat p2d` of ``case``: the DFN twin of electrode step ``options["electrode"]``
+            on the mesh of step ``options["mesh"]``, with the tau_nsd solve of step
+            ``options["transport"]`` when given).
         case: case file (mesh and electrode steps).
         settings: ``--set KEY=VALUE`` changes of the case.
         ranks: MPI ranks.
@@ -76,7 +79,7 @@ class Step:
     """
 
     name: str
-    kind: Literal["mesh", "transport", "electrode", "reference", "particle", "ct_particle", "volume"]
+    kind: Literal["mesh", "transport", "electrode", "reference", "particle", "ct_particle", "volume", "p2d"]
     case: str | None = None
     settings: tuple[str, ...] = ()
     ranks: int = 1
@@ -186,11 +189,18 @@ def command(plan: Plan, step: Step, study_dir: Path, launcher: str = "local") ->
         return _microbat() + ["nsd-transport", str(step.case), "--output", str(out),
                               "--morphology", step.options["morphology"],
                               "--cbd-diffusivity", f"{step.options['cbd_diffusivity']:.17g}", *settings]
-    if step.kind == "electrode":
+    if step.kind in ("electrode", "p2d"):
         mesh = step_directory(study_dir, step.options["mesh"])
         if step.options.get("transport"):
-            tau = nsd_tortuosity(step_directory(study_dir, step.options["transport"]))
+            transport = step_directory(study_dir, step.options["transport"])
+            tau = nsd_tortuosity(transport)
             settings += ["--set", f"parameters.overrides.nsd.tortuosity_factor={tau:.17g}"]
+            if step.kind == "p2d":
+                settings += ["--transport", str(transport)]
+        if step.kind == "p2d":
+            return _microbat() + ["p2d", str(step.case), "--mesh", str(mesh), "--electrode",
+                                  str(step_directory(study_dir, step.options["electrode"])), "--output", str(out),
+                                  *settings]
         limits = []
         if step.options.get("until_voltage") is not None:
             limits += ["--until-voltage", f"{step.options['until_voltage']:.17g}"]
@@ -221,7 +231,7 @@ def command(plan: Plan, step: Step, study_dir: Path, launcher: str = "local") ->
     if step.kind == "volume":
         return _microbat() + ["electrode-volume", *step.options["arguments"], "--output", str(out)]
     raise InputError(f"step {step.name}: kind {step.kind!r}; accepted: mesh, transport, electrode, reference, "
-                     "particle, ct_particle, volume")
+                     "particle, ct_particle, volume, p2d")
 
 
 def nsd_tortuosity(directory: Path) -> float:

@@ -70,6 +70,27 @@ def test_lithium_is_conserved(params, rate_runs, c_rate):
     assert run.voltage_V[-1] == pytest.approx(params.cell.cutoff_voltage, abs=1e-6)
 
 
+def test_the_sol_profile_holds_the_lithium_and_runs_ahead_at_the_separator(params, d8, rate_runs):
+    """The DFN's r-averaged x through the electrode (the P2D side of Fig S7): its thickness
+    average is the AM's mean x at every output, it starts uniform at x0, and at 3C the slices next
+    to the separator (depth 0) are further lithiated than those at the collector."""
+    run = rate_runs[3.0]
+    assert run.solid_z_m.shape == (80,) and run.solid_stoichiometry.shape == (run.time_s.size, 80)
+    assert np.all(np.diff(run.solid_z_m) > 0) and 0 < run.solid_z_m[0] and run.solid_z_m[-1] < d8.thickness
+    # uniform finite volumes: the plain mean over the points is the volume average
+    np.testing.assert_allclose(run.solid_stoichiometry.mean(axis=1), run.x_mean, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(run.solid_stoichiometry[0], params.initial_stoichiometry, atol=1e-12)
+    t = 0.5 * run.time_s[-1]
+    z, x = run.stoichiometry_profile(t)
+    np.testing.assert_array_equal(z, run.solid_z_m)
+    assert x[-1] - x[0] > 0.02  # the separator is at z = L: lithiated first
+    k = np.searchsorted(run.time_s, t)
+    assert np.all((x >= np.minimum(*run.solid_stoichiometry[k - 1:k + 1])) & (
+        x <= np.maximum(*run.solid_stoichiometry[k - 1:k + 1])))
+    with pytest.raises(InputError, match="within the discharge"):
+        run.stoichiometry_profile(2 * run.time_s[-1])
+
+
 def test_capacity_falls_with_rate_and_low_rate_reaches_full_lithiation(params, rate_runs):
     capacities = [rate_runs[c].capacity for c in (0.05, 0.5, 1.0, 3.0)]
     assert np.all(np.diff(capacities) < 0), capacities

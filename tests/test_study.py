@@ -11,6 +11,7 @@ records (about 100 s) and asserts the dSoL and reaction-front physics.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -32,6 +33,7 @@ def test_fig3_plan_is_a_graph_of_runs():
         assert kinds.count("mesh") == 3 and kinds.count("electrode") == 6
         assert kinds.count("reference") == (3 if preset == "quick" else 6)
         assert kinds.count("transport") == 6
+        assert kinds.count("p2d") == 6  # the DFN twin of every electrode (Fig S7)
         for s in plan.steps:
             if s.kind == "electrode":
                 assert s.after == (s.options["mesh"], s.options["transport"])
@@ -41,6 +43,10 @@ def test_fig3_plan_is_a_graph_of_runs():
                 assert "outputs.record_paper_dod=[0.6]" in s.settings
             if s.kind == "reference":
                 assert plan.step(s.options["electrode"]).kind == "electrode"
+            if s.kind == "p2d":
+                electrode = plan.step(s.options["electrode"])
+                assert s.after == (electrode.name, *electrode.after) and s.settings == electrode.settings
+                assert s.options["transport"] == electrode.options["transport"]
         assert len(plan.figure_files()) == 2 * len(plan.figures)
     thick = fig3.config("full") | {"thickness_um": 120.0, "current_density_mA_cm2": 9.0}
     assert fig3.duration_s(thick) == pytest.approx(720.0)
@@ -64,7 +70,8 @@ def test_run_takes_the_configuration_it_is_given(tmp_path, monkeypatch):
     fig3.run(fig3.config("quick") | {"diameters_um": [8.0]}, tmp_path / "s")
     assert [s.name for s in handed["plan"].steps if s.kind == "electrode"] == ["D8_eps_H", "D8_eps_L"]
     assert workflow.run_study("fig3", "quick", tmp_path, cores=2, plan=handed["plan"], dry_run=True) == 0
-    assert len(workflow.read_plan(tmp_path / "plan.json").steps) == 6  # mesh, 2 NSD, 2 electrodes, 1 reference
+    # mesh, 2 NSD, 2 electrodes, 2 DFN twins, 1 reference
+    assert len(workflow.read_plan(tmp_path / "plan.json").steps) == 8
 
 
 def test_a_failed_step_is_not_marked_done(tmp_path):
@@ -87,7 +94,7 @@ def test_slurm_dry_run_writes_out_the_jobs(tmp_path):
     assert "Using profile" in text and "slurm" in text
     assert text.count("tasks=2") == 6 and "--launcher srun" in text
     assert not (tmp_path / "fig3" / "runs").exists()
-    assert "0 done, 0 running, 0 failed, 21 left of 21 runs" in out
+    assert "0 done, 0 running, 0 failed, 27 left of 27 runs" in out
 
 
 def test_fig3_quick(tmp_path):
@@ -126,12 +133,44 @@ def test_fig3_quick(tmp_path):
     r = results["D8_eps_L"]
     assert r["sol_mean"][0] - r["sol_mean"][-1] == pytest.approx(0.0374, abs=0.004)
 
+    # 3D against P2D (Fig S7): each electrode's DFN twin of its measured L, AM fraction, area and tau
+    assert (directory / "figures" / "fig3_3d_vs_p2d.png").stat().st_size > 10_000
+    for name, r in results.items():
+        twin = r["p2d"]
+        assert twin["measured"]["tortuosity_source"].startswith("nsd-transport"), name
+        assert twin["electrode"]["tortuosity_factor"] > r["tau_nsd"] > 1, name  # tau_e = tau_nsd x tau_NSD
+        # the homogenised electrode lithiates near the separator first, as the 3D one does
+        assert twin["dfn_sol"][0] - twin["dfn_sol"][-1] > 0.01, name
+        # the DFN's spheres of the volume-to-surface radius R_eq = 3 phi_AM / a (above the particles'
+        # own radius: contact flats and facets take area, not depth) polarise more than the 3D
+        # particles; with the particles' Sauter radius the DFN comes closer to the 3D voltage
+        assert twin["voltage_difference_mV"] > 0, name
+        assert abs(twin["sauter_voltage_difference_mV"]) < twin["voltage_difference_mV"], name
+    for key in ("eps_H", "eps_L"):
+        # and the R_eq twin's error grows with the particle size (solid diffusion, t ~ R^2)
+        gaps = [results[f"D{d}_{key}"]["p2d"]["voltage_difference_mV"] for d in (8, 12, 16)]
+        assert gaps[0] < gaps[1] < gaps[2], (key, gaps)
+        # with 41 particles the D8 depth bins follow the DFN's profile (D12/D16 bins hold 1-7
+        # particles, whose size scatter moves their means by up to 0.04)
+        assert results[f"D8_{key}"]["p2d"]["max_sol_difference"] < 0.015, key
+
     done = sorted(p.stat().st_mtime_ns for p in (directory / "runs").glob("*/step.done"))
     again = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Nothing to be done" in again.stdout + again.stderr
     assert sorted(p.stat().st_mtime_ns for p in (directory / "runs").glob("*/step.done")) == done
-    assert "18 done, 0 running, 0 failed, 0 left of 18 runs; figures written" in again.stdout
+    assert "24 done, 0 running, 0 failed, 0 left of 24 runs; figures written" in again.stdout
+
+    # a run whose results were removed is run again (and only it), though the figures are there
+    shutil.rmtree(directory / "runs" / "p2d_D8_eps_L")
+    analysed = (directory / "analytics.json").stat().st_mtime_ns
+    third = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "24 done, 0 running, 0 failed, 0 left of 24 runs; figures written" in third.stdout
+    others = [p for p in (directory / "runs").glob("*/step.done") if p.parent.name != "p2d_D8_eps_L"]
+    assert sorted(p.stat().st_mtime_ns for p in others) == [t for t in done if t in
+                                                            {p.stat().st_mtime_ns for p in others}]
+    assert len(others) == 23 and (directory / "analytics.json").stat().st_mtime_ns > analysed
 
 
 def test_fig5_plan_records_every_tenth_of_the_paper_dod():

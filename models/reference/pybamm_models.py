@@ -212,7 +212,9 @@ def half_cell_pybamm(
     solution = _solve(pybamm, model, values, mesh, t_limit, rtol, atol)
     times = np.linspace(0.0, float(solution.t[-1]), output_points + 1)
     charge = current * times  # C/m^2
-    z, c_e = _electrolyte_profiles(solution, times, electrode.thickness + params.separator.thickness)
+    cell = electrode.thickness + params.separator.thickness
+    z, c_e = _through_plane(solution, "Electrolyte concentration [mol.m-3]", times, cell)
+    z_s, x_s = _through_plane(solution, "R-averaged positive particle stoichiometry", times, cell)
     return HalfCellDischarge(
         time_s=times,
         voltage_V=solution["Voltage [V]"](times),
@@ -228,22 +230,25 @@ def half_cell_pybamm(
         electrode=electrode,
         electrolyte_z_m=z,
         electrolyte_concentration_mol_m3=c_e,
+        solid_z_m=z_s,
+        solid_stoichiometry=x_s,
     )
 
 
-def _electrolyte_profiles(solution: Any, times: np.ndarray, cell_thickness: float) -> tuple[np.ndarray, np.ndarray]:
-    """(z [m] from the current collector, c_e [mol/m^3] of shape (nt, nz)) at ``times``.
+def _through_plane(solution: Any, name: str, times: np.ndarray, cell_thickness: float) -> tuple[np.ndarray, np.ndarray]:
+    """(z [m] from the current collector, values of shape (nt, nz)) of PyBaMM variable ``name``
+    at ``times``.
 
     PyBaMM's half cell runs x from the Li foil (thickness ``LI_FOIL_THICKNESS``) through the
     separator to the working electrode's current collector; the FE model's z is the
-    distance from that collector. c_e is PyBaMM's own cell-centred values, linear in time
+    distance from that collector. Values are PyBaMM's own cell-centred ones, linear in time
     between its steps.
     """
-    variable = solution["Electrolyte concentration [mol.m-3]"]
+    variable = solution[name]
     x = np.asarray(variable.mesh.nodes, dtype=float)
     entries = np.asarray(variable.entries)  # (nx, nt)
     t = np.asarray(solution.t)
-    c_e = np.stack([np.interp(times, t, row) for row in entries], axis=1)
+    values = np.stack([np.interp(times, t, row) for row in entries], axis=1)
     z = LI_FOIL_THICKNESS + cell_thickness - x
     order = np.argsort(z)
-    return z[order], c_e[:, order]
+    return z[order], values[:, order]

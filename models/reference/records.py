@@ -111,6 +111,10 @@ class HalfCellDischarge:
             axis), shape (nz,).
         electrolyte_concentration_mol_m3: c_e at those points and the output times [mol/m^3],
             shape (nt, nz).
+        solid_z_m: distance from the current collector [m] of the electrode's points, shape (nx,).
+        solid_stoichiometry: the particles' mean stoichiometry (r-averaged c_s / c_s,max) at
+            those points and the output times [-], shape (nt, nx): the DFN's state of lithiation
+            against depth.
     """
 
     time_s: np.ndarray
@@ -127,6 +131,8 @@ class HalfCellDischarge:
     electrode: object = field(repr=False, default=None)
     electrolyte_z_m: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     electrolyte_concentration_mol_m3: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
+    solid_z_m: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    solid_stoichiometry: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
 
     def electrolyte_profile(self, dod: float) -> ElectrolyteProfile:
         """c_e through the thickness at a depth of discharge (linear in time between outputs).
@@ -147,6 +153,17 @@ class HalfCellDischarge:
         w = (t - self.time_s[k - 1]) / (self.time_s[k] - self.time_s[k - 1])
         c = (1 - w) * self.electrolyte_concentration_mol_m3[k - 1] + w * self.electrolyte_concentration_mol_m3[k]
         return ElectrolyteProfile(self.electrolyte_z_m.copy(), c, t, float(dod))
+
+    def stoichiometry_profile(self, time_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(z [m] from the collector, r-averaged stoichiometry [-]) through the electrode at
+        ``time_s`` (linear in time between outputs)."""
+        if self.solid_z_m.size == 0:
+            raise InputError("this discharge record holds no stoichiometry profiles")
+        if not (np.isfinite(time_s) and self.time_s[0] <= time_s <= self.time_s[-1]):
+            raise InputError(f"time_s = {time_s!r}: accepted is a time within the discharge, "
+                             f"[{self.time_s[0]:g}, {self.time_s[-1]:.6g}] s")
+        x = np.array([np.interp(time_s, self.time_s, column) for column in self.solid_stoichiometry.T])
+        return self.solid_z_m.copy(), x
 
     @property
     def current_density_mA_cm2(self) -> float:
