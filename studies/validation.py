@@ -9,8 +9,8 @@ volume averages, which are measured here on the very electrode the FE model runs
   the meshed electrode (AM and NSD cell volumes, area of the AM | electrolyte facets);
 * thickness L: electrode (AM + NSD) volume / current-collector area of the mesh;
 * tortuosity factor tau_NSD of the non-solid domain (electrolyte + binder): a steady
-  diffusion solve through the voxelised packing (:func:`meshing.voxelize.voxelize`,
-  :func:`postprocess.tortuosity.tortuosity_factor`, flux-through along the thickness).
+  diffusion solve through the voxelised packing (:func:`studies.p2d.nsd_geometric_tortuosity`,
+  flux-through along the thickness).
 
 :func:`models.reference.HomogenisedElectrode.from_lumped_nsd` turns these into the DFN's
 eps_e = eps_nsd (1 - phi_AM) and tau_e = tau_nsd tau_NSD. Both models run at the same
@@ -34,19 +34,15 @@ import numpy as np
 from foundation.stack import MPI
 from meshing.distribute import MeshData
 from meshing.records import Packing
-from meshing.tags import FacetTag
-from meshing.voxelize import voxelize
 from models.reference import HomogenisedElectrode, half_cell_pybamm
-from postprocess.tortuosity import tortuosity_factor
 from studies.app import build_geometry, mesh_for_case, run_case_on_mesh
 from studies.case import Case, case_from_dict
+from studies.p2d import electrode_geometry, nsd_geometric_tortuosity
 
 UM = 1e-6
 
-VOXELS_PER_DIAMETER = 20
 PROFILE_DOD = 0.5
 """Depth of discharge at which the electrolyte profiles of FE and DFN are compared."""
-"""Voxel resolution of the tortuosity solve (voxel edge = particle diameter / 20)."""
 
 
 @dataclass(frozen=True)
@@ -164,24 +160,7 @@ def packing_case(
 
 def measure_electrode(mesh_data: MeshData, packing: Packing, comm: MPI.Comm | None = None) -> dict[str, float]:
     """phi_AM, a, L from the mesh report; tau_NSD from the voxelised packing."""
-    report = mesh_data.info["report"]
-    am = report["volume_m3"]["active_material"]["mesh"]
-    nsd = report["volume_m3"]["nsd"]["mesh"]
-    interface = report["interface_area_m2"]["mesh"]
-    collector = report["facet_area_m2"][str(int(FacetTag.CURRENT_COLLECTOR))]
-    electrode_volume = am + nsd
-    voxel = 2.0 * float(packing.radii.mean()) / VOXELS_PER_DIAMETER
-    volume = voxelize(packing, voxel)
-    pore = volume.labels == volume.phases["pore"]
-    tau = tortuosity_factor(pore, axis=volume.through_plane_axis, comm=comm, phase="NSD")
-    return {
-        "thickness_m": electrode_volume / collector,
-        "am_fraction": am / electrode_volume,
-        "surface_area_density_1_m": interface / electrode_volume,
-        "nsd_tortuosity_factor": tau.tortuosity_factor,
-        "nsd_voxel_fraction": tau.volume_fraction,
-        "voxel_size_m": voxel,
-    }
+    return electrode_geometry(mesh_data.info["report"]) | nsd_geometric_tortuosity(packing, comm)
 
 
 def validate_electrode(
