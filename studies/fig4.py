@@ -1,4 +1,4 @@
-"""Study fig4 (Lu et al. 2021, Fig 4a-f): solid against liquid transport as the current rises.
+"""Study fig4 (Lu et al. 2021, Fig 4a-i): solid against liquid transport as the current rises.
 
 Monodisperse packings (AM fraction 0.43) at the paper's two porosities, 60 and 100 µm thick,
 discharged at the paper's 1C, 3C and 5C (1.5 mAh/cm^2 per 60 µm, so 1C is 1.5 mA/cm^2 at
@@ -11,10 +11,15 @@ discharged at the paper's 1C, 3C and 5C (1.5 mAh/cm^2 per 60 µm, so 1C is 1.5 m
   current per AM volume and lithium content, as in :mod:`studies.fig3` (Fig 4e-f: the zone
   against C-rate, per thickness).
 
-The rated-capacity panels (Fig 4g-i: discharges to 2.8 V) are not part of this study yet.
+and the rated capacity (Fig 4g-i): electrodes discharged to the cut-off (2.8 V) at the paper's
+C-rates, for D8 at every thickness and porosity and, at the largest thickness, for every particle
+size; a single particle of each size at the same C-rates (the "no LST" line of Fig 4g); the C-rate
+beyond which the thicker of two D8 electrodes gives less areal capacity (the paper: 100 against
+60 µm 3.5C at eps_L and 5C at eps_H; 140 against 100 µm 1.3C and 2.8C), and the highest C-rate
+at which each electrode keeps 80 % of its capacity.
 
-    microbat study fig4 --quick     # D8/D16, 1C and 5C: 16 coarse electrodes, 1 rank each
-    microbat study fig4 --full      # D8/D12/D16 at 1C/3C/5C: 36 electrodes, 2 ranks each
+    microbat study fig4 --quick     # D8/D16 at 1C and 5C to 60 % DoD, D8 60/100 µm at 1/3/5C to 2.8 V
+    microbat study fig4 --full      # D8/D12/D16 at 1C/3C/5C; rated: 60/100/140 µm, 0.5-5C
 
 ``run(config)`` runs the study, ``analyse`` computes ``analytics.json``, ``plot(results)``
 draws the figures.
@@ -27,9 +32,18 @@ from typing import Any
 
 import numpy as np
 
+from foundation.errors import InputError
 from models.protocol import PAPER_AREAL_CAPACITY
 from postprocess.discharge_results import read_results
-from postprocess.electrode_analytics import ds_limiting_depth_of, record_at, surface_saturation_peak
+from postprocess.electrode_analytics import (
+    RATE_COLUMNS,
+    RateCurve,
+    crossover_current,
+    ds_limiting_depth_of,
+    rated_capacity,
+    record_at,
+    surface_saturation_peak,
+)
 from studies import fig3
 from studies.workflow import Plan, Step, run_study
 
@@ -37,13 +51,23 @@ NAME = "fig4"
 CASE = fig3.CASE
 PAPER_SST_PLATEAU_D8 = 0.52
 """The paper's SST-limited zone of D8 levels off near 0.52 of L as the C-rate rises (Fig 4e-f)."""
+PAPER_THICKNESS_CROSSOVERS = {"eps_L_L60_L100": 3.5, "eps_H_L60_L100": 5.0, "eps_L_L100_L140": 1.3,
+                              "eps_H_L100_L140": 2.8}
+"""C-rates beyond which the thicker D8 electrode gives less areal capacity than the thinner (Fig 4i)."""
+RETENTION = 0.8
+"""Fig 4h: "none of the eps_L electrodes retain 80 % of the total capacity beyond 1C" (at 140 µm)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {key: fig3.PRESETS["quick"][key] for key in ("lateral_diameters", "mesh", "ranks", "reference_mesh")}
-    | {"diameters_um": [8.0, 16.0], "c_rates_paper": [1.0, 5.0]},
+    | {"diameters_um": [8.0, 16.0], "c_rates_paper": [1.0, 5.0],
+       # rated capacity (Fig 4g-i), to the cut-off: D8 at both thicknesses, both porosities
+       "rated": {"diameters_um": [8.0], "thicknesses_um": [60.0, 100.0], "c_rates_paper": [1.0, 3.0, 5.0],
+                 "thick_diameters_um": []}},
     "full": {key: fig3.PRESETS["full"][key]
              for key in ("lateral_diameters", "lateral_min_um", "mesh", "ranks", "reference_mesh")}
-    | {"diameters_um": [8.0, 12.0, 16.0], "c_rates_paper": [1.0, 3.0, 5.0]},
+    | {"diameters_um": [8.0, 12.0, 16.0], "c_rates_paper": [1.0, 3.0, 5.0],
+       "rated": {"diameters_um": [8.0], "thicknesses_um": [60.0, 100.0, 140.0],
+                 "c_rates_paper": [0.5, 1.0, 2.0, 3.0, 4.0, 5.0], "thick_diameters_um": [12.0, 16.0]}},
 }
 COMMON = {
     "nsd_transport": fig3.COMMON["nsd_transport"],
@@ -83,6 +107,30 @@ def electrodes(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def rated_electrodes(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The discharges to the cut-off (Fig 4g-i): the rated diameters at every rated thickness, and
+    the ``thick_diameters_um`` at the largest one, both porosities, every rated C-rate; they share
+    the meshes and tau_nsd solves of the 60 % DoD electrodes of the same packing."""
+    rated = cfg["rated"]
+    combinations = [(d, t) for t in rated["thicknesses_um"] for d in rated["diameters_um"]]
+    combinations += [(d, max(rated["thicknesses_um"])) for d in rated["thick_diameters_um"]]
+    out = []
+    for d, thickness in combinations:
+        lateral = max(cfg["lateral_diameters"] * d, cfg.get("lateral_min_um", 0.0))
+        for key, eps in cfg["porosities"].items():
+            geometry = f"D{d:g}_{key}_L{thickness:g}"
+            for c in rated["c_rates_paper"]:
+                out.append({"name": f"rated_{geometry}_{c:g}C", "curve": geometry, "geometry": geometry,
+                            "mesh": f"mesh_D{d:g}_L{thickness:g}", "diameter_um": d, "porosity_key": key,
+                            "porosity": eps, "lateral_um": lateral, "thickness_um": thickness, "c_rate": c,
+                            "current_density_mA_cm2": current_density(c, thickness)})
+    return out
+
+
+def single_particle_name(diameter_um: float, c_rate: float) -> str:
+    return f"sp_D{diameter_um:g}_{c_rate:g}C"
+
+
 def reference_name(e: dict[str, Any]) -> str:
     """The single-particle reference of an electrode: one per mesh and C-rate (both porosities
     have the same AM volume and current, so the same current per AM volume)."""
@@ -110,8 +158,21 @@ def plan(cfg: dict[str, Any]) -> Plan:
                                        "dod": cfg["paper_dod"], "basis": "paper", "element_size": size},
                               label=f"single particle R = {e['diameter_um'] / 2:g} µm at {e['name']}'s current "
                               "per AM volume"))
+    for e in rated_electrodes(cfg):
+        steps.append(fig3.electrode_step(cfg, e, steps, e["current_density_mA_cm2"], [], None,
+                                         f"{e['name']}: {e['current_density_mA_cm2']:.3g} mA/cm^2 to the cut-off"))
+        # one single particle per size and C-rate (the paper's C-rate is one current per AM volume
+        # at every thickness), at the current per AM volume of the first electrode that has it
+        single = single_particle_name(e["diameter_um"], e["c_rate"])
+        if not any(s.name == single for s in steps):
+            size = 1.0 / cfg["mesh"]["interface_size_factor"] if cfg["reference_mesh"] == "matched" else 0.0
+            steps.append(Step(name=single, kind="reference", after=(e["name"],),
+                              options={"electrode": e["name"], "radius_um": e["diameter_um"] / 2, "to_cutoff": True,
+                                       "element_size": size},
+                              label=f"single particle R = {e['diameter_um'] / 2:g} µm at {e['c_rate']:g}C to the "
+                              "cut-off"))
     return Plan(study=NAME, preset=cfg["preset"], config=cfg, steps=tuple(steps),
-                figures=("fig4_histograms", "fig4_sst_zone"))
+                figures=("fig4_histograms", "fig4_sst_zone", "fig4_rated_capacity"))
 
 
 def _peak(histogram: Any) -> dict[str, float] | None:
@@ -160,6 +221,67 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
             "reference_histogram": _density(ref_histogram),
             "reference_surface_saturation_peak": _peak(ref_histogram),
         }
+    if cfg.get("rated"):
+        out["rated"] = analyse_rated(study_dir, cfg)
+    return out
+
+
+def retained_c_rate(curve: RateCurve, level: float = RETENTION, basis: str = "capacity_fraction") -> dict[str, Any]:
+    """The highest paper C-rate at which the electrode keeps ``level`` of its nominal capacity
+    (``basis``: ``capacity_fraction``, the model's window; ``capacity_fraction_paper``, the paper's
+    1.5 mAh/cm^2 per 60 µm), by linear interpolation where the rate curve first falls below it;
+    ``bound`` says when it is a bound instead: ``above at every rate`` (at least the largest rate)
+    or ``below at every rate`` (less than the smallest)."""
+    x, y = curve.column("c_rate_paper"), curve.column(basis)
+    below = np.flatnonzero(y < level)
+    if not below.size:
+        return {"c_rate": float(x[-1]), "bound": "above at every rate"}
+    k = int(below[0])
+    if k == 0:
+        return {"c_rate": float(x[0]), "bound": "below at every rate"}
+    t = (y[k - 1] - level) / (y[k - 1] - y[k])
+    return {"c_rate": float(x[k - 1] + t * (x[k] - x[k - 1])), "bound": None}
+
+
+def _single_particle_capacity(directory: Path) -> float:
+    """mAh/g of a single-particle run at its cut-off."""
+    run = read_results(directory)
+    if "voltage limit" not in run.stop_reason:
+        raise InputError(f"{directory}: the single particle stopped on {run.stop_reason!r}; accepted: a discharge "
+                         "to its cut-off voltage")
+    return float(run.timeseries["capacity_mAh_g"][-1])
+
+
+def analyse_rated(study_dir: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Fig 4g-i: each electrode's rate curve (areal, gravimetric, both bases), the single
+    particles' mAh/g, the C-rates where the thicker D8 electrode falls below the thinner one,
+    and the highest C-rate at which each electrode keeps 80 % of its capacity."""
+    rated = cfg["rated"]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in rated_electrodes(cfg):
+        groups.setdefault(e["curve"], []).append(e)
+    curves, out = {}, {"curves": {}, "single_particle": {}, "thickness_crossovers": {},
+                       "paper_thickness_crossovers": PAPER_THICKNESS_CROSSOVERS}
+    for name, members in groups.items():
+        curve = curves[name] = rated_capacity(study_dir / "runs" / e["name"] for e in members)
+        first = members[0]
+        out["curves"][name] = {key: first[key] for key in ("diameter_um", "porosity_key", "thickness_um")} | {
+            column: curve.column(column).tolist() for column in RATE_COLUMNS} | {
+            "retained_80_model": retained_c_rate(curve), "retained_80_paper": retained_c_rate(
+                curve, basis="capacity_fraction_paper")}
+    diameters = sorted({e["diameter_um"] for e in rated_electrodes(cfg)})
+    for d in diameters:
+        rates = rated["c_rates_paper"]
+        out["single_particle"][f"D{d:g}"] = {"c_rate_paper": rates, "capacity_mAh_g": [
+            _single_particle_capacity(study_dir / "runs" / single_particle_name(d, c)) for c in rates]}
+    thicknesses = rated["thicknesses_um"]
+    for key in cfg["porosities"]:
+        for thin, thick in zip(thicknesses[:-1], thicknesses[1:], strict=True):
+            d = rated["diameters_um"][0]
+            a, b = curves[f"D{d:g}_{key}_L{thick:g}"], curves[f"D{d:g}_{key}_L{thin:g}"]
+            # None: the thicker electrode gives more areal capacity at every rate of the study
+            out["thickness_crossovers"][f"{key}_L{thin:g}_L{thick:g}"] = crossover_current(
+                a, b, x="c_rate_paper", y="capacity_mAh_cm2") if len(rated["c_rates_paper"]) > 1 else None
     return out
 
 
@@ -220,7 +342,47 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
     axes[0, 0].set_ylabel("SST-limited (Ds-limiting) depth fraction of L")
     fig.suptitle(f"SST-limited zone at {dod:.0%} DoD against C-rate ({results['preset']} preset)", fontsize=10)
     figs["fig4_sst_zone"] = fig
+    if results.get("rated"):
+        figs["fig4_rated_capacity"] = _plot_rated(plt, results)
     return figs
+
+
+def _plot_rated(plt: Any, results: dict[str, Any]) -> Any:
+    """Fig 4g (D8 mAh/g against C-rate, every thickness and porosity, and the single particle),
+    4h (areal capacity at the largest thickness for every size) and 4i (D8 areal capacity with
+    the thickness crossovers)."""
+    rated, cfg = results["rated"], results["config"]["rated"]
+    d8 = cfg["diameters_um"][0]
+    thickest = max(cfg["thicknesses_um"])
+    styles = {"eps_H": "o-", "eps_L": "s--"}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
+    for i, thickness in enumerate(cfg["thicknesses_um"]):
+        for key, style in styles.items():
+            c = rated["curves"][f"D{d8:g}_{key}_L{thickness:g}"]
+            label = f"{thickness:g} µm, {key.replace('eps_', 'ε_')}"
+            axes[0].plot(c["c_rate_paper"], c["capacity_mAh_g"], style, color=f"C{i}", label=label)
+            axes[2].plot(c["c_rate_paper"], c["capacity_mAh_cm2"], style, color=f"C{i}", label=label)
+    single = rated["single_particle"][f"D{d8:g}"]
+    axes[0].plot(single["c_rate_paper"], single["capacity_mAh_g"], "k:", marker="^", label="single particle")
+    sizes = [*cfg["diameters_um"], *cfg["thick_diameters_um"]]
+    for j, d in enumerate(sizes):
+        for key, style in styles.items():
+            c = rated["curves"][f"D{d:g}_{key}_L{thickest:g}"]
+            axes[1].plot(c["c_rate_paper"], c["capacity_mAh_cm2"], style, color=f"C{j + 3}",
+                         label=f"D{d:g}, {key.replace('eps_', 'ε_')} (80 % to {c['retained_80_model']['c_rate']:.2g}C)")
+    for name, x in rated["thickness_crossovers"].items():
+        if x is not None:
+            axes[2].axvline(x, color="0.4", lw=0.8, ls=":")
+            paper = rated["paper_thickness_crossovers"].get(name, "—")
+            axes[2].annotate(f"{name.replace('_', ' ')}: {x:.2g}C (paper {paper}C)", (x, axes[2].get_ylim()[0]),
+                             rotation=90, fontsize=6, va="bottom", ha="right")
+    titles = (f"g: D{d8:g} gravimetric", f"h: {thickest:g} µm, every size", f"i: D{d8:g} areal, thickness crossovers")
+    for ax, title, unit in zip(axes, titles, ("mAh/g", "mAh/cm²", "mAh/cm²"), strict=True):
+        ax.set(title=title, xlabel="C-rate (paper basis, 1.5 mAh/cm² per 60 µm)", ylabel=f"capacity at 2.8 V [{unit}]")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Rated capacity to the cut-off ({results['preset']} preset)", fontsize=10)
+    return fig
 
 
 def run(cfg: dict[str, Any], directory: str | Path | None = None, cores: int = 2) -> int:

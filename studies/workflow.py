@@ -59,9 +59,10 @@ class Step:
             of ``case`` with ``options["morphology"]`` and ``options["cbd_diffusivity"]``),
             ``electrode`` (`microbat run` of ``case`` on the mesh of step ``options["mesh"]``, with
             the tau_nsd of step ``options["transport"]`` when given) or ``reference`` (`microbat single-particle`
-            at the current per AM volume of electrode ``options["electrode"]``, recorded at that
-            electrode's model DoD where its record at ``options["dod"]`` on ``options["basis"]``
-            was taken, and stopped soon after; ``options["element_size"]`` > 0 meshes the sphere
+            at the current per AM volume of electrode ``options["electrode"]``: to its cut-off with
+            ``options["to_cutoff"]``, otherwise recorded at that electrode's model DoD where its
+            record at ``options["dod"]`` on ``options["basis"]`` was taken, and stopped soon after;
+            ``options["element_size"]`` > 0 meshes the sphere
             uniformly at that size relative to the radius instead of with boundary layers) or
             ``particle`` (`microbat grained-particle` with the arguments ``options["arguments"]``,
             D_pri / D_sec from the fit of step ``options["factor_from"]`` when given) or
@@ -210,14 +211,16 @@ def command(plan: Plan, step: Step, study_dir: Path, launcher: str = "local") ->
                 + ["run", str(step.case), "--mesh", str(mesh), "--output", str(out), "--quiet", *settings, *limits])
     if step.kind == "reference":
         electrode = read_results(step_directory(study_dir, step.options["electrode"]))
+        size = ["--element-size", f"{step.options['element_size']:g}"] if step.options.get("element_size") else []
+        particle = ["single-particle", "--radius-um", f"{step.options['radius_um']:.17g}",
+                    "--current-A-m3", f"{current_per_am_volume(electrode):.17g}", *size]
+        if step.options.get("to_cutoff"):
+            return _microbat() + [*particle, "--output", str(out), "--quiet"]
         record = record_at(electrode, step.options["dod"], step.options.get("basis", "model"))
         # the same current per AM volume reaches the record's DoD at the record's time
-        size = ["--element-size", f"{step.options['element_size']:g}"] if step.options.get("element_size") else []
         return _microbat() + [
-            "single-particle", "--radius-um", f"{step.options['radius_um']:.17g}",
-            "--current-A-m3", f"{current_per_am_volume(electrode):.17g}",
-            "--record-dod", f"{record.depth_of_discharge:.17g}",
-            "--max-duration", f"{1.02 * record.time_s + 5.0:.6g}", *size, "--output", str(out), "--quiet",
+            *particle, "--record-dod", f"{record.depth_of_discharge:.17g}",
+            "--max-duration", f"{1.02 * record.time_s + 5.0:.6g}", "--output", str(out), "--quiet",
         ]
     if step.kind == "particle":
         factor = []

@@ -241,18 +241,31 @@ def test_fig4_plan_runs_the_paper_c_rates_at_both_thicknesses():
     assert steps["D8_eps_L_L100_5C"].after == ("mesh_D8_L100", "transport_D8_eps_L_L100")
     assert steps["D8_eps_L_L100_5C"].options["max_duration"] == pytest.approx(0.6 * 3600 / 5 + 10)
     kinds = [s.kind for s in plan.steps]
+    # 16 electrodes to 60 % DoD with 8 references; rated (Fig 4g-i): D8 at 60/100 µm, both
+    # porosities, 1/3/5C to the cut-off (12) with 3 single particles, on the same meshes and solves
     assert (kinds.count("mesh"), kinds.count("transport"), kinds.count("electrode"), kinds.count("reference")) == (
-        4, 8, 16, 8)
-    full = [s.kind for s in workflow.make_plan("fig4", "full").steps]
-    assert (full.count("electrode"), full.count("reference")) == (36, 18)
+        4, 8, 16 + 12, 8 + 3)
+    rated = steps["rated_D8_eps_L_L100_5C"]
+    assert rated.after == ("mesh_D8_L100", "transport_D8_eps_L_L100") and rated.options["max_duration"] is None
+    assert "protocol.steps[0].current_density_mA_cm2=12.5" in rated.settings
+    single = steps["sp_D8_5C"]
+    assert single.options["to_cutoff"] and steps[single.options["electrode"]].kind == "electrode"
+    full = workflow.make_plan("fig4", "full")
+    kinds = [s.kind for s in full.steps]
+    # rated: D8 at 60/100/140 µm and D12/D16 at 140 µm, both porosities, six C-rates; a single
+    # particle per size and C-rate
+    assert (kinds.count("electrode"), kinds.count("reference")) == (36 + 5 * 2 * 6, 18 + 3 * 6)
+    assert {s.name for s in full.steps if s.kind == "mesh"} >= {"mesh_D16_L140", "mesh_D8_L140"}
 
 
 @pytest.mark.slow
 def test_fig4_quick(tmp_path):
-    """The quick fig4 (16 electrodes and 8 references, about 5 min on two cores: outside the
-    default run) and the physics of its SST-limited zone."""
+    """The quick fig4 (16 electrodes to 60 % DoD and 8 references, 12 electrodes and 3 single
+    particles to 2.8 V, outside the default run) and the physics of its SST-limited zone and
+    rated capacity."""
     directory = tmp_path / "fig4"
-    r = run_quick_study("fig4", directory, runs=36)["electrodes"]
+    results = run_quick_study("fig4", directory, runs=51, figures=("fig4_rated_capacity",))
+    r = results["electrodes"]
     for d in (8, 16):
         for thickness in (60, 100):
             for c in (1, 5):
@@ -269,6 +282,23 @@ def test_fig4_quick(tmp_path):
     assert r["D16_eps_H_L100_5C"]["ds_limiting_depth"] > r["D8_eps_H_L100_5C"]["ds_limiting_depth"]
     # pinned: the D8 eps_L 100 µm electrode at 5C (12.5 mA/cm^2)
     assert r["D8_eps_L_L100_5C"]["ds_limiting_depth"] == pytest.approx(2 / 3)
+
+    # rated capacity to 2.8 V (Fig 4g-i)
+    rated = results["rated"]
+    for name, c in rated["curves"].items():
+        assert np.all(np.diff(c["capacity_mAh_cm2"]) < 0), (name, c["capacity_mAh_cm2"])  # falls with the rate
+    single = rated["single_particle"]["D8"]["capacity_mAh_g"]
+    assert np.all(np.diff(single) < 0), single
+    for thickness in (60, 100):
+        high, low = (rated["curves"][f"D8_{key}_L{thickness}"] for key in ("eps_H", "eps_L"))
+        # more pore space, less liquid-transport loss; no electrode beats the particle alone
+        assert np.all(np.array(high["capacity_mAh_g"]) >= np.array(low["capacity_mAh_g"])), thickness
+        assert np.all(np.array(single) > np.array(high["capacity_mAh_g"])), thickness
+    for key in ("eps_H", "eps_L"):
+        thin, thick = (rated["curves"][f"D8_{key}_L{t}"] for t in (60, 100))
+        # the thicker electrode holds more AM but loses more of it to the electrolyte as the rate rises
+        assert thick["capacity_mAh_cm2"][0] > thin["capacity_mAh_cm2"][0], key
+        assert np.all(np.array(thick["capacity_mAh_g"]) < np.array(thin["capacity_mAh_g"])), key
 
 
 def test_fig6_plan_discharges_every_design_to_the_cutoff():
