@@ -1,0 +1,64 @@
+"""Solver effort per unit of charge along a discharge (issue 11 item 2: the end must cost what the middle costs).
+
+    .venv/bin/python benchmarks/discharge_effort.py RESULTS_DIR [RESULTS_DIR ...] [--middle 0.3,0.7]
+
+Reads each run's ``timeseries.csv`` (one row per accepted step) and ``manifest.json`` and prints one
+markdown row per run: capacity and depth of discharge at the end, max x over the run, steps and
+Newton iterations in total and per 1 % of depth of discharge in the middle of the discharge
+(``--middle``), in its last 10 % and in its final 0.5 %, and the ratio of the last 10 %'s Newton
+iterations per 1 % to the middle's (the criterion of issue 11 item 2 is 1). No assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from postprocess.discharge_results import read_timeseries
+
+
+def effort(dod: np.ndarray, newton: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """Steps and Newton iterations per 1 % of depth of discharge over the steps that end in (lo, hi]."""
+    inside = (dod > lo) & (dod <= hi)
+    percent = 100.0 * (hi - lo)
+    return float(inside.sum()) / percent, float(newton[inside].sum()) / percent
+
+
+def row(directory: Path, middle: tuple[float, float]) -> str:
+    series = read_timeseries(directory / "timeseries.csv")
+    manifest_path = directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    stepped = series["time_s"] > 0.0  # the t = 0 row has no solve
+    dod = series["depth_of_discharge"][stepped]
+    newton = series["newton_iterations"][stepped]
+    end = float(dod[-1])
+    mid = effort(dod, newton, *middle)
+    last = effort(dod, newton, end - 0.1, end)
+    final = (dod > end - 0.005)
+    ratio = last[1] / mid[1] if mid[1] > 0 else float("nan")
+    wall = manifest.get("wall_time_s")
+    wall = "unfinished" if wall is None else f"{wall:.0f}"  # a run stopped by hand has no wall time
+    return (f"| {directory.name} | {series['capacity_mAh_cm2'][-1]:.4f} ({end:.4f}) | {np.max(series['max_sol']):.4f} "
+            f"| {int(stepped.sum())} | {int(newton.sum())} | {wall} | {mid[0]:.2f} / {mid[1]:.2f} "
+            f"| {last[0]:.2f} / {last[1]:.2f} | {int(final.sum())} steps, {int(newton[final].sum())} its "
+            f"| {ratio:.1f} | {series['voltage_V'][-1]:.4f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("directories", nargs="+", type=Path)
+    parser.add_argument("--middle", default="0.3,0.7", help="depth-of-discharge window of the middle")
+    args = parser.parse_args()
+    lo, hi = (float(v) for v in args.middle.split(","))
+    print("| run | capacity [mAh/cm^2] (DoD) | max x | steps | Newton | wall [s] | middle: steps / Newton per 1 % "
+          "| last 10 %: steps / Newton per 1 % | final 0.5 % | last 10 % / middle (Newton) | final V |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for directory in args.directories:
+        print(row(directory, (lo, hi)))
+
+
+if __name__ == "__main__":
+    main()
