@@ -46,7 +46,7 @@ from models.mesh_input import MeshData
 from models.parameters import ParameterSet
 from models.protocol import Capacity, Protocol, Step, nominal_capacity, resolve_steps
 from models.settings import SolverSettings
-from models.solver import NewtonResult, NewtonSolver
+from models.solver import STEP_EFFORT, NewtonResult, NewtonSolver
 from models.timestepping import TimeStepController
 
 DEPLETION_REPORT = 0.01
@@ -478,6 +478,7 @@ class Simulation:
         self.model.accept_step()
         st.min_sol = min(st.min_sol, self.sol_min)
         st.max_sol = max(st.max_sol, self.sol_max)
+        self.controller.easy_newton, self.controller.hard_newton = STEP_EFFORT[result.mode]
         self.controller.accept(dt, result.iterations, sol_change)
         self._check_depletion()
         self._update_outputs()

@@ -94,6 +94,11 @@ CHORD_MAX_IT = 8
 """Chord iterations before the solve is repeated as full Newton (in the middle of a discharge
 the chord converges in 3-6 from the predicted start; on the steep end of discharge, where
 Newton needs 4-5, a stalled chord is cut short)."""
+CHORD_RETURN = 3
+"""After a chord solve fell back to Newton, the following solves are Newton from the start (a
+chord would fail the same way on the next step of the same hard stretch: the saturating surfaces
+and the final drop of a discharge) until one converges in at most this many iterations, where
+the chord is cheaper again (benchmarks/README.md)."""
 STEP_EFFORT = {"newton": (4, 8), "chord": (7, 12)}
 """Iterations of a solve up to which the time step may grow, and from which it shrinks
 (:class:`models.timestepping.TimeStepController`): a chord needs about twice Newton's
@@ -132,6 +137,9 @@ class NewtonResult:
     iterations: int
     linear_iterations: int
     seconds: float
+    mode: str = "newton"
+    """How the solve's effort is judged (``STEP_EFFORT``): "chord" for a chord solve, also one that
+    fell back to Newton (its count includes the chord's), "newton" for a Newton solve."""
 
     @property
     def reason_name(self) -> str:
@@ -189,6 +197,9 @@ class NewtonSolver:
         self._check_unused = True
         self.newton_fallbacks = 0
         """Chord solves that had to be repeated as full Newton."""
+        self.newton_solves = 0
+        """Solves done as Newton from the start in chord mode (after a fallback, see ``CHORD_RETURN``)."""
+        self._newton_first = False
 
     @property
     def step_effort(self) -> tuple[int, int]:
@@ -236,9 +247,16 @@ class NewtonSolver:
 
         In chord mode at most ``CHORD_MAX_IT`` chord iterations (or the current iteration limit
         if lower); if they do not converge, full Newton from the same start, within the current
-        iteration limit. The result counts the iterations of both."""
+        iteration limit. The result counts the iterations of both. After a fallback, Newton from
+        the start until a solve needs at most ``CHORD_RETURN`` iterations."""
         if not self.chord:
             return self._solve_once()
+        if self._newton_first:
+            self.newton_solves += 1
+            result = self._newton()
+            if result.converged and result.iterations <= CHORD_RETURN:
+                self._newton_first = False
+            return result
         snes = self.problem.solver
         rtol, atol, stol, max_it = snes.getTolerances()
         snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=min(max_it, CHORD_MAX_IT))
@@ -246,10 +264,13 @@ class NewtonSolver:
             result = self._solve_once()
         finally:
             snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
+        result.mode = "chord"
         if result.converged:
             return result
         self.newton_fallbacks += 1
+        self._newton_first = True
         newton = self._newton()
+        newton.mode = "chord"
         newton.iterations += result.iterations
         newton.linear_iterations += result.linear_iterations
         newton.seconds += result.seconds
