@@ -32,7 +32,7 @@ from foundation.stack import MPI, dolfinx
 from meshing.distribute import coordinate_element, distribute, run_on_root
 from meshing.gmsh_tools import gmsh_session, refine_towards
 from meshing.grains import GrainedDiskSpec, GrainLayout, add_grained_disk
-from meshing.grains3d import GrainedSphereSpec, SphereGrainLayout, grain_layout, mesh_grained_sphere
+from meshing.grains3d import GrainedSphereSpec, SphereGrainLayout, grain_layout, mesh_grained_sphere, open_defects
 from meshing.layered_sphere import LayeredSphereOptions, layered_unit_sphere
 from meshing.tags import CellTag, FacetTag
 from meshing.tetmesh import TetMesh
@@ -232,8 +232,8 @@ def grained_disk(comm: MPI.Comm, radius: float, spec: GrainedDiskSpec) -> tuple[
 
 def grained_sphere(comm: MPI.Comm, radius: float, spec: GrainedSphereSpec) -> tuple[MeshData, SphereGrainLayout]:
     """A 3D secondary particle of ``radius`` [m] made of primary grains (:mod:`meshing.grains3d`):
-    grain i is particle tag 100 + i, the sphere is the interface. Returns the mesh and the
-    grain layout (tensors by tag)."""
+    grain i is particle tag 100 + i, the sphere is the interface (crack and void faces take no
+    lithium). Returns the mesh and the grain layout (tensors by tag, cracks, voids, islands)."""
     import gmsh
 
     if not (np.isfinite(radius) and radius > 0):
@@ -246,7 +246,11 @@ def grained_sphere(comm: MPI.Comm, radius: float, spec: GrainedSphereSpec) -> tu
                 nodes, tets, grain, tris = mesh_grained_sphere(spec)
             except Exception as err:  # noqa: BLE001 - gmsh raises plain Exception
                 raise InputError(f"grained sphere {spec}: gmsh could not mesh it ({err})") from None
-        layout = grain_layout(spec, nodes, tets, grain, int(CellTag.PARTICLE_BASE))
+        nodes, tets, grain, tris, defects = open_defects(spec, nodes, tets, grain, tris)
+        if len(tets) == 0:
+            raise InputError(f"grained sphere {spec}: the cracks and voids leave no AM connected to the surface; "
+                             "accepted: a smaller crack_density or void_fraction")
+        layout = grain_layout(spec, nodes, tets, grain, int(CellTag.PARTICLE_BASE), defects)
         tm = TetMesh(nodes=nodes * radius, tets=tets, cell_tags=np.asarray(layout.tags, np.int32)[grain],
                      facets=tris, facet_tags=np.full(len(tris), int(FacetTag.INTERFACE), np.int32),
                      box=(2 * radius,) * 3, separator_thickness=0.0)

@@ -16,7 +16,9 @@ A 2D cross-section of a secondary NMC particle (radius 5 µm) made of Voronoi pr
   rated capacity at the intact particle's D_pri (per AM of the intact particle) and its own
   fitted D_pri (the paper: 1.65 times the intact one in 2D, 1.27 in 3D);
 * the same fit for a 3D sphere of grains whose planes face random directions, no transport
-  across them (:mod:`meshing.grains3d`; the paper's 3D value: 2.35);
+  across them (:mod:`meshing.grains3d`; the paper's 3D value: 2.35), and that sphere at its
+  fitted D_pri intact and with the same share of its internal grain boundaries cracked (3D
+  cracks have no width: the mesh is split along them);
 * the spread of lithiation between grains at the cut-off (volume-weighted std of the grain
   means), the heterogeneity the paper shows in its SoL maps.
 
@@ -84,6 +86,13 @@ def _arguments(cfg: dict[str, Any], architecture: str, seed: int, cracked: bool 
             "--mesh-size", f"{cfg['mesh_size']:g}", "--surface-size", f"{cfg['surface_size']:g}", "--seed", str(seed)]
 
 
+def _arguments_3d(cfg: dict[str, Any], seed: int) -> list[str]:
+    g3 = cfg["grains_3d"]
+    return ["--dim", "3", "--architecture", "polycrystal", "--radius-um", f"{cfg['radius_um']:g}",
+            "--c-rate", f"{cfg['c_rate']:g}", "--grain-size", f"{g3['grain_size']:g}",
+            "--mesh-size", f"{g3['mesh_size']:g}", "--normal-ratio", "0", "--seed", str(seed)]
+
+
 def plan(cfg: dict[str, Any]) -> Plan:
     """A D_pri / D_sec fit per grain layout; the architectures on the first layout with its fit."""
     steps = [Step(name=f"fit_seed{seed}", kind="particle",
@@ -103,14 +112,15 @@ def plan(cfg: dict[str, Any]) -> Plan:
     steps.append(Step(name="cracked", kind="particle", after=(fit,),
                       options={"arguments": _arguments(cfg, "polycrystal", first, cracked=True), "factor_from": fit},
                       label=f"polycrystal with cracks ({cfg['crack_density']:g} of the boundaries), fitted D_pri"))
-    g3 = cfg["grains_3d"]
-    steps.append(Step(name="fit_3d", kind="particle",
-                      options={"arguments": ["--dim", "3", "--fit", "--architecture", "polycrystal",
-                                             "--radius-um", f"{cfg['radius_um']:g}", "--c-rate", f"{cfg['c_rate']:g}",
-                                             "--grain-size", f"{g3['grain_size']:g}",
-                                             "--mesh-size", f"{g3['mesh_size']:g}", "--normal-ratio", "0",
-                                             "--seed", str(first)]},
+    steps.append(Step(name="fit_3d", kind="particle", options={"arguments": ["--fit", *_arguments_3d(cfg, first)]},
                       label="D_pri / D_sec of a 3D polycrystal, planes in random orientations"))
+    for name, extra, label in [("polycrystal_3d", [], "3D polycrystal with the fitted 3D D_pri"),
+                               ("cracked_3d", ["--crack-density", f"{cfg['crack_density']:g}"],
+                                f"3D polycrystal with cracks ({cfg['crack_density']:g} of the boundaries), "
+                                "fitted 3D D_pri")]:
+        steps.append(Step(name=name, kind="particle", after=("fit_3d",),
+                          options={"arguments": _arguments_3d(cfg, first) + extra, "factor_from": "fit_3d"},
+                          label=label))
     steps.append(Step(name="fit_cracked", kind="particle",
                       options={"arguments": _arguments(cfg, "polycrystal", first, cracked=True, fit=True)},
                       label="D_pri / D_sec of the cracked polycrystal"))
@@ -147,6 +157,20 @@ def _particle_run(directory: Path, map_dod: float) -> dict[str, Any]:
     }
 
 
+def _sphere_run(directory: Path) -> dict[str, Any]:
+    """A 3D grained particle: what it delivered and its cracks (areas relative to R^2)."""
+    run = read_results(directory)
+    ts, grains = run.timeseries, run.manifest["case"]["grains"]
+    return {"primary_factor": run.manifest["case"]["primary_factor"],
+            "crack_density": run.manifest["case"]["particle"]["crack_density"],
+            "crack_area": grains["crack_area"], "crack_open_area": grains["crack_open_area"],
+            "islands": grains["islands"], "accessible_fraction": grains["accessible_fraction"],
+            "depth_of_discharge": float(ts["depth_of_discharge"][-1]),
+            "depth_of_discharge_intact_basis": float(ts["depth_of_discharge"][-1]) * grains["accessible_fraction"],
+            "capacity_mAh_g": float(ts["capacity_mAh_g"][-1]), "wall_s": run.manifest.get("wall_time_s"),
+            "stop_reason": ((run.manifest.get("result") or {}).get("state") or {}).get("stop_reason")}
+
+
 def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
     """The fits, the architectures' rated capacity and their grain-to-grain spread."""
     cfg = plan.config
@@ -160,7 +184,8 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
     cracked_fit = json.loads((step_directory(study_dir, "fit_cracked") / PRIMARY_FIT).read_text())
     fit_3d = json.loads((step_directory(study_dir, "fit_3d") / PRIMARY_FIT).read_text())
     runs = {s.name: _particle_run(step_directory(study_dir, s.name), cfg["map_dod"])
-            for s in plan.steps if not s.name.startswith("fit")}
+            for s in plan.steps if not s.name.startswith("fit") and not s.name.endswith("_3d")}
+    spheres = {name: _sphere_run(step_directory(study_dir, name)) for name in ("polycrystal_3d", "cracked_3d")}
     ranking = sorted(["polycrystal", *cfg["architectures"]], key=lambda a: runs[a]["depth_of_discharge"])
     return {
         "study": NAME, "preset": plan.preset, "config": cfg, "fits": fits,
@@ -174,6 +199,11 @@ def analyse(study_dir: Path, plan: Plan) -> dict[str, Any]:
         "fit_3d": {"factor": fit_3d["factor"], "homogeneous_dod": fit_3d["homogeneous"]["depth_of_discharge"],
                    "runs": [[r["primary_factor"], r["depth_of_discharge"]] for r in fit_3d["runs"]],
                    "cells": fit_3d["homogeneous"]["cells"], "wall_s": fit_3d["wall_time_s"]},
+        "runs_3d": spheres,
+        "crack_dod_loss_3d": spheres["polycrystal_3d"]["depth_of_discharge"]
+        - spheres["cracked_3d"]["depth_of_discharge_intact_basis"],
+        "crack_dod_loss_2d": runs["polycrystal"]["depth_of_discharge"]
+        - runs["cracked"]["depth_of_discharge_intact_basis"],
     }
 
 
@@ -223,6 +253,10 @@ def plot(results: dict[str, Any]) -> dict[str, Any]:
     ax.plot(k3[order], dod3[order], "s--", color="C5",
             label=f"3D, random planes: {results['fit_3d']['factor']:.3f} (paper 3D: 2.35)")
     ax.axhline(results["fit_3d"]["homogeneous_dod"], color="C5", ls=":", lw=0.8)
+    cracked_3d = results["runs_3d"]["cracked_3d"]
+    ax.plot([cracked_3d["primary_factor"]], [cracked_3d["depth_of_discharge_intact_basis"]], "x", color="C3",
+            label=f"3D cracked at the 3D fit: -{results['crack_dod_loss_3d']:.4f} "
+            f"(2D: -{results['crack_dod_loss_2d']:.3f})")
     ax.axvline(results["cracked_factor"], color="C3", ls="-.", lw=0.8,
                label=f"cracked: {results['cracked_factor']:.3f} ({results['crack_factor_ratio']:.2f}x; paper 1.65x)")
     ax.set(xscale="log", xlabel="D_pri / D_sec", ylabel="depth of discharge at the cut-off",

@@ -12,10 +12,11 @@ from tests.helpers import run_quick_study
 
 
 def test_fig1_quick(tmp_path):
-    """The quick fig1 (a coarse 2D polycrystal, one grain layout, ~1.5 min): the D_pri / D_sec fits
-    of the intact and the cracked particle pinned, and the architectures ranked as in Fig 1l."""
+    """The quick fig1 (a coarse 2D polycrystal, one grain layout, ~2 min): the D_pri / D_sec fits
+    of the intact and the cracked particle pinned, the architectures ranked as in Fig 1l, and
+    3D cracks costing capacity."""
     directory = tmp_path / "fig1"
-    results = run_quick_study("fig1", directory, runs=10,
+    results = run_quick_study("fig1", directory, runs=12,
                               figures=("fig1_rated_capacity", "fig1_primary_fit", "fig1_sol_maps"))
     runs = {name: r["depth_of_discharge"] for name, r in results["runs"].items()}
     assert all(r["stop_reason"] == "CC discharge 5C: voltage limit" for r in results["runs"].values())
@@ -41,6 +42,13 @@ def test_fig1_quick(tmp_path):
     fit_3d = results["fit_3d"]
     assert fit_3d["runs"][0][0] == 1.0 and fit_3d["runs"][0][1] < fit_3d["homogeneous_dod"] - 0.05
     assert results["fit_3d"]["factor"] == pytest.approx(1.525, abs=0.01)  # the paper (3D): 2.35
+    # 3D cracks (split grain boundaries) at the fitted 3D D_pri deliver less; on the quick mesh
+    # (0.15 R, 69 % of the chosen area opened) the loss is 0.0017 of the window, far smaller
+    # than in 2D, and it grows as the mesh opens more of the cracks (benchmarks/README.md)
+    intact_3d, cracked_3d = results["runs_3d"]["polycrystal_3d"], results["runs_3d"]["cracked_3d"]
+    assert intact_3d["depth_of_discharge"] == pytest.approx(fit_3d["homogeneous_dod"], abs=2e-3)
+    assert cracked_3d["crack_open_area"] > 0.6 * cracked_3d["crack_area"] > 0
+    assert 1e-3 < results["crack_dod_loss_3d"] < results["crack_dod_loss_2d"]
     # the SoL maps are the runs' own snapshots at the map's depth
     assert all(r["sol_map"].endswith(f"dod{0.2:.3f}_sol/sol.pvd") for r in results["runs"].values())
 

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crack-width", type=float, default=GrainedDiskSpec.crack_width,
                    help="crack opening relative to the radius (default %(default)s)")
     p.add_argument("--void-fraction", type=float, default=0.0,
-                   help="share of the particle's area in internal voids (0: none)")
+                   help="share of the particle's area (3D: volume) in internal voids (0: none)")
     p.add_argument("--void-radius", type=float, default=GrainedDiskSpec.void_radius,
                    help="void radius relative to the particle radius (default %(default)s)")
     p.add_argument("--snapshot-dod", type=float, nargs="+", default=[], metavar="DOD",
@@ -88,14 +88,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _spec(args: argparse.Namespace) -> GrainedDiskSpec | GrainedSphereSpec:
     if args.dim == 3:
-        if args.crack_density or args.void_fraction:
-            raise InputError("--crack-density / --void-fraction: cracks and voids are built in 2D only; "
-                             "accepted with --dim 3: 0")
+        if args.crack_width != GrainedDiskSpec.crack_width:
+            raise InputError("--crack-width: a 3D crack has no width (the mesh is split along it); accepted with "
+                             "--dim 3: the default")
         return GrainedSphereSpec(architecture=args.architecture,
                                  grain_size=args.grain_size or GrainedSphereSpec.grain_size,
                                  normal_ratio=args.normal_ratio,
                                  mesh_size=args.mesh_size or GrainedSphereSpec.mesh_size,
-                                 surface_size=args.surface_size, seed=args.seed)
+                                 surface_size=args.surface_size, seed=args.seed, crack_density=args.crack_density,
+                                 void_fraction=args.void_fraction,
+                                 void_radius=args.void_radius if args.void_radius != GrainedDiskSpec.void_radius
+                                 else GrainedSphereSpec.void_radius)
     return GrainedDiskSpec(architecture=args.architecture, grain_size=args.grain_size or GrainedDiskSpec.grain_size,
                            groups_deg=tuple(args.groups_deg), convention=args.convention,
                            normal_ratio=args.normal_ratio, mesh_size=args.mesh_size or GrainedDiskSpec.mesh_size,
