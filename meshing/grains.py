@@ -51,6 +51,30 @@ SEED_SPACING = 0.7
 SEED_ATTEMPTS = 20000
 
 
+def check_defects(what: str, architecture: str, crack_density: float, void_fraction: float, void_radius: float,
+                  void_radius_range: tuple[float, float], measures: tuple[str, str]) -> None:
+    """Refuse crack and void settings of a grained particle (2D or 3D) that cannot be built;
+    ``measures``: what the crack density and the void fraction are shares of (2D: length,
+    area; 3D: area, volume).
+
+    Raises:
+        InputError: naming ``what``, the setting and what is accepted.
+    """
+    if not (0.0 <= crack_density <= 0.9):
+        raise InputError(f"{what}: crack_density = {crack_density!r}; accepted: 0 to 0.9 (share of the internal "
+                         f"grain-boundary {measures[0]})")
+    if crack_density > 0 and architecture in ("homogeneous", "single_crystal"):
+        raise InputError(f"{what}: cracks run along grain boundaries; a {architecture} particle has none "
+                         "(accepted: crack_density = 0, or polycrystal, radial, double_layer)")
+    if not (0.0 <= void_fraction <= 0.2):
+        raise InputError(f"{what}: void_fraction = {void_fraction!r}; accepted: 0 to 0.2 (share of the "
+                         f"particle's {measures[1]})")
+    low, high = void_radius_range
+    if not (low <= void_radius <= high):
+        raise InputError(f"{what}: void_radius = {void_radius!r}; accepted: {low:g} to {high:g} (relative to the "
+                         "radius)")
+
+
 @dataclass(frozen=True)
 class GrainedDiskSpec:
     """A secondary-particle cross-section (lengths relative to its radius).
@@ -114,18 +138,8 @@ class GrainedDiskSpec:
                              "accepted: 0 < surface_size <= mesh_size <= 0.5 (relative to the radius)")
         if self.grading <= 0:
             raise InputError(f"grained particle: grading = {self.grading!r}; accepted: > 0")
-        if not (0.0 <= self.crack_density <= 0.9):
-            raise InputError(f"grained particle: crack_density = {self.crack_density!r}; accepted: 0 to 0.9 "
-                             "(share of the internal grain-boundary length)")
-        if self.crack_density > 0 and self.architecture in ("homogeneous", "single_crystal"):
-            raise InputError(f"grained particle: cracks run along grain boundaries; a {self.architecture} "
-                             "particle has none (accepted: polycrystal, radial, double_layer)")
-        if not (0.0 <= self.void_fraction <= 0.2):
-            raise InputError(f"grained particle: void_fraction = {self.void_fraction!r}; accepted: 0 to 0.2 "
-                             "(share of the particle's area)")
-        if not (0.01 <= self.void_radius <= 0.2):
-            raise InputError(f"grained particle: void_radius = {self.void_radius!r}; accepted: 0.01 to 0.2 "
-                             "(relative to the radius)")
+        check_defects("grained particle", self.architecture, self.crack_density, self.void_fraction,
+                      self.void_radius, (0.01, 0.2), ("length", "area"))
         if not (0.001 <= self.crack_width <= 0.05):
             raise InputError(f"grained particle: crack_width = {self.crack_width!r}; accepted: 0.001 to 0.05 "
                              "(relative to the radius)")

@@ -35,7 +35,7 @@ from scipy.spatial import cKDTree
 
 from foundation.errors import InputError
 from meshing.gmsh_tools import elements, node_arrays, refine_towards
-from meshing.grains import ARCHITECTURES, SEED_ATTEMPTS, SEED_SPACING
+from meshing.grains import ARCHITECTURES, SEED_ATTEMPTS, SEED_SPACING, check_defects
 from meshing.tetmesh import tet_volumes
 
 MIN_CELLS_PER_GRAIN = 4
@@ -82,17 +82,8 @@ class GrainedSphereSpec:
     void_radius: float = 0.15
 
     def __post_init__(self) -> None:
-        if not (0.0 <= self.crack_density <= 0.9):
-            raise InputError(f"grained sphere: crack_density = {self.crack_density!r}; accepted: 0 to 0.9 (share of "
-                             "the internal grain-boundary area)")
-        if self.crack_density > 0 and self.architecture in ("homogeneous", "single_crystal"):
-            raise InputError(f"grained sphere: cracks run along grain boundaries; a {self.architecture} particle "
-                             "has none; accepted: crack_density = 0, or polycrystal, radial or double_layer")
-        if not (0.0 <= self.void_fraction <= 0.2):
-            raise InputError(f"grained sphere: void_fraction = {self.void_fraction!r}; accepted: 0 to 0.2")
-        if not (0.05 <= self.void_radius <= 0.3):
-            raise InputError(f"grained sphere: void_radius = {self.void_radius!r} (relative to the radius); "
-                             "accepted: 0.05 to 0.3")
+        check_defects("grained sphere", self.architecture, self.crack_density, self.void_fraction, self.void_radius,
+                      (0.05, 0.3), ("area", "volume"))
         if self.architecture not in ARCHITECTURES:
             raise InputError(f"grained sphere: architecture {self.architecture!r}; accepted: {ARCHITECTURES}")
         if not (0.2 <= self.grain_size <= 1.0):
