@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 from scipy.spatial import Voronoi
@@ -75,8 +76,32 @@ def check_defects(what: str, architecture: str, crack_density: float, void_fract
                          "radius)")
 
 
+class GrainedSpec:
+    """What the 2D and 3D grained-particle specifications share (dataclass fields
+    ``architecture``, ``crack_density``, ``void_fraction``, ``mesh_size``, ``surface_size``)."""
+
+    def intact(self) -> Self:
+        """The homogenised particle of the same outline and mesh, without cracks or voids."""
+        return dataclasses.replace(self, architecture="homogeneous", crack_density=0.0, void_fraction=0.0)
+
+    def scaled(self, factor: float) -> Self:
+        """The same particle with every element size multiplied by ``factor`` (refinement studies)."""
+        surface = None if self.surface_size is None else self.surface_size * factor
+        return dataclasses.replace(self, mesh_size=self.mesh_size * factor, surface_size=surface)
+
+
+class GrainTensors:
+    """What the 2D and 3D grain layouts share (dataclass fields ``tags`` and ``tensors``)."""
+
+    def tensor_by_tag(self, primary_factor: float = 1.0) -> dict[int, np.ndarray] | None:
+        """The grains' tensors times D_pri / D_sec, by tag; None for isotropic grains at D_sec."""
+        if primary_factor == 1.0 and np.all(self.tensors == np.eye(self.tensors.shape[-1])):
+            return None
+        return {tag: primary_factor * self.tensors[i] for i, tag in enumerate(self.tags)}
+
+
 @dataclass(frozen=True)
-class GrainedDiskSpec:
+class GrainedDiskSpec(GrainedSpec):
     """A secondary-particle cross-section (lengths relative to its radius).
 
     Attributes:
@@ -144,18 +169,9 @@ class GrainedDiskSpec:
             raise InputError(f"grained particle: crack_width = {self.crack_width!r}; accepted: 0.001 to 0.05 "
                              "(relative to the radius)")
 
-    def intact(self) -> GrainedDiskSpec:
-        """The homogenised particle of the same outline and mesh, without cracks or voids."""
-        return dataclasses.replace(self, architecture="homogeneous", crack_density=0.0, void_fraction=0.0)
-
-    def scaled(self, factor: float) -> GrainedDiskSpec:
-        """The same particle with every element size multiplied by ``factor`` (refinement studies)."""
-        surface = None if self.surface_size is None else self.surface_size * factor
-        return dataclasses.replace(self, mesh_size=self.mesh_size * factor, surface_size=surface)
-
 
 @dataclass(frozen=True)
-class GrainLayout:
+class GrainLayout(GrainTensors):
     """The grains of a built cross-section.
 
     Attributes:
@@ -180,12 +196,6 @@ class GrainLayout:
     voids: int = 0
     island_area: float = 0.0
     islands: int = 0
-
-    def tensor_by_tag(self, primary_factor: float = 1.0) -> dict[int, np.ndarray] | None:
-        """The grains' tensors times D_pri / D_sec, by tag; None for isotropic grains at D_sec."""
-        if primary_factor == 1.0 and np.all(self.tensors == np.eye(2)):
-            return None
-        return {tag: primary_factor * self.tensors[i] for i, tag in enumerate(self.tags)}
 
     def describe(self) -> dict:
         """JSON-ready record of every grain."""

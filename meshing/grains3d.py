@@ -23,7 +23,6 @@ model-side builder is :func:`models.meshes.grained_sphere`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ from scipy.spatial import cKDTree
 
 from foundation.errors import InputError
 from meshing.gmsh_tools import elements, node_arrays, refine_towards
-from meshing.grains import ARCHITECTURES, SEED_ATTEMPTS, SEED_SPACING, check_defects
+from meshing.grains import ARCHITECTURES, SEED_ATTEMPTS, SEED_SPACING, GrainedSpec, GrainTensors, check_defects
 from meshing.tetmesh import tet_volumes
 
 MIN_CELLS_PER_GRAIN = 4
@@ -46,7 +45,7 @@ cracks, as in the paper's Fig 1j, and a crack area that does not depend on the m
 
 
 @dataclass(frozen=True)
-class GrainedSphereSpec:
+class GrainedSphereSpec(GrainedSpec):
     """A 3D secondary particle (lengths relative to its radius).
 
     Attributes:
@@ -100,18 +99,9 @@ class GrainedSphereSpec:
         if self.grading <= 0:
             raise InputError(f"grained sphere: grading = {self.grading!r}; accepted: > 0")
 
-    def intact(self) -> GrainedSphereSpec:
-        """The homogenised particle of the same outline and mesh."""
-        return dataclasses.replace(self, architecture="homogeneous", crack_density=0.0, void_fraction=0.0)
-
-    def scaled(self, factor: float) -> GrainedSphereSpec:
-        """The same particle with every element size multiplied by ``factor``."""
-        surface = None if self.surface_size is None else self.surface_size * factor
-        return dataclasses.replace(self, mesh_size=self.mesh_size * factor, surface_size=surface)
-
 
 @dataclass(frozen=True)
-class SphereGrainLayout:
+class SphereGrainLayout(GrainTensors):
     """The grains of a built 3D particle.
 
     Attributes:
@@ -142,12 +132,6 @@ class SphereGrainLayout:
     def accessible_fraction(self) -> float:
         """The meshed AM's share of the particle's AM (islands are AM too, but unreachable)."""
         return float(self.volumes.sum() / (self.volumes.sum() + self.island_volume))
-
-    def tensor_by_tag(self, primary_factor: float = 1.0) -> dict[int, np.ndarray] | None:
-        """The grains' tensors times D_pri / D_sec, by tag; None for isotropic grains at D_sec."""
-        if primary_factor == 1.0 and np.all(self.tensors == np.eye(3)):
-            return None
-        return {tag: primary_factor * self.tensors[i] for i, tag in enumerate(self.tags)}
 
     def summary(self) -> dict:
         return {"grains": len(self.tags), "volume": float(self.volumes.sum()),
