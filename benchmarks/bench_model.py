@@ -175,6 +175,7 @@ def run_once(comm, args, case, size_factor):
         "jacobians": jacobian_count(comm) - jacobians_before,
         "chord_to_newton": sim.galvanostatic.newton_fallbacks,
         "newton_solves": sim.galvanostatic.newton_solves,
+        "preconditioner_rebuilds": sim.galvanostatic.preconditioner_rebuilds,
         "t_end_s": st.time,
         "V_end": sim.voltage,
         "capacity_mAh_cm2": st.charge / 3.6 / (sim.capacity.area * 1e4),
@@ -220,7 +221,7 @@ def main() -> int:
     p.add_argument("--mesh", help="use this mesh directory instead of meshing the case")
     p.add_argument("--workdir", default=str(REPO / "results" / "bench_model"), help="where meshes are cached")
     p.add_argument("--sizes", default="1.0", help="interface element sizes relative to the default, comma separated")
-    p.add_argument("--preset", choices=["auto", "direct", "iterative"], help="override [solver] preset")
+    p.add_argument("--preset", choices=["auto", "direct", "iterative", "block_lu"], help="override [solver] preset")
     p.add_argument("--option", action="append", default=[], help="PETSc option key=value (repeatable)")
     p.add_argument("--setting", action="append", default=[],
                    help="[solver] setting key=value, e.g. max_sol_change=0.05 or predictor=false (repeatable)")

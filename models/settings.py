@@ -15,8 +15,9 @@ from foundation.schema import spec
 
 @dataclass(frozen=True, kw_only=True)
 class SolverSettings:
-    preset: Literal["auto", "direct", "iterative"] = spec(
-        "auto", help="direct = MUMPS LU; iterative = GMRES + fieldsplit/GAMG; auto picks by size"
+    preset: Literal["auto", "direct", "iterative", "block_lu"] = spec(
+        "auto", help="direct = MUMPS LU; iterative = GMRES + fieldsplit/GAMG; block_lu = GMRES + fieldsplit with "
+        "LU factors of its blocks kept across steps; auto = direct up to 150k unknowns, block_lu above"
     )
     petsc_options: dict[str, float | int | str | bool] = spec(
         default_factory=dict, help="PETSc options merged on top of the preset"

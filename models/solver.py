@@ -15,7 +15,15 @@ monolithic AIJ matrix, so any grouping of the fields can form a fieldsplit). Pre
   together (they are tightly coupled through dj/deta on Gamma, so they share one split; a
   GAMG threshold drops the weak Robin links across Gamma from the aggregation graph).
   There is no hypre in this PETSc build.
-* ``auto``: ``direct`` below ``AUTO_DIRECT_LIMIT`` unknowns, else ``iterative``.
+* ``block_lu``: Newton + GMRES with the same multiplicative fieldsplit, but every block
+  factorised exactly (MUMPS LU of c_s, of c_e and of the two potentials), and the factors kept
+  across Newton iterations and time steps: they are rebuilt only when a linear solve needed
+  more than ``PC_REBUILD_ITERATIONS`` GMRES iterations or failed (see
+  :meth:`NewtonSolver.solve`). Each block is a scalar problem that factorises far more cheaply
+  than the coupled Jacobian of ``direct``; exact blocks leave GMRES about 10 iterations per
+  Newton iteration, where GAMG on thick electrodes needs hundreds (benchmarks/README.md).
+* ``auto``: ``direct`` below ``AUTO_DIRECT_LIMIT`` unknowns, else ``block_lu`` (robust where
+  ``iterative`` is not; up to a fifth slower than it on the 60 um reference electrode).
 
 User options (the case's ``[solver] petsc_options``) are merged on top. Every solve
 reports SNES's converged reason; a diverged solve is returned as such (never silently
@@ -40,7 +48,7 @@ JIT_OPTIONS = {"cffi_extra_compile_args": ["-O3", "-march=native", "-g0"]}
 on small and medium meshes, and these flags shorten it (benchmarks/README.md)."""
 
 AUTO_DIRECT_LIMIT = 150_000
-"""Unknowns up to which ``auto`` picks the direct solver."""
+"""Unknowns up to which ``auto`` picks the direct solver (above: ``block_lu``)."""
 
 NEWTON = {
     "snes_type": "newtonls",
@@ -86,6 +94,32 @@ PRESETS: dict[str, dict[str, Any]] = {
         "snes_lag_jacobian": 2,
     },
 }
+
+_MUMPS = {"pc_type": "lu", "pc_factor_mat_solver_type": "mumps", "mat_mumps_icntl_7": 5}
+PRESETS["block_lu"] = {
+    "ksp_type": "gmres",
+    "ksp_gmres_restart": 100,
+    "ksp_rtol": 1e-6,
+    "ksp_atol": 0.0,
+    "ksp_max_it": 300,
+    "pc_type": "fieldsplit",
+    "pc_fieldsplit_type": "multiplicative",
+    "fieldsplit_cs_ksp_type": "preonly",
+    **{f"fieldsplit_cs_{k}": v for k, v in _MUMPS.items()},
+    "fieldsplit_ce_ksp_type": "preonly",
+    **{f"fieldsplit_ce_{k}": v for k, v in _MUMPS.items()},
+    "fieldsplit_pot_ksp_type": "preonly",
+    **{f"fieldsplit_pot_{k}": v for k, v in _MUMPS.items()},
+    "snes_lag_jacobian": 2,  # as in ``iterative``: 6 % less time over the first 40 s of the reference
+    # Build the preconditioner at the first solve, then keep it (across solves too) until
+    # NewtonSolver asks for a rebuild (PC_REBUILD_ITERATIONS).
+    "snes_lag_preconditioner": -2,
+    "snes_lag_preconditioner_persists": True,
+}
+PC_REBUILD_ITERATIONS = 20
+"""``block_lu``: a Newton iteration whose linear solve took more GMRES iterations than this
+rebuilds the preconditioner at the next Jacobian (fresh factors need about 10; one
+factorisation costs about as much as 70 GMRES iterations on the reference electrode)."""
 
 CHORD_LAG = 1_000_000
 """SNES lag of the Jacobian and the preconditioner in chord mode: rebuilt at a solve's first
@@ -150,7 +184,7 @@ class NewtonResult:
 
 def choose_preset(preset: str, n_unknowns: int) -> str:
     if preset == "auto":
-        return "direct" if n_unknowns <= AUTO_DIRECT_LIMIT else "iterative"
+        return "direct" if n_unknowns <= AUTO_DIRECT_LIMIT else "block_lu"
     if preset not in PRESETS:
         raise InputError(f"solver.preset: {preset!r} is not one of 'auto', {', '.join(map(repr, PRESETS))}")
     return preset
@@ -200,6 +234,13 @@ class NewtonSolver:
         self.newton_solves = 0
         """Solves done as Newton from the start in chord mode (after a fallback, see ``CHORD_RETURN``)."""
         self._newton_first = False
+        self.keeps_preconditioner = self.preset == "block_lu"
+        """The preconditioner is kept across Newton iterations and solves (``block_lu``)."""
+        self.preconditioner_rebuilds = 0
+        """Rebuilds of a kept preconditioner asked for after slow or failed linear solves."""
+        self._jacobian_lag = int(options.get("snes_lag_jacobian", 1))
+        if self.keeps_preconditioner:
+            self.problem.solver.setMonitor(self._watch_linear_solve)
 
     @property
     def step_effort(self) -> tuple[int, int]:
@@ -242,6 +283,16 @@ class NewtonSolver:
         rtol, _, stol, max_it = snes.getTolerances()
         snes.setTolerances(atol=residual_tolerance, rtol=rtol, stol=stol, max_it=max_it)
 
+    def _watch_linear_solve(self, snes: PETSc.SNES, iteration: int, _norm: float) -> None:
+        """SNES monitor (kept preconditioner): after a linear solve of more than
+        ``PC_REBUILD_ITERATIONS`` GMRES iterations, rebuild at the next Jacobian."""
+        if iteration > 0 and snes.getKSP().getIterationNumber() > PC_REBUILD_ITERATIONS:
+            self._rebuild_preconditioner()
+
+    def _rebuild_preconditioner(self) -> None:
+        set_snes_lags(self.problem.solver, self._jacobian_lag, -2)
+        self.preconditioner_rebuilds += 1
+
     def solve(self) -> NewtonResult:
         """One solve from the current field values; reports instead of raising.
 
@@ -249,6 +300,8 @@ class NewtonSolver:
         if lower); if they do not converge, full Newton from the same start, within the current
         iteration limit. The result counts the iterations of both. After a fallback, Newton from
         the start until a solve needs at most ``CHORD_RETURN`` iterations."""
+        if self.keeps_preconditioner:
+            return self._solve_kept()
         if not self.chord:
             return self._solve_once()
         if self._newton_first:
@@ -275,6 +328,24 @@ class NewtonSolver:
         newton.linear_iterations += result.linear_iterations
         newton.seconds += result.seconds
         return newton
+
+    def _solve_kept(self) -> NewtonResult:
+        """A solve on a kept preconditioner. A linear solve that fails on it is retried once,
+        from the same start, on a fresh one (the kept factors may belong to another time step
+        length or state), so a stale preconditioner is never the reason a step is cut."""
+        result = self._solve_once()
+        if result.converged:
+            return result
+        self._rebuild_preconditioner()
+        if result.reason != PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE:
+            return result
+        retry = self._solve_once()
+        retry.iterations += result.iterations
+        retry.linear_iterations += result.linear_iterations
+        retry.seconds += result.seconds
+        if not retry.converged:
+            self._rebuild_preconditioner()
+        return retry
 
     def _newton(self) -> NewtonResult:
         """A full Newton solve (Jacobian and factors at every iteration) in chord mode."""
