@@ -37,7 +37,7 @@ from models.mesh_input import load_mesh  # noqa: E402
 from models.outputs import TimeSeries  # noqa: E402
 from models.protocol import CCStep, Protocol  # noqa: E402
 from models.simulation import Simulation  # noqa: E402
-from models.solver import PRESETS, SPLITS  # noqa: E402
+from models.solver import PRESETS, SPLITS, field_rows  # noqa: E402
 from studies.case import load_case  # noqa: E402
 
 LU = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
@@ -59,18 +59,6 @@ VARIANTS = {
     "block_jacobi_lu": on_blocks(BLOCK_JACOBI_LU, ("cs", "ce", "pot")),
 }
 """PETSc options put on top of the ``iterative`` preset's linear solver, by name."""
-
-
-def field_rows(solver) -> dict[str, np.ndarray]:
-    """Global rows of every field in the monolithic matrix (as ``NewtonSolver._set_fieldsplits``)."""
-    maps = {name: u.function_space.dofmap for name, u in solver.model.fields.items()}
-    offset = sum(m.index_map.local_range[0] * m.index_map_bs for m in maps.values())
-    rows = {}
-    for name, m in maps.items():
-        n = m.index_map.size_local * m.index_map_bs
-        rows[name] = np.arange(offset, offset + n, dtype=PETSc.IntType)
-        offset += n
-    return rows
 
 
 def load_vectors(path: Path, template: PETSc.Mat, comm) -> list[PETSc.Vec]:
@@ -118,7 +106,7 @@ def main() -> int:
     snes = solver.problem.solver
     J, P, _ = snes.getJacobian()
     snes.computeJacobian(snes.getSolution(), J, P)
-    rows = field_rows(solver)
+    rows = field_rows(solver.model)
     rhs = load_vectors(rhs_file, J, comm)
     say = print if comm.rank == 0 else (lambda *a, **k: None)
     say(f"state: t = {sim.state.time:g} s after {sim.state.steps_taken} steps; {len(rhs)} right-hand sides saved")

@@ -19,7 +19,7 @@ monolithic AIJ matrix, so any grouping of the fields can form a fieldsplit). Pre
   factorised exactly (MUMPS LU of c_s, of c_e and of the two potentials), and the factors kept
   across Newton iterations and time steps: they are rebuilt only when a linear solve needed
   more than ``PC_REBUILD_ITERATIONS`` GMRES iterations or failed (see
-  :meth:`NewtonSolver.solve`). Each block is a scalar problem that factorises far more cheaply
+  :meth:`NewtonSolver._solve_kept`). Each block is a scalar problem that factorises far more cheaply
   than the coupled Jacobian of ``direct``; exact blocks leave GMRES about 10 iterations per
   Newton iteration, where GAMG on thick electrodes needs hundreds (benchmarks/README.md).
 * ``auto``: ``direct`` below ``AUTO_DIRECT_LIMIT`` unknowns, else ``block_lu`` (robust where
@@ -95,6 +95,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
+    # split name (the fieldsplit_<name>_ option prefix) -> the unknowns it holds
+    # (names of models.halfcell.Fields)
+    "full": {"cs": ("c_s",), "ce": ("c_e",), "pot": ("phi_s", "phi_e")},
+    "single_particle": {"cs": ("c_s",), "pot": ("phi_s",)},
+}
+
 _MUMPS = {"pc_type": "lu", "pc_factor_mat_solver_type": "mumps", "mat_mumps_icntl_7": 5}
 PRESETS["block_lu"] = {
     "ksp_type": "gmres",
@@ -104,12 +111,7 @@ PRESETS["block_lu"] = {
     "ksp_max_it": 300,
     "pc_type": "fieldsplit",
     "pc_fieldsplit_type": "multiplicative",
-    "fieldsplit_cs_ksp_type": "preonly",
-    **{f"fieldsplit_cs_{k}": v for k, v in _MUMPS.items()},
-    "fieldsplit_ce_ksp_type": "preonly",
-    **{f"fieldsplit_ce_{k}": v for k, v in _MUMPS.items()},
-    "fieldsplit_pot_ksp_type": "preonly",
-    **{f"fieldsplit_pot_{k}": v for k, v in _MUMPS.items()},
+    **{f"fieldsplit_{split}_{k}": v for split in SPLITS["full"] for k, v in ({"ksp_type": "preonly"} | _MUMPS).items()},
     "snes_lag_jacobian": 2,  # as in ``iterative``: 6 % less time over the first 40 s of the reference
     # Build the preconditioner at the first solve, then keep it (across solves too) until
     # NewtonSolver asks for a rebuild (PC_REBUILD_ITERATIONS).
@@ -137,13 +139,6 @@ STEP_EFFORT = {"newton": (4, 8), "chord": (7, 12)}
 """Iterations of a solve up to which the time step may grow, and from which it shrinks
 (:class:`models.timestepping.TimeStepController`): a chord needs about twice Newton's
 iterations for the same step (benchmarks/README.md)."""
-
-SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
-    # split name (the fieldsplit_<name>_ option prefix) -> the unknowns it holds
-    # (names of models.halfcell.Fields)
-    "full": {"cs": ("c_s",), "ce": ("c_e",), "pot": ("phi_s", "phi_e")},
-    "single_particle": {"cs": ("c_s",), "pot": ("phi_s",)},
-}
 
 _counter = itertools.count()
 
@@ -180,6 +175,19 @@ class NewtonResult:
         names = {v: k for k, v in vars(PETSc.SNES.ConvergedReason).items() if isinstance(v, int)}
         names[CONVERGED_AT_ROUNDOFF] = "CONVERGED_AT_ROUNDOFF"
         return names.get(self.reason, str(self.reason))
+
+
+def field_rows(model: HalfCell) -> dict[str, np.ndarray]:
+    """Global rows of this rank's owned unknowns of every field in the monolithic matrix
+    (``kind="mpi"``): [owned c_s | owned phi_s | ...] in the order of the fields."""
+    maps = {name: u.function_space.dofmap for name, u in model.fields.items()}
+    offset = sum(m.index_map.local_range[0] * m.index_map_bs for m in maps.values())
+    rows: dict[str, np.ndarray] = {}
+    for name, m in maps.items():
+        n_owned = m.index_map.size_local * m.index_map_bs
+        rows[name] = np.arange(offset, offset + n_owned, dtype=PETSc.IntType)
+        offset += n_owned
+    return rows
 
 
 def choose_preset(preset: str, n_unknowns: int) -> str:
@@ -251,19 +259,13 @@ class NewtonSolver:
         """Index sets of the monolithic matrix: rows are [owned c_s | owned phi_s | ...] in
         the order of the fields."""
         comm = self.model.domains.comm
-        maps = {name: u.function_space.dofmap for name, u in self.model.fields.items()}
-        offset = sum(m.index_map.local_range[0] * m.index_map_bs for m in maps.values())
-        field_rows: dict[str, np.ndarray] = {}
-        for name, m in maps.items():
-            n_owned = m.index_map.size_local * m.index_map_bs
-            field_rows[name] = np.arange(offset, offset + n_owned, dtype=PETSc.IntType)
-            offset += n_owned
+        rows = field_rows(self.model)
         splits = SPLITS["single_particle" if self.model.single_particle else "full"]
         pc = self.problem.solver.getKSP().getPC()
         index_sets = []
         for name, members in splits.items():
-            rows = np.concatenate([field_rows[field] for field in members])
-            index_sets.append((name, PETSc.IS().createGeneral(rows, comm=comm)))
+            split_rows = np.concatenate([rows[field] for field in members])
+            index_sets.append((name, PETSc.IS().createGeneral(split_rows, comm=comm)))
         pc.setFieldSplitIS(*index_sets)
         self.problem.solver.setFromOptions()
 

@@ -249,27 +249,29 @@ def test_constant_voltage_step_holds_the_voltage_and_the_current_decays(comm):
     assert series.column("lithium_balance_error")[1:].max() < 1e-8
 
 
-def _fixed_step_voltages(comm, preset: str) -> tuple[np.ndarray, Simulation]:
+def _fixed_step_discharge(comm, **solver):
+    """Ten fixed 20 s steps of a 3C discharge of the small electrode (default preset: direct)."""
     series = TimeSeries("unused")
     series.write = lambda comm: None
-    fixed = settings(preset=preset, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5, chord=False)
+    fixed = settings(**{"preset": "direct"} | solver, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5)
     sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=200.0),
                      fixed, [series], show_progress=False).build()
     sim.run()
-    assert sim.galvanostatic.preset == preset
-    return series.column("voltage_V"), sim
+    return sim, series.column("voltage_V")
 
 
 @pytest.mark.mpi
 def test_iterative_presets_give_the_direct_solution(comm, monkeypatch):
     """GMRES + fieldsplit (c_s | c_e | phi_s + phi_e; GAMG, or kept LU factors of the blocks)
     against MUMPS, fixed steps; the kept factors also when they are rebuilt at every chance."""
-    direct, _ = _fixed_step_voltages(comm, "direct")
+    _, direct = _fixed_step_discharge(comm, preset="direct", chord=False)
     assert len(direct) == 11
-    iterative, sim = _fixed_step_voltages(comm, "iterative")
+    sim, iterative = _fixed_step_discharge(comm, preset="iterative")
+    assert sim.galvanostatic.preset == "iterative"
     assert sim.state.linear_iterations > sim.state.newton_iterations, "GMRES iterated"
     assert np.allclose(iterative, direct, rtol=1e-8, atol=0)
-    kept, sim = _fixed_step_voltages(comm, "block_lu")
+    sim, kept = _fixed_step_discharge(comm, preset="block_lu")
+    assert sim.galvanostatic.preset == "block_lu"
     assert sim.state.linear_iterations > sim.state.newton_iterations, "GMRES iterated"
     assert sim.galvanostatic.keeps_preconditioner
     # factors kept over ten steps still precondition well: rarely rebuilt
@@ -277,19 +279,9 @@ def test_iterative_presets_give_the_direct_solution(comm, monkeypatch):
     assert sim.state.linear_iterations <= solver_module.PC_REBUILD_ITERATIONS * sim.state.newton_iterations
     assert np.allclose(kept, direct, rtol=1e-8, atol=0)
     monkeypatch.setattr(solver_module, "PC_REBUILD_ITERATIONS", 0)
-    rebuilt, sim = _fixed_step_voltages(comm, "block_lu")
+    sim, rebuilt = _fixed_step_discharge(comm, preset="block_lu")
     assert sim.galvanostatic.preconditioner_rebuilds >= sim.state.newton_iterations - sim.state.steps_taken
     assert np.allclose(rebuilt, direct, rtol=1e-8, atol=0)
-
-
-def _fixed_step_discharge(comm, **solver):
-    series = TimeSeries("unused")
-    series.write = lambda comm: None
-    fixed = settings(preset="direct", dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5, **solver)
-    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=200.0),
-                     fixed, [series], show_progress=False).build()
-    sim.run()
-    return sim, series.column("voltage_V")
 
 
 @pytest.mark.mpi
