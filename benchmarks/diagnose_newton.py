@@ -4,18 +4,22 @@ particle-surface nodes on the kink of i0 at x = 1 (issue 11, item 2: the end of 
     .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/diagnose_newton.py \
         [--case studies/cases/commercial_pc.toml] [--workdir results/diagnose_newton] \
         [--until 2968] [--solves 10] [--verbose] [--line-search bt|basic|l2|nleqerr|cp] \
-        [--truncate THETA] [--clip-prediction] [--chord] [--set KEY=VALUE ...]
+        [--truncate THETA] [--truncate-ce THETA] [--clip-prediction] [--chord] [--set KEY=VALUE ...]
 
 Runs the case (Newton unless ``--chord``) to ``--until`` seconds, then prints for each of the
 next ``--solves`` solves its time step and Newton iterations and, with ``--verbose``, every
 iteration: the residual norm of each field (c_s, phi_s, c_e, phi_e), how many surface nodes of
-the AM have 0 < 1 - x < 1e-3 (the regularised branch of i0) and 1 - x <= 0 (i0 = 0), and the
-norm of the c_s update. The experiments it can switch on (none is in the model):
+the AM have 0 < 1 - x < 1e-3 (the regularised branch of i0) and 1 - x <= 0 (i0 = 0), the
+norm of the c_s update, the smallest c_e and the number of c_e nodes below 1 mol/m^3. The
+experiments it can switch on (none is in the model):
 
 * ``--line-search``: PETSc's line search instead of the default backtracking (``bt``);
 * ``--truncate THETA``: each Newton step of c_s is cut per node so that x moves at most a
   share THETA of its distance to 1 (and to 0): a fraction-to-the-boundary rule, as interior
   point methods use, applied in a line-search pre-check;
+* ``--truncate-ce THETA``: each Newton step of c_e is cut per node so that c_e falls by at
+  most a share THETA of its value (positivity of the electrolyte concentration; not together
+  with ``--truncate``: one pre-check at a time);
 * ``--clip-prediction``: the predicted start of every solve is clipped to x <= 1.
 
 The sum of the printed iterations is the number to compare. No assertions; the numbers and
@@ -49,6 +53,8 @@ def main() -> None:
     parser.add_argument("--line-search", default="", help="PETSc SNES line search type (default: the preset's)")
     parser.add_argument("--truncate", type=float, default=0.0, help="fraction-to-the-boundary share (0: off)")
     parser.add_argument("--clip-prediction", action="store_true")
+    parser.add_argument("--truncate-ce", type=float, default=0.0, help="experiment: c_e may fall by at most this "
+                                                                       "share of its value per Newton step")
     parser.add_argument("--chord", action="store_true", help="keep the chord iterations of the direct preset")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="case override as for `microbat run` (e.g. "
@@ -73,6 +79,11 @@ def main() -> None:
     surface = sim._surface_dofs[sim._surface_dofs < sizes[0]]
     snes = sim.galvanostatic.problem.solver
 
+    ce = slice(offsets[2], offsets[3])
+
+    def gmin(values: np.ndarray) -> float:
+        return comm.allreduce(float(np.min(values, initial=np.inf)), op=MPI.MIN)
+
     def count(mask: np.ndarray) -> int:
         return comm.allreduce(int(np.sum(mask)), op=MPI.SUM)
 
@@ -87,12 +98,22 @@ def main() -> None:
         room = 1.0 - x[surface] / c_max
         say(comm, f"    it {its:2d}  |F| {fnorm:.3e}  {fields}  surface 0<1-x<1e-3: "
                   f"{count((room > 0) & (room < SATURATION_BAND)):5d}  1-x<=0: {count(room <= 0):5d}  "
-                  f"|dx_cs| {norm(update) / c_max:.2e}")
+                  f"|dx_cs| {norm(update) / c_max:.2e}  min c_e {gmin(x[ce]):.3g} c_e<1: {count(x[ce] < 1.0)}")
 
     if args.verbose:
         snes.setMonitor(monitor)
     if args.line_search:
         snes.getLineSearch().setType(args.line_search)
+    if args.truncate_ce > 0 and args.truncate > 0:
+        parser.error("--truncate and --truncate-ce are one line-search pre-check each: choose one")
+    if args.truncate_ce > 0:
+        theta_e = args.truncate_ce
+
+        def truncate_ce(x_vec, y_vec) -> None:  # new iterate = x - lambda y; keep x - y >= (1 - theta) x
+            x, y = x_vec.getArray(readonly=True)[ce], y_vec.getArray()[ce]  # y: a view, cut in place
+            np.minimum(y, theta_e * np.maximum(x, 0.0), out=y)
+
+        snes.setLineSearchPreCheck(truncate_ce)
     if args.truncate > 0:
         theta, n = args.truncate, sizes[0]
 

@@ -454,7 +454,26 @@ class Simulation:
         increments, dt_last = self.trend
         ratio = min(dt / dt_last, 2.0)
         for name, u in self.model.fields.items():
-            u.x.array[:] += ratio * increments[name]
+            step = ratio * increments[name]
+            if name == "c_s" and self._into_saturation(u.x.array, step):
+                continue
+            u.x.array[:] += step
+
+    def _into_saturation(self, c_s: np.ndarray, step: np.ndarray) -> bool:
+        """Whether the extrapolated c_s would carry a node into the band next to x = 1 (or 0)
+        where i0 vanishes (``ActiveMaterial.exchange_current_threshold``), on any rank.
+
+        At the end of a discharge the larger particles' surfaces saturate while their centres
+        still fill; extrapolated, those nodes land in the band or past x = 1, where i0 is 0 with
+        zero slope, and Newton needs many iterations to bring them back (or stalls there).
+        Newton from the last accepted c_s, with the other fields extrapolated, needs fewer
+        (``benchmarks/README.md``, the end of discharge)."""
+        am = self.parameters.active_material
+        band = am.exchange_current_threshold * am.max_concentration
+        predicted = c_s + step
+        local = bool(np.any(((step > 0) & (predicted > am.max_concentration - band))
+                            | ((step < 0) & (predicted < band))))
+        return bool(self.comm.allreduce(local, op=MPI.LOR))
 
     def _accept(self, step: Step, dt: float, result: NewtonResult, sol_change: float,
                 saved: list[np.ndarray]) -> None:

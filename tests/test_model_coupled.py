@@ -16,6 +16,7 @@ from meshing.build import build_mesh
 from meshing.options import MeshOptions
 from meshing.records import Packing
 from meshing.tags import CellTag
+from models import solver as solver_module
 from models.domains import build_domains, particle_tensor
 from models.halfcell import build_half_cell
 from models.mesh_input import MeshData, load_mesh, save_mesh
@@ -157,3 +158,66 @@ def test_mesh_directory_round_trip_keeps_tags_on_ghost_cells(comm, shared_tmp_pa
     for key in ("am_volume", "interface_area", "collector_area", "counter_area", "separator_volume"):
         assert np.isclose(a[key], b[key], rtol=1e-12), key
     assert loaded.info["builder"] == "structured_electrode"
+
+
+@pytest.mark.mpi
+def test_a_stagnating_newton_solve_is_stopped_and_leaves_its_start(comm, monkeypatch):
+    """A solve whose residual stops falling is cut after the stagnation window with its own
+    reason and leaves the fields where it started; the same solve converges under the default
+    rule. (Window 1 and ratio 0: every unconverged iteration counts as stagnating.)"""
+    model = build_half_cell(build_domains(small_electrode(comm)), parameter_set("baseline"))
+    current = 2e-9
+    model.applied_current.value = current
+    model.inverse_dt.value = 1.0 / 60.0
+    start = [u.x.array.copy() for u in model.fields]
+    solver = NewtonSolver(model, preset="direct", chord=False, residual_tolerance=1e-12 * current)
+    monkeypatch.setattr(solver_module, "STAGNATION_WINDOW", 1)
+    monkeypatch.setattr(solver_module, "STAGNATION_RATIO", 0.0)
+    result = solver.solve()
+    assert not result.converged
+    assert result.reason_name == "DIVERGED_STAGNATION" and result.iterations == 1
+    for u, values in zip(model.fields, start, strict=True):
+        assert np.array_equal(u.x.array, values)
+    monkeypatch.undo()
+    result = solver.solve()
+    assert result.converged and result.iterations >= 2
+
+
+class _SNESStub:
+    """What NewtonSolver._monitor reads from and writes to a SNES."""
+
+    def __init__(self, atol: float) -> None:
+        self.reason, self.atol = 0, atol
+
+    def getConvergedReason(self) -> int:  # noqa: N802 (petsc4py names)
+        return self.reason
+
+    def setConvergedReason(self, reason: int) -> None:  # noqa: N802
+        self.reason = reason
+
+    def getTolerances(self) -> tuple[float, float, float, int]:  # noqa: N802
+        return 1e-9, self.atol, 0.0, 25
+
+
+def _stops_at(norms: list[float], atol: float = 5e-19) -> int | None:
+    solver = object.__new__(NewtonSolver)
+    solver.keeps_preconditioner = False
+    snes = _SNESStub(atol)
+    for iteration, norm in enumerate(norms):
+        solver._monitor(snes, iteration, norm)
+        if snes.reason:
+            return iteration
+    return None
+
+
+def test_the_stagnation_rule_on_measured_residual_histories():
+    """Residual norms of Newton solves on the vertical end of a discharge (the PC electrode of
+    fig8 at 1C, ``benchmarks/diagnose_newton.py --until 3280 --verbose``): the slowest solve that
+    converged runs on, a stalled one is stopped after the window, and a residual already at the
+    round-off floor is left to the round-off test."""
+    converging = [2.333e-10, 2.312e-10, 2.057e-10, 1.833e-10, 1.717e-10, 1.601e-10, 1.456e-10, 1.280e-10,
+                  1.173e-10, 1.052e-10, 8.9e-11, 5.2e-11, 1.1e-11, 1.5e-12, 2e-14, 3e-17]
+    stalled = [4.024e-10, 4.020e-10, 4.009e-10, 4.008e-10, 4.007e-10, 4.006e-10, 4.004e-10, 4.004e-10]
+    assert _stops_at(converging) is None
+    assert _stops_at(stalled) == solver_module.STAGNATION_WINDOW
+    assert _stops_at([1e-16] * 10, atol=1e-18) is None
