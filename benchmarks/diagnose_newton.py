@@ -4,7 +4,8 @@ particle-surface nodes on the kink of i0 at x = 1 (issue 11, item 2: the end of 
     .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/diagnose_newton.py \
         [--case studies/cases/commercial_pc.toml] [--workdir results/diagnose_newton] \
         [--until 2968] [--solves 10] [--verbose] [--line-search bt|basic|l2|nleqerr|cp] \
-        [--truncate THETA] [--truncate-ce THETA] [--clip-prediction] [--chord] [--set KEY=VALUE ...]
+        [--truncate THETA] [--truncate-ce THETA] [--clip-prediction] [--chord] [--no-stagnation]
+        [--set KEY=VALUE ...]
 
 Runs the case (Newton unless ``--chord``) to ``--until`` seconds, then prints for each of the
 next ``--solves`` solves its time step and Newton iterations and, with ``--verbose``, every
@@ -20,7 +21,10 @@ experiments it can switch on (none is in the model):
 * ``--truncate-ce THETA``: each Newton step of c_e is cut per node so that c_e falls by at
   most a share THETA of its value (positivity of the electrolyte concentration; not together
   with ``--truncate``: one pre-check at a time);
-* ``--clip-prediction``: the predicted start of every solve is clipped to x <= 1.
+* ``--clip-prediction``: the predicted start of every solve is clipped to x <= 1;
+* ``--no-stagnation``: switch off the model's stop of a stagnating solve
+  (``models.solver.STAGNATION_RATIO``), e.g. to compare with counts measured before it existed
+  or to try a line search that does not enforce a decrease of the residual.
 
 The sum of the printed iterations is the number to compare. No assertions; the numbers and
 what they showed are in ``benchmarks/README.md``.
@@ -30,11 +34,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
 
 from foundation.stack import MPI
+from models import solver as solver_module
 from models.simulation import Simulation
 from studies.case import CaseOverrides, load_case
 from studies.stages import mesh_for_case
@@ -56,11 +62,14 @@ def main() -> None:
     parser.add_argument("--truncate-ce", type=float, default=0.0, help="experiment: c_e may fall by at most this "
                                                                        "share of its value per Newton step")
     parser.add_argument("--chord", action="store_true", help="keep the chord iterations of the direct preset")
+    parser.add_argument("--no-stagnation", action="store_true", help="never stop a solve as stagnated")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="case override as for `microbat run` (e.g. "
                              "parameters.overrides.active_material.ocp_barrier=softplus)")
     args = parser.parse_args()
 
+    if args.no_stagnation:
+        solver_module.STAGNATION_RATIO = math.inf
     comm = MPI.COMM_WORLD
     case = load_case(args.case, overrides=CaseOverrides.from_arguments(args.set))
     mesh = mesh_for_case(case, comm, Path(args.workdir) / "mesh")

@@ -158,11 +158,13 @@ STAGNATION_RATIO = 0.95
 """A solve whose residual norm has fallen by less than 5 % (to above STAGNATION_RATIO of it)
 over the last STAGNATION_WINDOW iterations is stopped as DIVERGED_STAGNATION, unless the residual
 is already at the round-off floor (``ROUNDOFF_FACTOR``). On the vertical end of a discharge an
-iterate can land where the residual is flat in some unknowns (i0 = 0 at a saturated surface,
-x >= 1; c_e below its floor), and the solve then creeps to the iteration limit with the residual
+iterate can land where the residual is flat in some unknowns (i0 = 0 with zero slope at a
+saturated surface, x >= 1), and the solve then creeps to the iteration limit with the residual
 unchanged to 0.1 %; stopping it after the window lets the step be cut 20 iterations sooner. In
 the solves measured (``benchmarks/README.md``) every converging solve had fallen by at least a
-quarter over any window of 5 iterations, every stalled one by under 1 %."""
+quarter over any window of 5 iterations, every stalled one by under 1 %. The rule also holds
+where a failed solve is fatal (the consistent initialisation, a step at dt_min): that rests on
+the same measurements, on one electrode."""
 STAGNATED = -101
 STALLED = (PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH, PETSc.SNES.ConvergedReason.DIVERGED_LOCAL_MIN)
 """The line search's two ways of saying it cannot reduce the residual: at the round-off floor a
