@@ -308,7 +308,6 @@ class NewtonSolver:
         GMRES iterations."""
         if iteration == 0:
             self._residual_history = []
-            self._stagnated = False
         history = self._residual_history
         history.append(norm)
         if self.keeps_preconditioner and iteration > 0 and snes.getKSP().getIterationNumber() > PC_REBUILD_ITERATIONS:
