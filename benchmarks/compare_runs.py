@@ -6,7 +6,8 @@ Prints one row per run: cells, vertices, unknowns, wall time of the time loop, t
 Newton iterations, the voltage at each depth of discharge (time series, linear in DoD) and
 the capacity at the end, with the end status (a run stopped before its cut-off shows its
 last capacity with a "*"). With ``--reference`` (for instance a Richardson-extrapolated or
-a much finer run) the voltage differences to it are printed in mV as well.
+a much finer run) the voltage differences to it are printed in mV as well; ``--reference-voltages``
+gives the reference voltages at the depths of discharge directly (e.g. Richardson values).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def read_run(directory: Path, dods: list[float]) -> dict:
         "complete": "voltage limit" in state.get("stop_reason", ""),
         "stop": state.get("stop_reason", ""),
         "layers": (manifest["mesh"].get("info") or {}).get("boundary_layers", {}).get("layers", 0),
+        "sphere_facets": "sphere_facets" in (manifest["mesh"].get("info") or {}),
     }
 
 
@@ -46,20 +48,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--reference", type=Path)
+    parser.add_argument("--reference-voltages", help="V at each of --dods, comma-separated (e.g. a Richardson "
+                        "estimate printed by bench_convergence.py), instead of a reference run")
     parser.add_argument("--dods", default="0.2,0.4,0.6,0.8")
     args = parser.parse_args()
     dods = [float(d) for d in args.dods.split(",")]
     runs = [read_run(d, dods) for d in args.runs]
     ref = read_run(args.reference, dods) if args.reference else None
-    head = ["run", "layers", "cells", "vertices", "unknowns", "time loop [s]", "steps", "Newton"]
+    if args.reference_voltages:
+        values = [float(v) for v in args.reference_voltages.split(",")]
+        if len(values) != len(dods):
+            parser.error(f"--reference-voltages: {len(values)} values for {len(dods)} depths of discharge "
+                         f"({args.dods})")
+        ref = {"voltage": dict(zip(dods, values, strict=True))}
+    head = ["run", "layers", "sphere facets", "cells", "vertices", "unknowns", "time loop [s]", "steps", "Newton"]
     head += [f"V({d:g}) [V]" for d in dods] + ["capacity [mAh/cm2]"]
     if ref:
         head += [f"dV({d:g}) [mV]" for d in dods]
     print("| " + " | ".join(head) + " |")
     print("|---" * len(head) + "|")
     for r in runs:
-        cells = [r["name"], r["layers"], r["cells"], r["vertices"], r["unknowns"], f"{r['loop_s']:.0f}", r["steps"],
-                 r["newton"]]
+        cells = [r["name"], r["layers"], "yes" if r["sphere_facets"] else "no", r["cells"], r["vertices"],
+                 r["unknowns"], f"{r['loop_s']:.0f}", r["steps"], r["newton"]]
         cells += [f"{r['voltage'][d]:.4f}" for d in dods]
         cells += [f"{r['capacity']:.4f}" + ("" if r["complete"] else "*")]
         if ref:

@@ -16,11 +16,17 @@ vertex numbers, so that neighbouring prisms (also of touching particles) share t
 diagonals and the mesh stays conforming. The electrolyte side is untouched: the interface
 triangles, and so the interface area, are exactly those of the input.
 
+The interior does not just lose its outer row of cells: the surface moves are extended
+harmonically into the particles (``_InteriorExtension``), so a particle's interior contracts
+as a whole (on a sphere, uniformly) and the layers can be as deep as the surface element size
+(``share`` up to 1.5) without flattening the cells under them.
+
 Where the interface meets a box face (walls, current collector), a vertex moves within that
 face. The total depth t_v starts at ``share`` times the local surface element size and is
-halved at a vertex until every shrunk tetrahedron keeps ``MIN_VOLUME_KEPT`` of its volume
-and every prism is valid; a vertex that cannot move (a box corner) keeps t_v = 0 and its
-prisms degenerate into pyramids and tetrahedra, which stays conforming.
+halved at a vertex until every AM tetrahedron keeps ``MIN_QUALITY_KEPT`` of its shape
+quality and every prism is valid; a vertex that cannot move (a box corner, a contact line of
+two particles) keeps t_v = 0 and its prisms degenerate into pyramids and tetrahedra, which
+stays conforming.
 """
 
 from __future__ import annotations
@@ -29,15 +35,19 @@ import dataclasses
 import math
 
 import numpy as np
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.linalg import splu
 
 from foundation.errors import InputError
 
 from .tags import FacetTag, is_active_material
-from .tetmesh import TetMesh, TriangleIndex, classify_boundary, tet_faces, tet_volumes
+from .tetmesh import TetMesh, TriangleIndex, classify_boundary, mean_ratio, tet_faces, tet_volumes
 
-MIN_VOLUME_KEPT = 0.25
-"""A shrunk tetrahedron must keep this share of its volume (else its surface vertices move
-less): the interior elements stay about as well shaped as gmsh made them."""
+MIN_QUALITY_KEPT = 0.5
+"""A shrunk or carried tetrahedron must keep this share of its mean-ratio quality (else the
+surface vertices near it move less): the interior elements stay about as well shaped as gmsh
+made them. Quality, not volume: the contraction of a particle's interior that deep layers
+need changes volumes but not shapes."""
 MIN_NORMAL_DOT = 0.2
 """A vertex moves only along a direction every adjacent surface triangle sees from inside
 at more than this cosine (else the thin outer prisms would invert); otherwise it is fixed."""
@@ -67,8 +77,8 @@ class BoundaryLayerOptions:
         if self.layers and not 0.0 < self.first_layer * self.layers <= 1.0:
             raise InputError(f"boundary layer first_layer = {self.first_layer!r}: accepted is (0, 1 / layers] "
                              "(relative to the total depth of the layers)")
-        if not 0.0 < self.share <= 0.6:
-            raise InputError(f"boundary layer share = {self.share!r}: accepted is (0, 0.6] (of the surface size)")
+        if not 0.0 < self.share <= 1.5:
+            raise InputError(f"boundary layer share = {self.share!r}: accepted is (0, 1.5] (of the surface size)")
 
     def depths(self) -> np.ndarray:
         """Depths of the layer surfaces 1..n relative to the total depth (last = 1)."""
@@ -120,13 +130,15 @@ def add_boundary_layers(tm: TetMesh, options: BoundaryLayerOptions) -> TetMesh:
     depth = np.where(worst > MIN_NORMAL_DOT, options.share * size, 0.0)
 
     am_tets = np.flatnonzero(am)
-    moved_tets = am_tets[np.any(local[tets[am_tets]] >= 0, axis=1)]
+    extension = _InteriorExtension(nodes, tets[am_tets], tets[~am], surface, tm)
     for _ in range(MAX_HALVINGS + 1):
-        bad = _invalid_vertices(nodes, tets[moved_tets], tri, local, normals, depth, inward)
+        moved = extension.moved(depth[:, None] * normals)
+        bad = _invalid_vertices(nodes, moved, tets[am_tets], tri, local, depth, inward)
         if not bad.any():
             break
         depth[bad] = depth[bad] * 0.5 if _ < MAX_HALVINGS else 0.0
     fixed = depth == 0.0
+    moved = extension.moved(depth[:, None] * normals)
 
     # copies v_1..v_n of each surface vertex (a fixed vertex is its own copy)
     fractions = options.depths()
@@ -137,13 +149,16 @@ def add_boundary_layers(tm: TetMesh, options: BoundaryLayerOptions) -> TetMesh:
     for k in range(1, n_layers + 1):
         copy[moving, k] = len(nodes) + (k - 1) * len(moving) + np.arange(len(moving))
         new_points.append(nodes[surface[moving]] + (fractions[k - 1] * depth[moving])[:, None] * normals[moving])
-    points = np.concatenate([nodes, *new_points])
+    interior = np.setdiff1d(extension.vertices, surface)
+    shifted_nodes = nodes.copy()
+    shifted_nodes[interior] = moved[interior]  # the AM interior follows its surface inwards
+    points = np.concatenate([shifted_nodes, *new_points])
 
     inner = tets.copy()
-    sub = inner[moved_tets]
+    sub = inner[am_tets]
     on_surface = local[sub] >= 0
     sub[on_surface] = copy[local[sub[on_surface]], n_layers]
-    inner[moved_tets] = sub
+    inner[am_tets] = sub
 
     prisms, prism_tags = [], []
     ia, ib, ic = (local[tri[:, i]] for i in range(3))
@@ -236,25 +251,29 @@ def _edge_length(tri: np.ndarray, nodes: np.ndarray, local: np.ndarray, n: int) 
     return total / np.maximum(count, 1.0)
 
 
-def _invalid_vertices(nodes, moved, tri, local, normals, depth, inward) -> np.ndarray:
-    """Surface vertices whose move inverts or flattens a shrunk tetrahedron or a prism."""
+def _invalid_vertices(nodes, moved, am_tets, tri, local, depth, inward) -> np.ndarray:
+    """Surface vertices whose move inverts or flattens an AM tetrahedron (shrunk, or carried
+    along by the interior extension) or a prism. ``moved``: every node where the layering
+    puts it (a surface vertex at its innermost copy)."""
     n = len(depth)
-    shifted = nodes.copy()
-    surface_nodes = np.flatnonzero(local >= 0)
-    shifted[surface_nodes] = nodes[surface_nodes] + depth[local[surface_nodes], None] * normals[local[surface_nodes]]
     bad = np.zeros(n, dtype=bool)
-    before = tet_volumes(nodes, moved)
-    after = tet_volumes(shifted, moved)
-    wrong = ~(after * np.sign(before) > MIN_VOLUME_KEPT * np.abs(before))
+    before = tet_volumes(nodes, am_tets)
+    after = tet_volumes(moved, am_tets)
+    kept = mean_ratio(moved, am_tets) >= MIN_QUALITY_KEPT * mean_ratio(nodes, am_tets)
+    wrong = ~(after * np.sign(before) > 0.0) | ~kept
     if wrong.any():
-        v = moved[wrong].ravel()
-        bad[local[v[local[v] >= 0]]] = True
+        on_surface = local[am_tets[wrong]] >= 0
+        touching = on_surface.any(axis=1)
+        v = am_tets[wrong][on_surface]
+        bad[local[v]] = True
+        if not touching.all():  # an interior tetrahedron squeezed by the moves around it
+            bad |= _near(am_tets, am_tets[wrong][~touching], local, n)
     # the full-depth prisms: each of their three tetrahedra has the orientation of the
     # surface triangle seen from inside the AM (a tetrahedron that repeats a fixed vertex is
     # dropped later, so it is not checked)
     a, b, c = tri.T
     sign = np.where(inward, 1.0, -1.0)
-    pa, pb, pc, qa, qb, qc = nodes[a], nodes[b], nodes[c], shifted[a], shifted[b], shifted[c]
+    pa, pb, pc, qa, qb, qc = nodes[a], nodes[b], nodes[c], moved[a], moved[b], moved[c]
     scale = np.linalg.norm(np.cross(pb - pa, pc - pa), axis=1) * (depth[local[a]] + depth[local[b]] + depth[local[c]])
     for (p0, p1, p2, p3), apex in (((pa, pb, pc, qc), c), ((pa, pb, qc, qb), b), ((pa, qa, qb, qc), a)):
         vol = np.einsum("ij,ij->i", np.cross(p1 - p0, p2 - p0), p3 - p0) * sign
@@ -263,6 +282,81 @@ def _invalid_vertices(nodes, moved, tri, local, normals, depth, inward) -> np.nd
             for v in (a, b, c):
                 bad[local[v[wrong]]] = True
     return bad & (depth > 0)
+
+
+def _near(am_tets: np.ndarray, squeezed: np.ndarray, local: np.ndarray, n: int) -> np.ndarray:
+    """Surface vertices within two tetrahedron rings of the ``squeezed`` interior tetrahedra."""
+    marked = np.zeros(len(local), dtype=bool)
+    marked[squeezed.ravel()] = True
+    for _ in range(2):
+        marked[am_tets[marked[am_tets].any(axis=1)].ravel()] = True
+    near = np.zeros(n, dtype=bool)
+    near[local[marked & (local >= 0)]] = True
+    return near
+
+
+class _InteriorExtension:
+    """Carries the AM interior along with its surface: the moves of the surface vertices
+    (to their innermost copies) are extended harmonically into the particles (P1 Laplacian
+    on the AM tetrahedra, one solve per coordinate), so the shrinkage is spread over the
+    particle instead of squeezing the first row of tetrahedra. On a sphere whose surface
+    moves inwards by t the extension is the uniform contraction by (1 - t / R), which
+    leaves every interior element's shape as it was; this is what lets the layers be as deep
+    as the surface element size, as in the layered sphere.
+
+    Fixed: AM vertices that also belong to a non-AM cell without being interface vertices
+    (they stay where they are); on a box face a vertex moves only within that face."""
+
+    def __init__(self, nodes, am_tets, other_tets, surface, tm: TetMesh) -> None:
+        self.nodes = nodes
+        self.vertices = np.unique(am_tets)
+        self.surface = surface
+        index = np.full(len(nodes), -1, dtype=np.int64)
+        index[self.vertices] = np.arange(len(self.vertices))
+        self.index = index
+        stiffness = _p1_laplacian(nodes, am_tets, index, len(self.vertices))
+        held = np.zeros(len(self.vertices), dtype=bool)
+        held[index[surface]] = True
+        shared = np.intersect1d(np.unique(other_tets), self.vertices)
+        held[index[shared]] = True
+        tol = 1e-6 * max(*tm.box[:2], tm.height)
+        points = nodes[self.vertices]
+        self.solvers = []
+        for axis in range(3):
+            bounds = [0.0, tm.box[axis]] if axis < 2 else [0.0]
+            on_face = np.any([np.abs(points[:, axis] - b) < tol for b in bounds], axis=0)
+            free = np.flatnonzero(~(held | on_face))
+            given = np.flatnonzero(held | on_face)
+            if len(free):
+                a_ff = stiffness[free][:, free].tocsc()
+                self.solvers.append((free, given, splu(a_ff), stiffness[free][:, given].tocsr()))
+            else:
+                self.solvers.append((free, given, None, None))
+
+    def moved(self, surface_moves: np.ndarray) -> np.ndarray:
+        """All nodes, the AM interior and the surface vertices displaced (surface by
+        ``surface_moves``, one row per surface vertex in the order of ``surface``)."""
+        out = self.nodes.copy()
+        values = np.zeros((len(self.vertices), 3))
+        values[self.index[self.surface]] = surface_moves
+        for axis, (free, given, lu, a_fg) in enumerate(self.solvers):
+            if lu is not None:
+                values[free, axis] = lu.solve(-(a_fg @ values[given, axis]))
+        out[self.vertices] += values
+        return out
+
+
+def _p1_laplacian(nodes: np.ndarray, tets: np.ndarray, index: np.ndarray, n: int) -> csr_matrix:
+    """The P1 stiffness matrix of the Laplacian on ``tets`` (rows and columns by ``index``)."""
+    p = nodes[tets]
+    jac = np.stack([p[:, 1] - p[:, 0], p[:, 2] - p[:, 0], p[:, 3] - p[:, 0]], axis=1)  # (m, 3, 3): rows are edges
+    inv = np.linalg.inv(jac)  # columns: gradients of the barycentric coordinates 1..3
+    grads = np.concatenate([-inv.sum(axis=2, keepdims=True), inv], axis=2).transpose(0, 2, 1)  # (m, 4, 3)
+    volume = np.abs(np.linalg.det(jac)) / 6.0
+    local = np.einsum("mik,mjk->mij", grads, grads) * volume[:, None, None]
+    rows = np.repeat(index[tets], 4, axis=1).ravel()
+    cols = np.tile(index[tets], (1, 4)).ravel()
+    return coo_matrix((local.ravel(), (rows, cols)), shape=(n, n)).tocsr()
 
 
 def layer_count_for(first_layer_m: float, depth_m: float, growth: float = 1.3) -> int:

@@ -28,6 +28,7 @@ from .occ_packing import mesh_packing
 from .options import MeshOptions
 from .phase_image import PhaseImage
 from .records import LabelledVolume, Packing
+from .sphere_facets import match_sphere_facets
 from .tags import CellTag
 from .tetmesh import TetMesh, check_tet_mesh
 from .voxel_mesh import voxel_mesh
@@ -45,6 +46,9 @@ def mesh_geometry(
     """Run one meshing route on this process (no MPI), then insert the boundary layers under
     the particle surfaces if ``options.boundary_layers`` asks for them."""
     options = options or MeshOptions()
+    if options.sphere_facets and not isinstance(geometry, Packing):
+        raise InputError(f"mesh.sphere_facets = true for a {type(geometry).__name__}: accepted only for packings "
+                         "(spheres); an image's particles have no sphere to match")
     tm = _mesh_route(geometry, separator_thickness, options, method, log)
     if isinstance(geometry, Packing) and "source_labels" in geometry.meta:  # a user's particle list
         tm.info["particle_labels"] = {
@@ -52,6 +56,13 @@ def mesh_geometry(
             for pid, label in zip(geometry.particle_ids, geometry.meta["source_labels"], strict=True)
         }
         tm.info["particle_list"] = geometry.meta.get("particle_list", {})
+    if options.sphere_facets:
+        tm = match_sphere_facets(tm, geometry)
+        if log:
+            info = tm.info["sphere_facets"]
+            log(f"sphere facets: {info['moved_vertices']:,} of {info['surface_vertices']:,} surface vertices moved "
+                f"(median radial stretch {info['radial_stretch']['median']:.3%}), "
+                f"AM volume {info['am_volume_change']:+.2%}")
     if options.boundary_layers:
         layers = BoundaryLayerOptions(options.boundary_layers, options.boundary_layer_first,
                                       options.boundary_layer_share)

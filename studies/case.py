@@ -300,7 +300,11 @@ class MeshSettings:
         0.02, min=1e-4, max=1, help="outermost layer thickness / total depth of the layers"
     )
     boundary_layer_share: float = spec(
-        0.3, min=0.01, max=0.6, help="total depth of the layers / local surface element size"
+        0.3, min=0.01, max=1.5, help="total depth of the layers / local surface element size"
+    )
+    sphere_facets: bool = spec(
+        False, help="packings: move the surface vertices so that each faceted particle has its sphere's "
+        "volume-to-surface ratio 3 V / A = R (removes the coarse mesh's shorter diffusion length)"
     )
     smoothing_iterations: int = spec(4, min=0, max=64, help="SurfaceNets smoothing iterations (images)")
     resolve_cbd: bool = spec(
@@ -322,6 +326,7 @@ class MeshSettings:
             boundary_layers=self.boundary_layers,
             boundary_layer_first=self.boundary_layer_first,
             boundary_layer_share=self.boundary_layer_share,
+            sphere_facets=self.sphere_facets,
             smoothing_iterations=self.smoothing_iterations,
             resolve_cbd=self.resolve_cbd,
             max_cells=self.max_cells,

@@ -9,16 +9,17 @@ from foundation.errors import InputError
 from foundation.stack import MPI
 from meshing import occ_packing
 from meshing.boundary_layers import BoundaryLayerOptions, add_boundary_layers
-from meshing.build import build_mesh
+from meshing.build import build_mesh, mesh_geometry
 from meshing.clearance import require_sanitised
 from meshing.mesh_io import read_mesh, write_mesh
 from meshing.mesh_report import complete_report
 from meshing.occ_packing import mesh_packing
 from meshing.options import MeshingError, MeshOptions
 from meshing.records import Packing
+from meshing.sphere_facets import match_sphere_facets
 from meshing.tags import CellTag, FacetTag
-from meshing.tetmesh import check_tet_mesh, mean_ratio, tet_volumes
-from tests.meshing_inputs import random_packing
+from meshing.tetmesh import check_tet_mesh, mean_ratio, tet_volumes, triangle_areas
+from tests.meshing_inputs import random_packing, spheres_image
 
 SEPARATOR = 25e-6
 
@@ -193,14 +194,16 @@ def test_surface_grading_factor_outside_its_range_is_refused():
         MeshOptions(surface_size_factor=1.5)
 
 
-def test_boundary_layers_keep_the_geometry_and_conform(packing):
+@pytest.mark.parametrize("share", [0.3, 1.0])
+def test_boundary_layers_keep_the_geometry_and_conform(packing, share):
     """Prism layers under the particle surfaces (meshing/boundary_layers.py): the region
     volumes and the interface triangles are unchanged, the mesh stays conforming and fills
-    the box, and the first layer is the requested share of the layer depth."""
+    the box, and the first layer is the requested share of the layer depth. Deep layers
+    (share 1.0) carry the particle interiors inwards instead of squeezing one row of cells."""
     r = float(np.mean(packing.radii))
     options = MeshOptions(interface_size=r / 3, bulk_size_factor=2.0, threads=1)
     plain = mesh_packing(packing, SEPARATOR, options)
-    layered = add_boundary_layers(plain, BoundaryLayerOptions(layers=6, first_layer=0.05))
+    layered = add_boundary_layers(plain, BoundaryLayerOptions(layers=6, first_layer=0.05, share=share))
     check_tet_mesh(layered)  # conforming interface, no holes, every boundary face on the box
     info = layered.info["boundary_layers"]
     surface = np.unique(plain.facets[plain.facet_tags == FacetTag.INTERFACE])
@@ -220,5 +223,47 @@ def test_boundary_layers_keep_the_geometry_and_conform(packing):
     first = nodes[len(plain.nodes):len(plain.nodes) + len(surface) - info["fixed_vertices"]]
     distance = np.min(np.linalg.norm(first[:, None, :] - nodes[surface][None, :, :], axis=2), axis=1)
     assert np.median(distance) == pytest.approx(info["first_layer_m_median"], rel=0.1)
+    # the layers reach most of the requested depth (share x the mean surface edge at a vertex)
+    assert info["depth_m"]["median"] > 0.6 * share * r / 3
+    am = plain.cell_tags >= CellTag.PARTICLE_BASE  # the interior cells (first in the layered mesh) keep their shape
+    kept = mean_ratio(layered.nodes, layered.tets[:len(plain.tets)][am]) / mean_ratio(plain.nodes, plain.tets[am])
+    assert kept.min() >= 0.5 - 1e-9
     with pytest.raises(InputError, match=r"boundary layer first_layer = 0.5: accepted is \(0, 1 / layers\]"):
         BoundaryLayerOptions(layers=6, first_layer=0.5)
+
+
+def _equivalent_radius(tm) -> float:
+    am = tm.cell_tags >= CellTag.PARTICLE_BASE
+    volume = np.abs(tet_volumes(tm.nodes, tm.tets[am])).sum()
+    area = triangle_areas(tm.nodes, tm.facets[tm.facet_tags == FacetTag.INTERFACE]).sum()
+    return 3.0 * volume / area
+
+
+def test_sphere_facets_give_the_spheres_volume_to_surface_ratio(packing):
+    """meshing/sphere_facets.py: a coarse faceted sphere (3 V / A = 0.97 R) gets 3 V / A = R;
+    in an overlapping packing the contact lines stay put, box faces stay flat and the mesh
+    stays conforming with no inverted cell."""
+    radius = 4e-6
+    lone = Packing(centres=np.array([[10e-6, 10e-6, 10e-6]]), radii=np.array([radius]), box=(20e-6, 20e-6, 20e-6),
+                   particle_ids=np.arange(1))
+    plain = mesh_packing(lone, SEPARATOR, MeshOptions(interface_size=radius / 2.5, bulk_size_factor=2.0, threads=1))
+    assert _equivalent_radius(plain) < 0.98 * radius
+    matched = match_sphere_facets(plain, lone)
+    assert _equivalent_radius(matched) == pytest.approx(radius, rel=1e-3)
+    check_tet_mesh(matched)
+
+    r = float(np.mean(packing.radii))
+    plain = mesh_packing(packing, SEPARATOR, MeshOptions(interface_size=r / 2.5, bulk_size_factor=2.0, threads=1))
+    matched = match_sphere_facets(plain, packing)
+    info = matched.info["sphere_facets"]
+    assert info["contact_line_vertices"] > 0 and info["moved_vertices"] > 0.5 * info["surface_vertices"]
+    check_tet_mesh(matched)
+    assert np.all(tet_volumes(matched.nodes, matched.tets) * np.sign(tet_volumes(plain.nodes, plain.tets)) > 0)
+    moved = np.any(matched.nodes != plain.nodes, axis=1)
+    assert moved.sum() == info["moved_vertices"]
+    assert np.all(np.abs(matched.nodes[moved] - plain.nodes[moved]) < 0.1 * r)
+    for axis, value in ((0, 0.0), (0, 20e-6), (1, 0.0), (1, 20e-6), (2, 0.0)):  # box faces stay flat
+        on = np.abs(plain.nodes[:, axis] - value) < 1e-12
+        assert np.allclose(matched.nodes[on, axis], value, rtol=0, atol=1e-15)
+    with pytest.raises(InputError, match=r"mesh.sphere_facets = true for a LabelledVolume: accepted only for packings"):
+        mesh_geometry(spheres_image(packing, 1e-6), SEPARATOR, MeshOptions(sphere_facets=True))
