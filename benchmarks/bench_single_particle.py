@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/bench_single_particle.py [--radii 2,4,6,8] [--rates 1,3,5]
         [--subdivisions 2 --first-layer 0.0025 --growth 1.2 --max-sol-change 0.005]
         [--tet SIZE[:SURFACE]]   (isotropic tetrahedra instead, sizes relative to R)
+        [--tet SIZE --tet-layers N --tet-first F --tet-share S --sphere-facets]
+                                 (the same tetrahedra with the electrode meshes' tools: N boundary
+                                  layers inserted, S deep (meshing/boundary_layers.py), and/or the
+                                  facets matched to 3V/A = R (meshing/sphere_facets.py))
 
 For every radius and C-rate: one FE sphere (``models.runner.run_single_particle``, layered
 boundary-layer mesh, baseline set) and an independent PyBaMM SPM (PyBaMM's own kinetics
@@ -16,6 +20,7 @@ suite asserts a subset (tests/test_validation_pybamm.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -23,8 +28,15 @@ import numpy as np
 
 os.environ["PYBAMM_DISABLE_TELEMETRY"] = "true"
 
+from foundation.stack import MPI  # noqa: E402
+from meshing.boundary_layers import BoundaryLayerOptions, add_boundary_layers  # noqa: E402
+from meshing.distribute import distribute  # noqa: E402
 from meshing.layered_sphere import LayeredSphereOptions  # noqa: E402
-from models.meshes import SPHERE_MESH  # noqa: E402
+from meshing.records import Packing  # noqa: E402
+from meshing.sphere_facets import match_sphere_facets  # noqa: E402
+from meshing.tags import CellTag, FacetTag  # noqa: E402
+from meshing.tetmesh import TetMesh, tet_faces  # noqa: E402
+from models.meshes import SPHERE_MESH, sphere  # noqa: E402
 from models.parameters import parameter_set  # noqa: E402
 from models.reference import single_particle_finite_volume, single_particle_pybamm  # noqa: E402
 from models.runner import SINGLE_PARTICLE_SOL_CHANGE, run_single_particle  # noqa: E402
@@ -32,11 +44,42 @@ from models.runner import SINGLE_PARTICLE_SOL_CHANGE, run_single_particle  # noq
 ABOVE_VOLTAGE_V = 3.45
 
 
+def electrode_tools_sphere(radius: float, size: float, layers: int, first: float, share: float, facets: bool):
+    """An isotropic gmsh sphere (element size ``size`` x R) through the electrode meshes' surface
+    tools: ``layers`` boundary layers ``share`` deep (outermost ``first`` of the depth) and/or facets
+    matched to 3 V / A = R.
+    Serial (the benchmark runs one rank)."""
+    md = sphere(MPI.COMM_SELF, radius, size)
+    x = md.mesh.geometry.x
+    cells = md.mesh.geometry.dofmap.reshape(-1, 4)
+    centre = 10.0 * radius  # inside a box far larger than the particle: no box face touches it
+    faces = tet_faces(cells)
+    surface = faces.nodes[faces.boundary]
+    box = (20.0 * radius,) * 3
+    tm = TetMesh(x + centre, cells, np.full(len(cells), int(CellTag.PARTICLE_BASE)), surface,
+                 np.full(len(surface), int(FacetTag.INTERFACE)), box, 1e-9)
+    info = {}
+    if facets:
+        one = Packing(centres=np.full((1, 3), centre), radii=np.array([radius]), box=box, particle_ids=np.arange(1))
+        tm = match_sphere_facets(tm, one)
+        info["sphere_facets"] = tm.info["sphere_facets"]
+    if layers:
+        tm = add_boundary_layers(tm, BoundaryLayerOptions(layers, first, share))
+        info["boundary_layers"] = tm.info["boundary_layers"]
+        # the lone particle's surface is the whole boundary: keep only its interface tags
+        tm = dataclasses.replace(tm, facets=surface, facet_tags=np.full(len(surface), int(FacetTag.INTERFACE)))
+    return distribute(tm, MPI.COMM_SELF), info
+
+
 def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_change: float,
-            reference: str = "pybamm", tet: tuple[float, float | None] | None = None) -> dict:
+            reference: str = "pybamm", tet: tuple[float, float | None] | None = None,
+            tools: tuple[int, float, float, bool] | None = None) -> dict:
     params = parameter_set("baseline")
     start = time.perf_counter()
-    if tet is None:
+    if tools is not None:  # isotropic tetrahedra through the electrode meshes' surface tools
+        particle, _ = electrode_tools_sphere(radius_um * 1e-6, tet[0], *tools)
+        fe = run_single_particle(radius_um * 1e-6, c_rate, params, mesh=particle, solver={"max_sol_change": sol_change})
+    elif tet is None:
         fe = run_single_particle(radius_um * 1e-6, c_rate, params, sphere_mesh=mesh,
                                  solver={"max_sol_change": sol_change})
     else:  # an isotropic gmsh sphere, optionally graded towards the surface
@@ -75,20 +118,30 @@ def main() -> None:
                         help="PyBaMM's SPM (independent) or our own finite volumes (same kinetics)")
     parser.add_argument("--tet", help="SIZE[:SURFACE]: an isotropic gmsh sphere of element size SIZE x R, "
                                       "graded to SURFACE x R at the surface, instead of the layered sphere")
+    parser.add_argument("--tet-layers", type=int, default=0, help="with --tet SIZE: boundary layers inserted")
+    parser.add_argument("--tet-first", type=float, default=0.02, help="outermost layer / their depth")
+    parser.add_argument("--tet-share", type=float, default=0.3, help="their depth / the surface element size")
+    parser.add_argument("--sphere-facets", action="store_true", help="with --tet SIZE: facets matched to 3V/A = R")
     args = parser.parse_args()
     mesh = LayeredSphereOptions(args.subdivisions, args.first_layer, args.growth)
     tet = None
     if args.tet:
         size, _, surface = args.tet.partition(":")
         tet = (float(size), float(surface) if surface else None)
-    print(f"mesh {tet or mesh}, max SoL change {args.max_sol_change}, reference {args.reference}, "
+    tools = None
+    if args.tet_layers or args.sphere_facets:
+        if tet is None or tet[1] is not None:
+            parser.error("--tet-layers / --sphere-facets need --tet SIZE (a uniform sphere)")
+        tools = (args.tet_layers, args.tet_first, args.tet_share, args.sphere_facets)
+    print(f"mesh {tet or mesh}, layers/first/share/facets {tools}, max SoL change {args.max_sol_change}, "
+          f"reference {args.reference}, "
           f"load {os.getloadavg()[0]:.2f}")
     print("| R [um] | C-rate | max dV [mV] | rms dV [mV] | capacity (FE-SPM)/SPM | steps | Newton | wall [s] "
           "| max x | stop |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for radius in (float(r) for r in args.radii.split(",")):
         for rate in (float(c) for c in args.rates.split(",")):
-            r = compare(radius, rate, mesh, args.max_sol_change, args.reference, tet)
+            r = compare(radius, rate, mesh, args.max_sol_change, args.reference, tet, tools)
             print(f"| {radius:g} | {rate:g}C | {r['max_dv_mV']:.2f} | {r['rms_dv_mV']:.2f} "
                   f"| {r['capacity'] * 100:+.2f} % | {r['steps']} | {r['newton']} | {r['wall_s']:.1f} "
                   f"| {r['max_x']:.6f} | {r['stop']} |", flush=True)

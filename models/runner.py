@@ -181,6 +181,7 @@ def run_single_particle(
     output_dir: str | Path | None = None,
     surface_mesh_size: float | None = None,
     sphere_mesh: LayeredSphereOptions = SPHERE_MESH,
+    mesh: MeshData | None = None,
 ) -> TimeSeries:
     """Single-particle (SST-only) discharge of one sphere of ``radius`` [m] at ``c_rate``.
 
@@ -190,7 +191,9 @@ def run_single_particle(
     elements under its surface (``sphere_mesh``, default :data:`models.meshes.SPHERE_MESH`;
     :func:`models.meshes.layered_sphere`); a ``mesh_size`` (element size relative to the
     radius, optionally ``surface_mesh_size`` towards the surface) gives a gmsh sphere instead
-    (:func:`models.meshes.sphere`); ``solver`` overrides :class:`models.settings.SolverSettings` fields. Returns
+    (:func:`models.meshes.sphere`); a ready ``mesh`` of the particle (AM cells only, its surface
+    tagged as the interface) is used as it is; ``solver`` overrides
+    :class:`models.settings.SolverSettings` fields. Returns
     the :class:`models.outputs.TimeSeries` (``.column("voltage_V")``, ``"capacity_mAh_g"``,
     ``"mean_sol"``, ...) with ``.summary`` (stop reason, capacity, timers) and
     ``.phi_s_range`` (max - min of phi_s in the particle at the end, serial) and
@@ -208,9 +211,9 @@ def run_single_particle(
     series = TimeSeries(directory)
     if output_dir is None:
         series.write = lambda comm: None  # keep in memory only
-    if mesh_size is None:
+    if mesh is None and mesh_size is None:
         mesh = layered_sphere(comm, radius, sphere_mesh)
-    else:
+    elif mesh is None:
         mesh = sphere(comm, radius, mesh_size, surface_size=surface_mesh_size)
     sim = Simulation(mesh, pset, protocol, settings, [series], show_progress=False)
     sim.build().run()
