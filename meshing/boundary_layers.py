@@ -131,14 +131,16 @@ def add_boundary_layers(tm: TetMesh, options: BoundaryLayerOptions) -> TetMesh:
 
     am_tets = np.flatnonzero(am)
     extension = _InteriorExtension(nodes, tets[am_tets], tets[~am], surface, tm)
-    for _ in range(MAX_HALVINGS + 1):
+    for halving in range(MAX_HALVINGS + 2):
         moved = extension.moved(depth[:, None] * normals)
         bad = _invalid_vertices(nodes, moved, tets[am_tets], tri, local, depth, inward)
         if not bad.any():
             break
-        depth[bad] = depth[bad] * 0.5 if _ < MAX_HALVINGS else 0.0
+        if halving == MAX_HALVINGS + 1:
+            raise InputError(f"boundary layers: {int(bad.sum())} surface vertices still flatten cells after "
+                             f"{MAX_HALVINGS} halvings of their depth (accepted: fewer layers or a smaller share)")
+        depth[bad] = depth[bad] * 0.5 if halving < MAX_HALVINGS else 0.0
     fixed = depth == 0.0
-    moved = extension.moved(depth[:, None] * normals)
 
     # copies v_1..v_n of each surface vertex (a fixed vertex is its own copy)
     fractions = options.depths()
@@ -268,6 +270,8 @@ def _invalid_vertices(nodes, moved, am_tets, tri, local, depth, inward) -> np.nd
         bad[local[v]] = True
         if not touching.all():  # an interior tetrahedron squeezed by the moves around it
             bad |= _near(am_tets, am_tets[wrong][~touching], local, n)
+        if not (bad & (depth > 0)).any():  # no moving vertex near the bad cells: every vertex moves less
+            bad = depth > 0
     # the full-depth prisms: each of their three tetrahedra has the orientation of the
     # surface triangle seen from inside the AM (a tetrahedron that repeats a fixed vertex is
     # dropped later, so it is not checked)

@@ -58,6 +58,7 @@ def mesh_geometry(
         tm.info["particle_list"] = geometry.meta.get("particle_list", {})
     if options.sphere_facets:
         tm = match_sphere_facets(tm, geometry)
+        check_tet_mesh(tm)
         if log:
             info = tm.info["sphere_facets"]
             log(f"sphere facets: {info['moved_vertices']:,} of {info['surface_vertices']:,} surface vertices moved "

@@ -26,6 +26,8 @@ import dataclasses
 import numpy as np
 from scipy.spatial import cKDTree
 
+from foundation.errors import InputError
+
 from .records import Packing
 from .tags import FacetTag, is_active_material
 from .tetmesh import TetMesh, mean_ratio, tet_volumes
@@ -76,12 +78,15 @@ def match_sphere_facets(tm: TetMesh, packing: Packing) -> TetMesh:
     around = tets[touched]
     before = tet_volumes(nodes, around)
     quality = mean_ratio(nodes, around)
-    for halving in range(MAX_HALVINGS + 1):
+    for halving in range(MAX_HALVINGS + 2):
         moved = _moved(nodes, surface, sphere_of_vertex, factor, packing, tm)
         after = tet_volumes(moved, around)
         bad = ~(after * np.sign(before) > 0.0) | ~(mean_ratio(moved, around) >= MIN_QUALITY_KEPT * quality)
         if not bad.any():
             break
+        if halving == MAX_HALVINGS + 1:  # the vertices of the bad cells are back in place: cannot happen
+            raise InputError(f"sphere facets: {int(bad.sum())} cells stay flattened with their surface vertices "
+                             "in place (accepted: a valid input mesh; mesh.sphere_facets = false skips this step)")
         hit = local[around[bad].ravel()]
         hit = np.unique(hit[hit >= 0])
         factor[hit] = 1.0 + (factor[hit] - 1.0) * (0.5 if halving < MAX_HALVINGS else 0.0)

@@ -211,6 +211,9 @@ def run_single_particle(
     series = TimeSeries(directory)
     if output_dir is None:
         series.write = lambda comm: None  # keep in memory only
+    if mesh is not None and (mesh_size is not None or surface_mesh_size is not None):
+        raise InputError("run_single_particle: a ready mesh and a mesh_size / surface_mesh_size were both given "
+                         "(accepted: one of them)")
     if mesh is None and mesh_size is None:
         mesh = layered_sphere(comm, radius, sphere_mesh)
     elif mesh is None:

@@ -225,7 +225,11 @@ def test_boundary_layers_keep_the_geometry_and_conform(packing, share):
     assert np.median(distance) == pytest.approx(info["first_layer_m_median"], rel=0.1)
     # the layers reach most of the requested depth (share x the mean surface edge at a vertex)
     assert info["depth_m"]["median"] > 0.6 * share * r / 3
-    am = plain.cell_tags >= CellTag.PARTICLE_BASE  # the interior cells (first in the layered mesh) keep their shape
+    # the electrolyte side is untouched: only nodes inside the particles move
+    am = plain.cell_tags >= CellTag.PARTICLE_BASE
+    outside = np.unique(plain.tets[~am])
+    assert np.array_equal(layered.nodes[outside], plain.nodes[outside])
+    # the interior cells (first in the layered mesh) keep their shape
     kept = mean_ratio(layered.nodes, layered.tets[:len(plain.tets)][am]) / mean_ratio(plain.nodes, plain.tets[am])
     assert kept.min() >= 0.5 - 1e-9
     with pytest.raises(InputError, match=r"boundary layer first_layer = 0.5: accepted is \(0, 1 / layers\]"):
@@ -261,6 +265,13 @@ def test_sphere_facets_give_the_spheres_volume_to_surface_ratio(packing):
     assert np.all(tet_volumes(matched.nodes, matched.tets) * np.sign(tet_volumes(plain.nodes, plain.tets)) > 0)
     moved = np.any(matched.nodes != plain.nodes, axis=1)
     assert moved.sum() == info["moved_vertices"]
+    surface = np.unique(plain.facets[plain.facet_tags == FacetTag.INTERFACE])
+    gap = np.abs(np.linalg.norm(plain.nodes[surface, None, :] - packing.centres[None], axis=2) - packing.radii)
+    on_two = surface[np.sum(gap <= 1e-5 * packing.radii, axis=1) >= 2]
+    assert len(on_two) == info["contact_line_vertices"] and not moved[on_two].any()  # contact lines stay
+    around = np.any(np.isin(plain.tets, surface), axis=1)
+    kept = mean_ratio(matched.nodes, plain.tets[around]) / mean_ratio(plain.nodes, plain.tets[around])
+    assert kept.min() >= 0.5 - 1e-9
     assert np.all(np.abs(matched.nodes[moved] - plain.nodes[moved]) < 0.1 * r)
     for axis, value in ((0, 0.0), (0, 20e-6), (1, 0.0), (1, 20e-6), (2, 0.0)):  # box faces stay flat
         on = np.abs(plain.nodes[:, axis] - value) < 1e-12

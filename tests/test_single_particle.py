@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.errors import InputError
 from models.parameters import parameter_set
 from models.runner import run_single_particle
 
@@ -72,3 +73,10 @@ def test_faster_discharge_stops_earlier_with_a_larger_gradient():
 
     assert voltage_at(fast, 0.3) < voltage_at(slow, 0.3) - 0.01
     assert fast.phi_s_range < 1e-5, "the particle is (nearly) equipotential"
+
+
+def test_a_ready_mesh_and_a_mesh_size_are_refused_together():
+    """run_single_particle takes either a ready mesh (the benchmark's electrode-tool spheres) or a
+    mesh size, never both: the size would be silently ignored."""
+    with pytest.raises(InputError, match="a ready mesh and a mesh_size / surface_mesh_size were both given"):
+        run_single_particle(4e-6, 1.0, mesh=object(), mesh_size=0.4)
