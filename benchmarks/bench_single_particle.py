@@ -58,17 +58,14 @@ def electrode_tools_sphere(radius: float, size: float, layers: int, first: float
     box = (20.0 * radius,) * 3
     tm = TetMesh(x + centre, cells, np.full(len(cells), int(CellTag.PARTICLE_BASE)), surface,
                  np.full(len(surface), int(FacetTag.INTERFACE)), box, 1e-9)
-    info = {}
     if facets:
         one = Packing(centres=np.full((1, 3), centre), radii=np.array([radius]), box=box, particle_ids=np.arange(1))
         tm = match_sphere_facets(tm, one)
-        info["sphere_facets"] = tm.info["sphere_facets"]
     if layers:
         tm = add_boundary_layers(tm, BoundaryLayerOptions(layers, first, share))
-        info["boundary_layers"] = tm.info["boundary_layers"]
         # the lone particle's surface is the whole boundary: keep only its interface tags
         tm = dataclasses.replace(tm, facets=surface, facet_tags=np.full(len(surface), int(FacetTag.INTERFACE)))
-    return distribute(tm, MPI.COMM_SELF), info
+    return distribute(tm, MPI.COMM_SELF)
 
 
 def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_change: float,
@@ -77,7 +74,7 @@ def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_cha
     params = parameter_set("baseline")
     start = time.perf_counter()
     if tools is not None:  # isotropic tetrahedra through the electrode meshes' surface tools
-        particle, _ = electrode_tools_sphere(radius_um * 1e-6, tet[0], *tools)
+        particle = electrode_tools_sphere(radius_um * 1e-6, tet[0], *tools)
         fe = run_single_particle(radius_um * 1e-6, c_rate, params, mesh=particle, solver={"max_sol_change": sol_change})
     elif tet is None:
         fe = run_single_particle(radius_um * 1e-6, c_rate, params, sphere_mesh=mesh,

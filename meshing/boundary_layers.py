@@ -41,7 +41,16 @@ from scipy.sparse.linalg import splu
 from foundation.errors import InputError
 
 from .tags import FacetTag, is_active_material
-from .tetmesh import TetMesh, TriangleIndex, classify_boundary, mean_ratio, tet_faces, tet_volumes
+from .tetmesh import (
+    TetMesh,
+    TriangleIndex,
+    classify_boundary,
+    mean_ratio,
+    plane_tolerance,
+    tet_faces,
+    tet_volumes,
+    wall_planes,
+)
 
 MIN_QUALITY_KEPT = 0.5
 """A shrunk or carried tetrahedron must keep this share of its mean-ratio quality (else the
@@ -131,9 +140,10 @@ def add_boundary_layers(tm: TetMesh, options: BoundaryLayerOptions) -> TetMesh:
 
     am_tets = np.flatnonzero(am)
     extension = _InteriorExtension(nodes, tets[am_tets], tets[~am], surface, tm)
+    original = (tet_volumes(nodes, tets[am_tets]), mean_ratio(nodes, tets[am_tets]))
     for halving in range(MAX_HALVINGS + 2):
         moved = extension.moved(depth[:, None] * normals)
-        bad = _invalid_vertices(nodes, moved, tets[am_tets], tri, local, depth, inward)
+        bad = _invalid_vertices(nodes, moved, tets[am_tets], original, tri, local, depth, inward)
         if not bad.any():
             break
         if halving == MAX_HALVINGS + 1:
@@ -234,9 +244,9 @@ def _visible_normals(summed, face_normals, tri, local, points, tm, sweeps: int =
 
 def _constrain(normals: np.ndarray, points: np.ndarray, tm: TetMesh) -> np.ndarray:
     """Vertex normals projected into the box faces (walls, collector) their vertex lies on."""
-    tol = 1e-6 * max(*tm.box[:2], tm.height)
+    tol = plane_tolerance(tm)
     out = normals.copy()
-    for axis, value in ((0, 0.0), (0, tm.box[0]), (1, 0.0), (1, tm.box[1]), (2, 0.0)):
+    for axis, value in wall_planes(tm):
         on = np.abs(points[:, axis] - value) < tol
         out[on, axis] = 0.0
     return out
@@ -253,15 +263,16 @@ def _edge_length(tri: np.ndarray, nodes: np.ndarray, local: np.ndarray, n: int) 
     return total / np.maximum(count, 1.0)
 
 
-def _invalid_vertices(nodes, moved, am_tets, tri, local, depth, inward) -> np.ndarray:
+def _invalid_vertices(nodes, moved, am_tets, original, tri, local, depth, inward) -> np.ndarray:
     """Surface vertices whose move inverts or flattens an AM tetrahedron (shrunk, or carried
     along by the interior extension) or a prism. ``moved``: every node where the layering
-    puts it (a surface vertex at its innermost copy)."""
+    puts it (a surface vertex at its innermost copy); ``original``: the signed volumes and the
+    qualities of ``am_tets`` before any move."""
     n = len(depth)
     bad = np.zeros(n, dtype=bool)
-    before = tet_volumes(nodes, am_tets)
+    before, quality = original
     after = tet_volumes(moved, am_tets)
-    kept = mean_ratio(moved, am_tets) >= MIN_QUALITY_KEPT * mean_ratio(nodes, am_tets)
+    kept = mean_ratio(moved, am_tets) >= MIN_QUALITY_KEPT * quality
     wrong = ~(after * np.sign(before) > 0.0) | ~kept
     if wrong.any():
         on_surface = local[am_tets[wrong]] >= 0
@@ -323,11 +334,11 @@ class _InteriorExtension:
         held[index[surface]] = True
         shared = np.intersect1d(np.unique(other_tets), self.vertices)
         held[index[shared]] = True
-        tol = 1e-6 * max(*tm.box[:2], tm.height)
+        tol = plane_tolerance(tm)
         points = nodes[self.vertices]
         self.solvers = []
         for axis in range(3):
-            bounds = [0.0, tm.box[axis]] if axis < 2 else [0.0]
+            bounds = [value for a, value in wall_planes(tm) if a == axis]
             on_face = np.any([np.abs(points[:, axis] - b) < tol for b in bounds], axis=0)
             free = np.flatnonzero(~(held | on_face))
             given = np.flatnonzero(held | on_face)

@@ -30,7 +30,7 @@ from foundation.errors import InputError
 
 from .records import Packing
 from .tags import FacetTag, is_active_material
-from .tetmesh import TetMesh, mean_ratio, tet_volumes
+from .tetmesh import TetMesh, mean_ratio, plane_tolerance, tet_volumes, wall_planes
 
 ON_SPHERE_RTOL = 1e-5
 """A vertex lies on a sphere if its distance from the centre is R within this share of R."""
@@ -127,8 +127,8 @@ def _moved(nodes, surface, sphere_of_vertex, factor, packing: Packing, tm: TetMe
     v = surface[go]
     centre = packing.centres[sphere_of_vertex[go]]
     out[v] = centre + factor[go, None] * (nodes[v] - centre)
-    tol = 1e-6 * max(*tm.box[:2], tm.height)
-    for axis, value in ((0, 0.0), (0, tm.box[0]), (1, 0.0), (1, tm.box[1]), (2, 0.0), (2, tm.box[2])):
+    tol = plane_tolerance(tm)
+    for axis, value in (*wall_planes(tm), (2, tm.box[2])):  # and the electrode | separator plane
         on_face = np.abs(nodes[v, axis] - value) < tol
         out[v[on_face], axis] = value
     return out

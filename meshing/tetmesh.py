@@ -147,6 +147,17 @@ def tet_faces(tets: np.ndarray) -> Faces:
     return Faces(nodes=f[start], cells=cells)
 
 
+def wall_planes(tm: TetMesh) -> tuple[tuple[int, float], ...]:
+    """(axis, value) of the box faces that vertices moved by a meshing step must stay on: the
+    lateral walls and the current collector z = 0."""
+    return ((0, 0.0), (0, tm.box[0]), (1, 0.0), (1, tm.box[1]), (2, 0.0))
+
+
+def plane_tolerance(tm: TetMesh) -> float:
+    """Distance [m] within which a vertex lies on a box plane (round-off of the scaled meshes)."""
+    return 1e-6 * max(*tm.box[:2], tm.height)
+
+
 def classify_boundary(
     centroids: np.ndarray, box: tuple[float, float, float], height: float, rtol: float = 1e-6
 ) -> np.ndarray:
