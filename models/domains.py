@@ -51,6 +51,13 @@ then stores and exchanges lithium by its own value alone (a diagonal mass matrix
 nodal Butler-Volmer current), so i0 -> 0 at x = 1 stops a saturated node from taking
 lithium, and a discharge from a uniform state does not undershoot it (no consistent-mass
 oscillation). Exact for the P1 inventory, so the lithium balance stays exact."""
+P2_FACET_RULES = {
+    3: (np.array([[0.5, 0.0], [0.0, 0.5], [0.5, 0.5]]), np.full(3, 1.0 / 6.0)),
+    2: (np.array([[0.0], [1.0], [0.5]]), np.array([1.0, 1.0, 4.0]) / 6.0),
+}
+"""Nodal rules on the reference facet (by cell dimension) for P2 c_s: at the P2 nodes, weighted by
+the integrals of their basis functions (0 at a triangle's vertices, 1/3 of its area at each edge
+midpoint; 1/6, 1/6, 2/3 on a segment), exact for quadratics. The reference triangle's area is 1/2."""
 CELL_QUADRATURE_DEGREE = 2
 """Quadrature degree in the cells: exact for the P1 mass terms, so the discrete lithium
 balance is exact; nonlinear coefficients are sampled at the same points everywhere."""
@@ -169,7 +176,9 @@ class Domains:
         return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
 
     def interface_dofs(self, space: dolfinx.fem.FunctionSpace) -> np.ndarray:
-        """Local DOFs (owned and ghost) of a P1 space on the AM submesh that lie on the interface."""
+        """Local DOFs (owned and ghost) of a P1 or P2 space on the AM submesh that lie on the
+        interface: those of its vertices on Gamma and, for P2, of the edges between two of
+        them (an edge across a contact neck whose ends both lie on Gamma counts too)."""
         mesh = self.mesh
         fdim = mesh.topology.dim - 1
         mesh.topology.create_connectivity(fdim, 0)
@@ -182,7 +191,29 @@ class Domains:
         sub_vertices = sub_vertices[sub_vertices >= 0].astype(np.int32)
         sub = self.active_material.mesh
         sub.topology.create_connectivity(0, sub.topology.dim)
-        return dolfinx.fem.locate_dofs_topological(space, 0, sub_vertices)
+        dofs = dolfinx.fem.locate_dofs_topological(space, 0, sub_vertices)
+        if space.element.basix_element.degree == 1:
+            return dofs
+        sub.topology.create_connectivity(1, 0)
+        sub.topology.create_connectivity(1, sub.topology.dim)
+        on_gamma = np.zeros(sub.topology.index_map(0).size_local + sub.topology.index_map(0).num_ghosts, bool)
+        on_gamma[sub_vertices] = True
+        ends = sub.topology.connectivity(1, 0).array.reshape(-1, 2)
+        edges = np.flatnonzero(on_gamma[ends].all(axis=1)).astype(np.int32)
+        return np.union1d(dofs, dolfinx.fem.locate_dofs_topological(space, 1, edges)).astype(np.int32)
+
+    def interface_measure(self, solid_degree: int = 1) -> ufl.Measure:
+        """The measure of the terms on Gamma for c_s of Lagrange degree ``solid_degree``: a
+        nodal rule, so that each surface node of c_s exchanges lithium by its own state (i0 = 0
+        at a saturated node stops its current). For P1 the vertex rule of ``dGamma``; for P2
+        the rule at the P2 nodes of the facet whose weights are the integrals of their basis
+        functions (``P2_FACET_RULES``: the edge midpoints of a triangle, Simpson on a segment),
+        exact for quadratics. (The vertex rule would give a P2 edge function no flux at all.)"""
+        if solid_degree == 1:
+            return self.dGamma
+        points, weights = P2_FACET_RULES[self.mesh.topology.dim]
+        return self.dGamma.reconstruct(metadata={"quadrature_rule": "custom", "quadrature_points": points,
+                                                 "quadrature_weights": weights})
 
     def region_function(self, values: dict[int, float], name: str) -> dolfinx.fem.Function:
         """A DG0 function on the parent mesh with one value per :class:`Region`."""

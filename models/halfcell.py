@@ -29,9 +29,14 @@ initialisation, where it freezes the concentrations while the potentials balance
 
 Testing with v = 1 gives the discrete balances the tests check: the lithium gained by the AM
 equals the charge passed / F, the salt is conserved, and the interface current equals the
-applied current. The c_s storage is lumped and <j, v>_Gamma uses the vertex rule
-(``domains.VERTEX_RULE``): each surface node exchanges lithium by its own state, so i0 = 0 at
-x = 1 stops a saturated node, and the storage does not undershoot.
+applied current. With P1 c_s (``solid_degree = 1``) the storage is lumped and <j, v>_Gamma
+uses the vertex rule (``domains.VERTEX_RULE``): each surface node exchanges lithium by its own
+state, so i0 = 0 at x = 1 stops a saturated node, and the storage does not undershoot. With P2
+c_s (``solid_degree = 2``) the storage is the consistent mass and every term on Gamma (of all
+four rows, so that the balances stay exact) uses the nodal rule at the P2 nodes of the facets
+(``domains.P2_FACET_RULES``), so a saturated node still stops its own current: the quadratic
+resolves the diffusion layer under the particle surface on elements several times larger
+(docs/model.md, "Discretisation of c_s"); the bounds are then kept by ``models.bounds``.
 
 Single-particle limit (the SST-only reference): the mesh is the particle, Gamma its
 surface, c_e = c_e0 and phi_e = 0 are fixed, and the particle is an equipotential electronic
@@ -61,6 +66,9 @@ SINGLE_PARTICLE_CONDUCTIVITY = 10.0
 """sigma [S/m] that makes a single particle (nearly) equipotential. Much larger values make
 the round-off of the conduction rows (sigma h phi_s eps_machine) exceed the Newton
 tolerance on the tiny currents of one particle."""
+SOLID_DEGREES = (1, 2)
+"""Lagrange degrees of c_s: 1 (lumped storage, vertex-rule interface) or 2 (consistent mass,
+nodal interface rule at the P2 nodes; see the module docstring)."""
 DEPLETION_FLOOR = 1.0e-3
 """Concentration floor inside ln and the electrolyte transport properties, relative to c_e0. The
 kinetics see c_e itself: their i0 vanishes as c_e -> 0 (``components.electrolyte_factor``), so a
@@ -139,6 +147,11 @@ class HalfCell:
     """Compiled scalar forms for diagnostics (see :meth:`diagnostics`)."""
     interface_overpotential: ufl.core.expr.Expr | None = None
     """UFL activation overpotential eta = phi_s - phi_e - U(x) on Gamma [V] (< 0 on discharge)."""
+    solid_degree: int = 1
+    """Lagrange degree of c_s (``SOLID_DEGREES``)."""
+    dGamma: ufl.Measure | None = None
+    """The interface measure of every term on Gamma (``Domains.interface_measure``): the
+    residual's, and that of every record of an interface quantity."""
 
     @property
     def single_particle(self) -> bool:
@@ -195,15 +208,18 @@ class HalfCell:
 
 
 def build_half_cell(
-    domains: Domains, parameters: ParameterSet, anisotropy: Function | None = None
+    domains: Domains, parameters: ParameterSet, anisotropy: Function | None = None, solid_degree: int = 1
 ) -> HalfCell:
-    """Declare the fields and state the coupled weak form (see the module docstring)."""
+    """Declare the fields and state the coupled weak form (see the module docstring);
+    ``solid_degree`` is the Lagrange degree of c_s (``SOLID_DEGREES``)."""
+    if solid_degree not in SOLID_DEGREES:
+        raise InputError(f"solid_degree = {solid_degree!r}: the Lagrange degree of c_s must be one of {SOLID_DEGREES}")
     p = parameters
     material, cell = p.active_material, p.cell
     T = cell.temperature
     mesh = domains.mesh
     sp = domains.single_particle
-    dx, ds, dG = domains.dx, domains.ds, domains.dGamma
+    dx, ds, dG = domains.dx, domains.ds, domains.interface_measure(solid_degree)
     dx_am = dx(Region.ACTIVE_MATERIAL)
     dx_solid = dx_am if sp else dx(domains.electronic_regions)
     dx_el = None if sp else dx(domains.electrolyte_regions)
@@ -215,9 +231,9 @@ def build_half_cell(
 
     inverse_dt, applied, theta = constant(1.0), constant(0.0), constant(1.0)
 
-    # ---- spaces and unknowns (P1 on the submeshes)
+    # ---- spaces and unknowns (P1 on the submeshes; c_s of degree solid_degree)
     element = ("Lagrange", 1)
-    V_cs = dolfinx.fem.functionspace(domains.active_material.mesh, element)
+    V_cs = dolfinx.fem.functionspace(domains.active_material.mesh, ("Lagrange", solid_degree))
     V_ps = dolfinx.fem.functionspace(domains.electronic.mesh, element)
     c_s = dolfinx.fem.Function(V_cs, name="c_s")
     phi_s = dolfinx.fem.Function(V_ps, name="phi_s")
@@ -284,8 +300,7 @@ def build_half_cell(
     eta = kinetics.overpotential(domains.am(phi_s), phi_e_trace, domains.am(c_s), material)
 
     # ---- F_cs: lithium in the active material
-    F_cs = solid_diffusion.storage(
-        c_s, c_s_old, v_cs, inverse_dt, domains.dx_lumped(Region.ACTIVE_MATERIAL)) + theta * (
+    F_cs = solid_diffusion.storage(c_s, c_s_old, v_cs, inverse_dt, storage_measure(domains, solid_degree)) + theta * (
         solid_diffusion.transport(c_s, v_cs, material, dx_am, anisotropy)
         + j * domains.am(v_cs) * dG)
 
@@ -319,10 +334,20 @@ def build_half_cell(
         interface_current_density=j, counter_current_density=i_li, conductivity=sigma,
         porosity=porosity, transport_factor=transport,
         initial_stoichiometry=p.initial_stoichiometry, interface_overpotential=eta,
+        solid_degree=solid_degree, dGamma=dG,
     )
     model.forms = _diagnostic_forms(model)
     model.set_initial_state()
     return model
+
+
+def storage_measure(domains: Domains, solid_degree: int) -> ufl.Measure:
+    """The measure of the c_s storage term: lumped (vertex rule) for P1; for P2, whose
+    vertex-lumped mass is singular (an edge function is 0 at every vertex), the consistent
+    mass, integrated exactly (degree 4)."""
+    if solid_degree == 1:
+        return domains.dx_lumped(Region.ACTIVE_MATERIAL)
+    return domains.dx(Region.ACTIVE_MATERIAL, metadata={"quadrature_degree": 2 * solid_degree})
 
 
 def _diagnostic_forms(model: HalfCell) -> dict[str, dolfinx.fem.Form]:
@@ -333,11 +358,11 @@ def _diagnostic_forms(model: HalfCell) -> dict[str, dolfinx.fem.Form]:
     forms = {
         "lithium_solid": model.c_s * dx_am,
         "sol_integral": model.c_s / c_max * dx_am,
-        "interface_current": model.interface_current_density * d.dGamma,
+        "interface_current": model.interface_current_density * model.dGamma,
     }
     if d.single_particle:
-        forms["phi_s_integral"] = model.phi_s * d.dGamma
-        forms["voltage_weight"] = one * d.dGamma
+        forms["phi_s_integral"] = model.phi_s * model.dGamma
+        forms["voltage_weight"] = one * model.dGamma
     else:
         ds_cc = d.ds(int(FacetTag.CURRENT_COLLECTOR))
         dx_el = d.dx(d.electrolyte_regions)

@@ -1,10 +1,13 @@
 """Per-particle records and SoL histograms of the current state (docs/model.md, "Analytics").
 
 Computed in parallel from the owned cells of the AM submesh, then summed/reduced over the
-ranks, so that the result is the same on any number of ranks. Volume integrals of the P1
-state of lithiation x are exact (closed-form P1 cell integrals); histograms are
-exact volume fractions of the P1 field (models.simplex_histogram), never per-DOF counts; interface
-quantities use the residual's quadrature (forms on Gamma with a DG0 test function).
+ranks, so that the result is the same on any number of ranks. Volume integrals of the
+state of lithiation x are exact (closed-form P1 cell integrals; for P2 c_s, cell integrals of
+degree 4); histograms are exact volume fractions of the P1 field (models.simplex_histogram),
+never per-DOF counts; a P2 field enters them as its piecewise-linear interpolant on the red
+refinement of every cell (8 tetrahedra through its vertex and edge values), whose volume
+fractions are exact. Minima and maxima are over the nodal values. Interface quantities use the
+residual's quadrature (forms on Gamma with a DG0 test function).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import math
 
 import numpy as np
 
-from foundation.stack import MPI, dolfinx, ufl
+from foundation.stack import MPI, basix, dolfinx, ufl
 from models.halfcell import HalfCell
 from models.simplex_histogram import volume_histogram
 
@@ -46,10 +49,18 @@ class ParticleStatistics:
         # interface quantities per AM cell (DG0 test function, "+" side = AM)
         W = dolfinx.fem.functionspace(am.mesh, ("DG", 0))
         w = ufl.TestFunction(W)
-        self._area_form = dolfinx.fem.form(d.am(w) * d.dGamma, entity_maps=d.entity_maps)
+        self._area_form = dolfinx.fem.form(d.am(w) * model.dGamma, entity_maps=d.entity_maps)
         self._current_form = dolfinx.fem.form(
-            model.interface_current_density * d.am(w) * d.dGamma, entity_maps=d.entity_maps)
+            model.interface_current_density * d.am(w) * model.dGamma, entity_maps=d.entity_maps)
         self.W = W
+        self.quadratic = model.solid_degree == 2
+        if self.quadratic:  # exact cell integrals of x and x^2, and the sub-cells of the histograms
+            x = model.c_s / model.parameters.active_material.max_concentration
+            dx = ufl.Measure("dx", domain=am.mesh, metadata={"quadrature_degree": 4})
+            self._moment_forms = [dolfinx.fem.form(x * w * dx), dolfinx.fem.form(x * x * w * dx)]
+            local = red_refinement(tdim)
+            self.sub_dofs = self.cell_dofs[:, local].reshape(-1, tdim + 1)
+            self.sub_volume = np.repeat(self.volume / len(local), len(local))
 
     def _per_cell(self, form: dolfinx.fem.Form) -> np.ndarray:
         vec = dolfinx.fem.assemble_vector(form)
@@ -68,19 +79,24 @@ class ParticleStatistics:
         return out
 
     def sol_values(self) -> np.ndarray:
-        """x at the vertices of every owned AM cell, shape (cells, tdim + 1)."""
+        """x at the vertices of every owned AM cell, shape (cells, tdim + 1); for P2 c_s, of
+        every cell of their red refinement (``sub_volume``), shape (cells * 2^tdim, tdim + 1)."""
         c_max = self.model.parameters.active_material.max_concentration
-        return self.model.c_s.x.array[self.cell_dofs] / c_max
+        return self.model.c_s.x.array[self.sub_dofs if self.quadratic else self.cell_dofs] / c_max
 
     def particles(self) -> dict[str, np.ndarray]:
         """One entry per particle (arrays ordered like ``domains.particle_tags``)."""
-        x = self.sol_values()
+        c_max = self.model.parameters.active_material.max_concentration
+        x = self.model.c_s.x.array[self.cell_dofs] / c_max  # every node of every owned cell
         d = self.tdim
         vol = self.volume
-        s1, s2 = x.sum(axis=1), (x**2).sum(axis=1)
         volume = self._sum(vol)
-        x_int = self._sum(vol * s1 / (d + 1))
-        x2_int = self._sum(vol * (s2 + s1**2) / ((d + 1) * (d + 2)))
+        if self.quadratic:
+            x_int, x2_int = (self._sum(self._per_cell(form)) for form in self._moment_forms)
+        else:
+            s1, s2 = x.sum(axis=1), (x**2).sum(axis=1)
+            x_int = self._sum(vol * s1 / (d + 1))
+            x2_int = self._sum(vol * (s2 + s1**2) / ((d + 1) * (d + 2)))
         centroid = np.column_stack([self._sum(vol * self.centroid[:, k]) for k in range(self.centroid.shape[1])])
         lo = np.full(self.n_particles, np.inf)
         hi = np.full(self.n_particles, -np.inf)
@@ -119,7 +135,7 @@ class ParticleStatistics:
             c_max = model.parameters.active_material.max_concentration
             integrands = {"eta": model.interface_overpotential, "sol": d.am(model.c_s) / c_max,
                           **{f"x{k}": d.am(X[k]) for k in range(d.gdim)}}
-            self._surface_forms = {name: dolfinx.fem.form(f * w * d.dGamma, entity_maps=d.entity_maps)
+            self._surface_forms = {name: dolfinx.fem.form(f * w * model.dGamma, entity_maps=d.entity_maps)
                                    for name, f in integrands.items()}
         area = self._per_cell(self._area_form)
         on = np.flatnonzero(area > 0)
@@ -135,6 +151,27 @@ class ParticleStatistics:
         """Volume fraction of the AM in each of ``bins`` equal SoL bins on [0, 1], exact
         for the P1 field (each cell's volume split between bins in closed form)."""
         edges = np.linspace(0.0, 1.0, bins + 1)
-        local = volume_histogram(self.sol_values(), self.volume, edges)
+        local = volume_histogram(self.sol_values(), self.sub_volume if self.quadratic else self.volume, edges)
         total = self._reduce(local, MPI.SUM)
         return edges, total / max(total.sum(), 1e-300)
+
+
+def red_refinement(tdim: int) -> np.ndarray:
+    """The cells of the red refinement of a P2 simplex as local dof indices (vertices, then the
+    edge midpoints in basix's edge order): 2^tdim children of equal measure. A tetrahedron
+    gives its four corners and the octahedron left over, cut along the diagonal between the
+    midpoints of edges (0, 2) and (1, 3)."""
+    cell = basix.CellType.tetrahedron if tdim == 3 else basix.CellType.triangle
+    edges = basix.topology(cell)[1]
+    mid = {frozenset(e): tdim + 1 + k for k, e in enumerate(edges)}
+
+    def m(a: int, b: int) -> int:
+        return mid[frozenset((a, b))]
+
+    if tdim == 2:
+        return np.array([[0, m(0, 1), m(0, 2)], [1, m(0, 1), m(1, 2)], [2, m(0, 2), m(1, 2)],
+                         [m(0, 1), m(1, 2), m(0, 2)]])
+    corners = [[v] + [m(v, w) for w in range(4) if w != v] for v in range(4)]
+    ring = [m(0, 1), m(1, 2), m(2, 3), m(0, 3)]  # around the diagonal m(0, 2) - m(1, 3)
+    octahedron = [[m(0, 2), m(1, 3), ring[k], ring[(k + 1) % 4]] for k in range(4)]
+    return np.array(corners + octahedron)

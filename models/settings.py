@@ -29,6 +29,12 @@ class SolverSettings:
     model: Literal["full", "single_particle"] = spec(
         "full", help="single_particle = AM only with uniform electrolyte (SST-only reference)"
     )
+    solid_degree: Literal[1, 2] = spec(
+        1, help="Lagrange degree of c_s: 1 = linear, lumped storage and a nodal interface current; 2 = quadratic, "
+        "which resolves the diffusion layer under the particle surfaces on coarse meshes (with mesh.sphere_facets: "
+        "within 5 mV of the converged voltage at r/5 where 1 is 17-22 mV off) but whose steps shrink to seconds once "
+        "particle surfaces saturate (benchmarks/README.md, \"Quadratic c_s\")"
+    )
     dt_initial_s: float = spec(1.0, gt=0, unit="s")
     dt_min_s: float = spec(1e-4, gt=0, unit="s")
     dt_max_s: float = spec(120.0, gt=0, unit="s")

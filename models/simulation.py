@@ -170,7 +170,7 @@ class Simulation:
             self.domains = build_domains(self.mesh_data, single_particle=self.single_particle)
         with self._timer("forms"):
             tensor = particle_tensor(self.domains, self.anisotropy) if self.anisotropy else None
-            self.model = build_half_cell(self.domains, self.parameters, tensor)
+            self.model = build_half_cell(self.domains, self.parameters, tensor, self.settings.solid_degree)
         self._surface_dofs = self.domains.interface_dofs(self.model.c_s.function_space)
         self.capacity: Capacity = nominal_capacity(self.domains, self.parameters)
         if isinstance(self.protocol, (list, tuple)) and all(isinstance(s, Step) for s in self.protocol):
