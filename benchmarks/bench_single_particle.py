@@ -70,18 +70,19 @@ def electrode_tools_sphere(radius: float, size: float, layers: int, first: float
 
 def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_change: float,
             reference: str = "pybamm", tet: tuple[float, float | None] | None = None,
-            tools: tuple[int, float, float, bool] | None = None) -> dict:
+            tools: tuple[int, float, float, bool] | None = None, solid_degree: int = 1) -> dict:
     params = parameter_set("baseline")
+    solver = {"max_sol_change": sol_change, "solid_degree": solid_degree}
     start = time.perf_counter()
     if tools is not None:  # isotropic tetrahedra through the electrode meshes' surface tools
         particle = electrode_tools_sphere(radius_um * 1e-6, tet[0], *tools)
-        fe = run_single_particle(radius_um * 1e-6, c_rate, params, mesh=particle, solver={"max_sol_change": sol_change})
+        fe = run_single_particle(radius_um * 1e-6, c_rate, params, mesh=particle, solver=solver)
     elif tet is None:
         fe = run_single_particle(radius_um * 1e-6, c_rate, params, sphere_mesh=mesh,
-                                 solver={"max_sol_change": sol_change})
+                                 solver=solver)
     else:  # an isotropic gmsh sphere, optionally graded towards the surface
         fe = run_single_particle(radius_um * 1e-6, c_rate, params, mesh_size=tet[0], surface_mesh_size=tet[1],
-                                 solver={"max_sol_change": sol_change})
+                                 solver=solver)
     wall = time.perf_counter() - start
     if reference == "pybamm":
         spm = single_particle_pybamm(params, radius_um * 1e-6, c_rate=c_rate, radial_points=200, output_points=4000)
@@ -119,6 +120,7 @@ def main() -> None:
     parser.add_argument("--tet-first", type=float, default=0.02, help="outermost layer / their depth")
     parser.add_argument("--tet-share", type=float, default=0.3, help="their depth / the surface element size")
     parser.add_argument("--sphere-facets", action="store_true", help="with --tet SIZE: facets matched to 3V/A = R")
+    parser.add_argument("--solid-degree", type=int, choices=(1, 2), default=1, help="Lagrange degree of c_s")
     args = parser.parse_args()
     mesh = LayeredSphereOptions(args.subdivisions, args.first_layer, args.growth)
     tet = None
@@ -130,7 +132,8 @@ def main() -> None:
         if tet is None or tet[1] is not None:
             parser.error("--tet-layers / --sphere-facets need --tet SIZE (a uniform sphere)")
         tools = (args.tet_layers, args.tet_first, args.tet_share, args.sphere_facets)
-    print(f"mesh {tet or mesh}, layers/first/share/facets {tools}, max SoL change {args.max_sol_change}, "
+    print(f"mesh {tet or mesh}, layers/first/share/facets {tools}, c_s degree {args.solid_degree}, "
+          f"max SoL change {args.max_sol_change}, "
           f"reference {args.reference}, "
           f"load {os.getloadavg()[0]:.2f}")
     print("| R [um] | C-rate | max dV [mV] | rms dV [mV] | capacity (FE-SPM)/SPM | steps | Newton | wall [s] "
@@ -138,7 +141,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for radius in (float(r) for r in args.radii.split(",")):
         for rate in (float(c) for c in args.rates.split(",")):
-            r = compare(radius, rate, mesh, args.max_sol_change, args.reference, tet, tools)
+            r = compare(radius, rate, mesh, args.max_sol_change, args.reference, tet, tools, args.solid_degree)
             print(f"| {radius:g} | {rate:g}C | {r['max_dv_mV']:.2f} | {r['rms_dv_mV']:.2f} "
                   f"| {r['capacity'] * 100:+.2f} % | {r['steps']} | {r['newton']} | {r['wall_s']:.1f} "
                   f"| {r['max_x']:.6f} | {r['stop']} |", flush=True)

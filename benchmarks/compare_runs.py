@@ -8,6 +8,11 @@ the capacity at the end, with the end status (a run stopped before its cut-off s
 last capacity with a "*"). With ``--reference`` (for instance a Richardson-extrapolated or
 a much finer run) the voltage differences to it are printed in mV as well; ``--reference-voltages``
 gives the reference voltages at the depths of discharge directly (e.g. Richardson values).
+With ``--richardson RATIO`` the last three runs, given coarse to fine with that refinement
+ratio of their element sizes, give the observed order and the Richardson-extrapolated voltage
+at each depth of discharge (``bench_convergence.richardson``), and, when they reached DoD 0.6
+(and the cut-off), of the depth-binned intra-particle std at DoD 0.6 (and of the capacity):
+the numbers of ``bench_convergence.level_numbers``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from bench_convergence import level_numbers, richardson
 
 
 def read_run(directory: Path, dods: list[float]) -> dict:
@@ -41,6 +47,7 @@ def read_run(directory: Path, dods: list[float]) -> dict:
         "stop": state.get("stop_reason", ""),
         "layers": (manifest["mesh"].get("info") or {}).get("boundary_layers", {}).get("layers", 0),
         "sphere_facets": "sphere_facets" in (manifest["mesh"].get("info") or {}),
+        "solid_degree": ((manifest.get("case") or {}).get("solver") or {}).get("solid_degree", "?"),
     }
 
 
@@ -51,6 +58,8 @@ def main() -> None:
     parser.add_argument("--reference-voltages", help="V at each of --dods, comma-separated (e.g. a Richardson "
                         "estimate printed by bench_convergence.py), instead of a reference run")
     parser.add_argument("--dods", default="0.2,0.4,0.6,0.8")
+    parser.add_argument("--richardson", type=float, metavar="RATIO",
+                        help="the last three runs are a refinement sequence (coarse to fine) with this ratio")
     args = parser.parse_args()
     dods = [float(d) for d in args.dods.split(",")]
     runs = [read_run(d, dods) for d in args.runs]
@@ -61,21 +70,55 @@ def main() -> None:
             parser.error(f"--reference-voltages: {len(values)} values for {len(dods)} depths of discharge "
                          f"({args.dods})")
         ref = {"voltage": dict(zip(dods, values, strict=True))}
-    head = ["run", "layers", "sphere facets", "cells", "vertices", "unknowns", "time loop [s]", "steps", "Newton"]
+    head = ["run", "c_s degree", "layers", "sphere facets", "cells", "vertices", "unknowns", "time loop [s]", "steps",
+            "Newton"]
     head += [f"V({d:g}) [V]" for d in dods] + ["capacity [mAh/cm2]"]
     if ref:
         head += [f"dV({d:g}) [mV]" for d in dods]
     print("| " + " | ".join(head) + " |")
     print("|---" * len(head) + "|")
     for r in runs:
-        cells = [r["name"], r["layers"], "yes" if r["sphere_facets"] else "no", r["cells"], r["vertices"],
-                 r["unknowns"], f"{r['loop_s']:.0f}", r["steps"], r["newton"]]
+        cells = [r["name"], r["solid_degree"], r["layers"], "yes" if r["sphere_facets"] else "no", r["cells"],
+                 r["vertices"], r["unknowns"], f"{r['loop_s']:.0f}", r["steps"], r["newton"]]
         cells += [f"{r['voltage'][d]:.4f}" for d in dods]
         cells += [f"{r['capacity']:.4f}" + ("" if r["complete"] else "*")]
         if ref:
             cells += [f"{(r['voltage'][d] - ref['voltage'][d]) * 1e3:+.1f}" for d in dods]
         print("| " + " | ".join(str(c) for c in cells) + " |")
     print("(* the run did not end on its voltage limit: capacity when it stopped)")
+    if args.richardson:
+        if len(runs) < 3:
+            parser.error("--richardson needs three runs, coarse to fine")
+        print(f"\nRichardson over {', '.join(r['name'] for r in runs[-3:])} (ratio {args.richardson:g}):")
+        errors = " | ".join(f"error of {r['name']} [mV]" for r in runs[-3:])
+        print(f"| DoD | order | extrapolated V [V] | {errors} |")
+        print("|---" * 6 + "|")
+        for d in dods:
+            values = [r["voltage"][d] for r in runs[-3:]]
+            order, limit = richardson(values, args.richardson)
+            if not np.isfinite(limit):  # differences of opposite sign or growing: not asymptotic
+                print(f"| {d:g} | - | - | " + " | ".join("-" for _ in values) + " |")
+                continue
+            print(f"| {d:g} | {order:.2f} | {limit:.4f} | " + " | ".join(f"{(v - limit) * 1e3:+.1f}" for v in values)
+                  + " |")
+        if all((d / "particles" / "particles_dod0.600.csv").exists() for d in args.runs[-3:]):
+            numbers = []
+            for d in args.runs[-3:]:
+                manifest = json.loads((d / "manifest.json").read_text())
+                numbers.append(level_numbers(d, manifest["mesh"]["geometry"]["electrode_thickness"]))
+            keys = [k for k in numbers[0] if not k.startswith("V(")]
+            if not all(r["complete"] for r in runs[-3:]):
+                keys.remove("capacity [mAh/cm2]")
+            print(f"| quantity | order | extrapolated | {errors.replace('[mV]', '[%]')} |")
+            print("|---" * 6 + "|")
+            for key in keys:
+                values = [n[key] for n in numbers]
+                order, limit = richardson(values, args.richardson)
+                if not np.isfinite(limit):
+                    print(f"| {key} | - | - | " + " | ".join(f"{v:.5g}" for v in values) + " |")
+                    continue
+                print(f"| {key} | {order:.2f} | {limit:.5g} | "
+                      + " | ".join(f"{(v / limit - 1) * 100:+.2f}" for v in values) + " |")
 
 
 if __name__ == "__main__":
