@@ -3,7 +3,7 @@
 ``checkpoint/state.json`` holds the run state (time, charge, protocol position, step-size
 controller, the outputs' own state) and names the field file ``checkpoint/fields_<n>.npz``,
 which holds, per field, the coordinates, values and last accepted increment (the
-predictor's trend) of every P1 degree of freedom (gathered on rank 0). Reading matches
+predictor's trend) of every degree of freedom (gathered on rank 0; P2 dofs by their nodes). Reading matches
 degrees of freedom by coordinate, so a run may be resumed on a different number of ranks.
 Both files are written atomically, the field file first, so ``state.json`` always names a
 complete field file.

@@ -1,8 +1,8 @@
 """Where each field lives: submeshes, entity maps and measures of a tagged half-cell mesh.
 
 docs/model.md, "Model": c_s lives on the active material (AM), phi_s on the electronic phase
-AM u NSD, c_e and phi_e on the electrolyte NSD u separator; all P1 on submeshes of the one
-parent mesh. Every measure is on the parent mesh (a form has one integration domain) and the
+AM u NSD, c_e and phi_e on the electrolyte NSD u separator; P1 (c_s optionally P2) on
+submeshes of the one parent mesh. Every measure is on the parent mesh (a form has one integration domain) and the
 coupled forms pass the submeshes' cell maps as ``entity_maps``.
 
 The AM | electrolyte interface Gamma is integrated with an interior-facet measure whose
@@ -177,10 +177,22 @@ class Domains:
 
     def interface_dofs(self, space: dolfinx.fem.FunctionSpace) -> np.ndarray:
         """Local DOFs (owned and ghost) of a P1 or P2 space on the AM submesh that lie on the
-        interface: those of its vertices on Gamma and, for P2, of the edges between two of
-        them (an edge across a contact neck whose ends both lie on Gamma counts too)."""
+        interface facets this rank owns (together, the ranks hold every interface DOF): for P1
+        those of the facets' vertices, for P2 also those of their edges (the closure DOFs of
+        each facet, through its AM cell; an edge between two surface vertices that runs through
+        the particle is not on Gamma)."""
         mesh = self.mesh
         fdim = mesh.topology.dim - 1
+        if space.element.basix_element.degree > 1:
+            sub_cell = np.full(self.cell_marker.size, -1, np.int64)
+            sub_cell[self.active_material.parent_cells] = np.arange(len(self.active_material.parent_cells))
+            layout = space.dofmap.dof_layout
+            closure = np.array([layout.entity_closure_dofs(fdim, k) for k in range(fdim + 2)])
+            cells, local = sub_cell[self.interface_data[:, 0]], self.interface_data[:, 1]
+            if np.any(cells < 0):  # pragma: no cover - the AM cell of an interface facet is in the submesh
+                raise RuntimeError("an interface facet's AM cell is missing from the AM submesh")
+            dofs = space.dofmap.list[cells][np.arange(len(cells))[:, None], closure[local]]
+            return np.unique(dofs).astype(np.int32)
         mesh.topology.create_connectivity(fdim, 0)
         f2v = mesh.topology.connectivity(fdim, 0)
         parent_vertices = np.unique(
@@ -191,16 +203,7 @@ class Domains:
         sub_vertices = sub_vertices[sub_vertices >= 0].astype(np.int32)
         sub = self.active_material.mesh
         sub.topology.create_connectivity(0, sub.topology.dim)
-        dofs = dolfinx.fem.locate_dofs_topological(space, 0, sub_vertices)
-        if space.element.basix_element.degree == 1:
-            return dofs
-        sub.topology.create_connectivity(1, 0)
-        sub.topology.create_connectivity(1, sub.topology.dim)
-        on_gamma = np.zeros(sub.topology.index_map(0).size_local + sub.topology.index_map(0).num_ghosts, bool)
-        on_gamma[sub_vertices] = True
-        ends = sub.topology.connectivity(1, 0).array.reshape(-1, 2)
-        edges = np.flatnonzero(on_gamma[ends].all(axis=1)).astype(np.int32)
-        return np.union1d(dofs, dolfinx.fem.locate_dofs_topological(space, 1, edges)).astype(np.int32)
+        return dolfinx.fem.locate_dofs_topological(space, 0, sub_vertices)
 
     def interface_measure(self, solid_degree: int = 1) -> ufl.Measure:
         """The measure of the terms on Gamma for c_s of Lagrange degree ``solid_degree``: a

@@ -149,7 +149,8 @@ class ParticleStatistics:
 
     def histogram(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
         """Volume fraction of the AM in each of ``bins`` equal SoL bins on [0, 1], exact
-        for the P1 field (each cell's volume split between bins in closed form)."""
+        for the P1 field (each cell's volume split between bins in closed form); a P2 field
+        enters as its piecewise-linear interpolant on the red refinement of every cell."""
         edges = np.linspace(0.0, 1.0, bins + 1)
         local = volume_histogram(self.sol_values(), self.sub_volume if self.quadratic else self.volume, edges)
         total = self._reduce(local, MPI.SUM)

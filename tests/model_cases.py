@@ -24,7 +24,7 @@ def small_electrode(comm, cells=(5, 5, 8), two_dimensional=False):
 
 
 def settings(**changes):
-    """Settings of the model tests: P1 c_s unless asked (the P2 default is tested in test_model_p2.py)."""
+    """Settings of the model tests: P1 c_s unless asked (P2 is tested in test_model_p2.py)."""
     return dataclasses.replace(SolverSettings(dt_initial_s=5.0, dt_max_s=60.0, solid_degree=1), **changes)
 
 
