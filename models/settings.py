@@ -31,9 +31,10 @@ class SolverSettings:
     )
     solid_degree: Literal[1, 2] = spec(
         1, help="Lagrange degree of c_s: 1 = linear, lumped storage and a nodal interface current; 2 = quadratic, "
-        "which resolves the diffusion layer under the particle surfaces on coarse meshes (with mesh.sphere_facets: "
-        "within 5 mV of the converged voltage at r/5 where 1 is 17-22 mV off) but whose steps shrink to seconds once "
-        "particle surfaces saturate (benchmarks/README.md, \"Quadratic c_s\")"
+        "which resolves the diffusion layer under the particle surfaces on coarse meshes (D8 electrode at 3C with "
+        "mesh.sphere_facets: within 5 mV of the converged voltage at r/5 where 1 is 17-22 mV off; larger particles "
+        "and rates need smaller elements) but whose steps shrink to seconds once particle surfaces saturate "
+        "(benchmarks/README.md, \"Quadratic c_s\")"
     )
     dt_initial_s: float = spec(1.0, gt=0, unit="s")
     dt_min_s: float = spec(1e-4, gt=0, unit="s")
