@@ -47,7 +47,9 @@ def read_run(directory: Path, dods: list[float]) -> dict:
         "stop": state.get("stop_reason", ""),
         "layers": (manifest["mesh"].get("info") or {}).get("boundary_layers", {}).get("layers", 0),
         "sphere_facets": "sphere_facets" in (manifest["mesh"].get("info") or {}),
-        "solid_degree": ((manifest.get("case") or {}).get("solver") or {}).get("solid_degree", "?"),
+        # manifests record the whole solver table; those written before the option existed were P1
+        "solid_degree": ((manifest.get("case") or {}).get("solver") or {}).get("solid_degree", 1),
+        "thickness_m": manifest["mesh"]["geometry"]["electrode_thickness"],
     }
 
 
@@ -102,10 +104,7 @@ def main() -> None:
             print(f"| {d:g} | {order:.2f} | {limit:.4f} | " + " | ".join(f"{(v - limit) * 1e3:+.1f}" for v in values)
                   + " |")
         if all((d / "particles" / "particles_dod0.600.csv").exists() for d in args.runs[-3:]):
-            numbers = []
-            for d in args.runs[-3:]:
-                manifest = json.loads((d / "manifest.json").read_text())
-                numbers.append(level_numbers(d, manifest["mesh"]["geometry"]["electrode_thickness"]))
+            numbers = [level_numbers(d, r["thickness_m"]) for d, r in zip(args.runs[-3:], runs[-3:], strict=True)]
             keys = [k for k in numbers[0] if not k.startswith("V(")]
             if not all(r["complete"] for r in runs[-3:]):
                 keys.remove("capacity [mAh/cm2]")
