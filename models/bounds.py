@@ -37,8 +37,8 @@ inflow, so the limiter has work on every early step of a discharge. Its lithium 
 the integrals of the basis functions (-V/20 at a vertex, V/5 at an edge of a tetrahedron): the
 net lithium of a particle's clipping (raising a vertex dof removes lithium) is placed on, or
 taken from, its edge dofs in proportion to their room. (A local repair, placing it on the
-edges of the cells around each clipped dof, was measured with the Gauss rule of a first version: the same voltage error within 1 mV
-on the single-particle benchmark.)
+edges of the cells around each clipped dof, was measured with the Gauss rule of a first
+version: the same voltage error within 1 mV on the single-particle benchmark.)
 
 The lithium moved is recorded (``RunState.bounds_moved_fraction``, ``max_bounds_excess``),
 so a run shows how much the limiter did; with P1 it is nothing on resolved meshes, with P2 it
