@@ -32,6 +32,9 @@ class Checkpoints(Output):
     """An output that writes a checkpoint every ``every`` accepted steps; ``provenance``
     (what the run is: case, parameters, mesh, code version) is stored with each."""
 
+    saves_state = True
+    """It saves the solved fields, not the reported ones (``Simulation.reporting``)."""
+
     def __init__(self, directory: str | Path, every: int, provenance: Mapping[str, Any] | None = None) -> None:
         self.directory = Path(directory) / "checkpoint"
         self.every = every

@@ -24,11 +24,12 @@ write. :func:`models.runner.run_simulation` is the library entry point used by `
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,7 +48,7 @@ from models.parameters import ParameterSet
 from models.protocol import Capacity, Protocol, Step, nominal_capacity, resolve_steps
 from models.settings import SolverSettings
 from models.solver import STEP_EFFORT, NewtonResult, NewtonSolver
-from models.timestepping import TimeStepController
+from models.timestepping import TimeStepController, physical_sol_change
 
 DEPLETION_REPORT = 0.01
 """c_e below this fraction of c_e0 anywhere is reported as electrolyte depletion."""
@@ -120,6 +121,13 @@ class RunState:
     """Largest violation of a node's bounds in x before the limiter (models.bounds) acted."""
     bounds_moved_fraction: float = 0.0
     """Lithium moved by the limiter over the run, as a fraction of the AM's lithium (sum)."""
+    max_state_sol: float = -math.inf
+    """Largest x at any node of the solved state over the run. It differs from ``max_sol``
+    only where the limiter bounds the reported field instead of the state (P2 c_s)."""
+    min_state_sol: float = math.inf
+    """Smallest x at any node of the solved state over the run (see ``max_state_sol``)."""
+    reported_moved_fraction: float = 0.0
+    """Largest share of the AM's lithium that bounding the reported field moved at one step (P2 c_s)."""
     controller: dict = field(default_factory=dict)
     events: list = field(default_factory=list)
 
@@ -185,6 +193,14 @@ class Simulation:
         self.controller.easy_newton, self.controller.hard_newton = self.galvanostatic.step_effort
         self._potentiostatic: NewtonSolver | None = None
         self._limiter = StoichiometryLimiter(self.model) if s.limit_stoichiometry else None
+        # P2: the limiter bounds what is reported, not the state (docs/model.md, "Discretisation
+        # of c_s"): clipping the quadratic's overshoot at a saturated surface after every step
+        # perturbs the solution by an amount that does not vanish with the step
+        self._reported: dolfinx.fem.Function | None = None
+        if self._limiter is not None and self.model.solid_degree == 2:
+            self._reported = self.model.c_s.copy()
+            self._reported_previous = self.model.c_s.copy()
+        self._reported_at = 0  # the step whose reported field is at hand (at the start: the state)
         self.trend: tuple[dict[str, np.ndarray], float] | None = None  # last accepted increment by field
         self.lithium_initial = self.model.diagnostics()["lithium_solid"]
         return self
@@ -287,8 +303,9 @@ class Simulation:
     def _max_sol_change(self) -> float:
         c, c_old = self.model.c_s, self.model.previous.c_s
         n = c.function_space.dofmap.index_map.size_local
-        local = float(np.max(np.abs(c.x.array[:n] - c_old.x.array[:n]), initial=0.0))
-        return self.comm.allreduce(local, op=MPI.MAX) / self.parameters.active_material.max_concentration
+        c_max = self.parameters.active_material.max_concentration
+        local = physical_sol_change(c.x.array[:n] / c_max, c_old.x.array[:n] / c_max)
+        return self.comm.allreduce(local, op=MPI.MAX)
 
     # ------------------------------------------------------------------ run
     def run(self) -> RunState:
@@ -323,8 +340,9 @@ class Simulation:
                 f"{result.iterations} Newton iterations) for {step.label}")
         self.newton = result
         self._measure(step)
-        self.state.min_sol = min(self.state.min_sol, self.sol_min)
-        self.state.max_sol = max(self.state.max_sol, self.sol_max)
+        st = self.state
+        st.min_sol = st.min_state_sol = min(st.min_sol, self.sol_min)
+        st.max_sol = st.max_state_sol = max(st.max_sol, self.sol_max)
         self._update_outputs()
 
     def _apply(self, step: Step) -> None:
@@ -492,13 +510,20 @@ class Simulation:
         st.linear_iterations += result.linear_iterations
         self.dt = dt
         self.sol_change = sol_change
-        if self._limiter is not None:
+        if self._reported is not None:
+            st.min_state_sol = min(st.min_state_sol, self.sol_min)  # measured on the solved state
+            st.max_state_sol = max(st.max_state_sol, self.sol_max)
+            self._bound_reported()
+        elif self._limiter is not None:
             violation, moved = self._limiter.apply(self.model.c_s, self.model.previous.c_s, self.current)
             st.max_bounds_violation = max(st.max_bounds_violation, violation)
             st.bounds_moved_fraction += moved
             if moved:  # the voltage and currents stay those of the solved step; the inventory is unchanged
                 self._measure_sol()
         self.model.accept_step()
+        if self._reported is None:
+            st.min_state_sol = min(st.min_state_sol, self.sol_min)
+            st.max_state_sol = max(st.max_state_sol, self.sol_max)
         st.min_sol = min(st.min_sol, self.sol_min)
         st.max_sol = max(st.max_sol, self.sol_max)
         self.controller.easy_newton, self.controller.hard_newton = STEP_EFFORT[result.mode]
@@ -509,6 +534,38 @@ class Simulation:
             min(max(self.depth_of_discharge, 0.0), 1.0),
             f"{step.label}: t = {st.time:7.1f} s  V = {self.voltage:.4f} V  SoL = {self.mean_sol():.3f}  "
             f"dt = {dt:.3g} s  Newton {result.iterations}")
+
+    def _bound_reported(self) -> None:
+        """The reported c_s (P2): the solved state limited to its bounds per particle, with the
+        previous reported field as the old state of the maximum principle. Its SoL extremes
+        become the recorded ones; the state is not touched."""
+        report, previous = self._reported, self._reported_previous
+        # after a restart the last reported field is not at hand: the last solved state stands in
+        fresh = self._reported_at == self.state.steps_taken - 1
+        previous.x.array[:] = report.x.array if fresh else self.model.previous.c_s.x.array
+        report.x.array[:] = self.model.c_s.x.array
+        violation, moved = self._limiter.apply(report, previous, self.current)
+        st = self.state
+        st.max_bounds_violation = max(st.max_bounds_violation, violation)
+        st.reported_moved_fraction = max(st.reported_moved_fraction, moved)
+        self._reported_at = st.steps_taken
+        with self.reporting():
+            self._measure_sol()
+
+    @contextlib.contextmanager
+    def reporting(self) -> Iterator[None]:
+        """Within this context ``model.c_s`` holds the reported field (the bounded copy of the
+        state for P2 c_s; the state itself otherwise); the state is put back on exit."""
+        if self._reported is None or self._reported_at != self.state.steps_taken:
+            yield
+            return
+        c_s = self.model.c_s.x.array
+        state = c_s.copy()
+        c_s[:] = self._reported.x.array
+        try:
+            yield
+        finally:
+            c_s[:] = state
 
     def _check_depletion(self) -> None:
         if self.single_particle:
@@ -535,12 +592,18 @@ class Simulation:
                                   "voltage_V": self.voltage, "reason": why})
         with self._timer("outputs"):
             for output in self.outputs:
-                output.step_end(self, step)
+                with self._output_view(output):
+                    output.step_end(self, step)
 
     def _update_outputs(self) -> None:
         with self._timer("outputs"):
             for output in self.outputs:
-                output.update(self, self.time)
+                with self._output_view(output):
+                    output.update(self, self.time)
+
+    def _output_view(self, output: Output) -> contextlib.AbstractContextManager[None]:
+        """The reported field for an output, the state for one that saves it (a checkpoint)."""
+        return contextlib.nullcontext() if getattr(output, "saves_state", False) else self.reporting()
 
     def close(self) -> None:
         for output in self.outputs:

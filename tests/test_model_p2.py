@@ -9,6 +9,7 @@ import pytest
 
 from foundation.stack import MPI, dolfinx, ufl
 from models.bounds import StoichiometryLimiter
+from models.checkpoint import Checkpoints
 from models.domains import build_domains
 from models.halfcell import build_half_cell
 from models.outputs import TimeSeries
@@ -32,21 +33,46 @@ def _p2_discharge(comm):
 @pytest.mark.mpi
 def test_quadratic_c_s_conserves_lithium_keeps_its_bounds_and_agrees_on_one_and_two_ranks(comm):
     """A 3C discharge of the small electrode with P2 c_s: the lithium balance is exact (the
-    consistent mass and the nodal interface rule share every row), every dof stays in
-    [x0, 1] at every step although the consistent mass undershoots (the limiter had work to
-    do), and 1 and 2 ranks give the same curve."""
+    consistent mass and the nodal interface rule share every row), every reported dof stays in
+    [x0, 1] at every step although the solved state undershoots (the consistent mass; the
+    limiter bounds the reported field and leaves the state alone), and 1 and 2 ranks give the
+    same curve."""
     sim, series = _p2_discharge(comm)
     assert sim.model.c_s.function_space.element.basix_element.degree == 2
     assert_conserved(series)
     x0 = sim.parameters.initial_stoichiometry
     assert series.column("min_sol").min() >= x0 - 1e-12
     assert series.column("max_sol").max() <= 1.0 + 1e-12
-    assert sim.state.bounds_moved_fraction > 0, "the consistent mass undershoots: the limiter repaired it"
+    st = sim.state
+    assert st.min_state_sol < x0 - 1e-3, "the consistent mass undershoots next to the fresh inflow"
+    assert st.reported_moved_fraction > 0 and st.max_bounds_violation > 1e-3
+    assert st.bounds_moved_fraction == 0.0, "the state is not limited"
+    assert st.min_sol >= x0 - 1e-12 and st.max_sol <= 1.0 + 1e-12
     assert abs(series.column("voltage_V")[-1] - 3.6) < 1e-5
     _, serial = _p2_discharge(MPI.COMM_SELF)
     t, t_ser = series.column("time_s"), serial.column("time_s")
     assert len(t) == len(t_ser) and np.allclose(t, t_ser, rtol=1e-9)
     assert np.max(np.abs(series.column("voltage_V") - serial.column("voltage_V"))) < 1e-6
+
+
+def test_p2_outputs_report_the_bounded_field_and_checkpoints_keep_the_solved_state(tmp_path):
+    """The limiter works on a copy for P2: the time series reads the bounded field, a
+    checkpoint the solved state (which undershoots x0 next to the fresh inflow), and after the
+    run ``model.c_s`` is the state again."""
+    comm = MPI.COMM_SELF
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    first_seconds = discharge(3.0, 3.5, max_duration_s=5.0)
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), first_seconds, settings(solid_degree=2),
+                     [series, Checkpoints(tmp_path, every=1)], show_progress=False).build()
+    sim.run()
+    c_max, x0 = sim.parameters.active_material.max_concentration, sim.parameters.initial_stoichiometry
+    saved = np.load(next((tmp_path / "checkpoint").glob("fields_*.npz")))["c_s_values"] / c_max
+    assert saved.min() < x0 - 1e-3 and np.allclose(saved * c_max, sim.model.c_s.x.array, rtol=1e-14, atol=0)
+    assert sim.model.c_s.x.array.min() / c_max < x0 - 1e-3  # the state, not the reported copy
+    assert series.column("min_sol").min() >= x0 - 1e-12
+    with sim.reporting():
+        assert sim.model.c_s.x.array.min() / c_max >= x0 - 1e-12
 
 
 @pytest.mark.mpi
@@ -144,12 +170,13 @@ def test_quadratic_records_are_exact_for_a_quadratic_field(comm):
 def test_quadratic_c_s_removes_most_of_the_coarse_tetrahedra_error_of_a_single_particle():
     """R = 5 um at 4C (a radius and rate the other tests do not use) on isotropic tetrahedra
     of 0.4 R, against PyBaMM's own SPM above 3.45 V. P1 is off by 113 mV rms (the diffusion
-    layer under the surface is one element thick), P2 on the same tetrahedra by 22 mV rms and
-    17 mV at most past the first 10 % of the discharge, where the chordal facets' shorter
+    layer under the surface is one element thick), P2 on the same tetrahedra by 14 mV rms and
+    13 mV at most past the first 10 % of the discharge, where the chordal facets' shorter
     diffusion length is most of what is left (the electrode meshes can match them,
-    ``mesh.sphere_facets``). In the first minute the layer is thinner than a sixth of an
-    element and P2 is off by up to 51 mV. Capacity: +15.7 % against +4.8 %
-    (`benchmarks/README.md`, "Quadratic c_s"). Both runs end on the cut-off with x <= 1."""
+    ``mesh.sphere_facets``). Capacity: +15.7 % against +2.2 % (`benchmarks/README.md`,
+    "Quadratic c_s"; limiting the P2 state after every step instead of the reported field,
+    as before, gave 22 mV rms, 17 mV and +4.8 %). Both runs end on the cut-off with the
+    reported x <= 1."""
     params = parameter_set("baseline")
     radius, c_rate = 5e-6, 4.0
     spm = single_particle_pybamm(params, radius, c_rate=c_rate, radial_points=200, output_points=4000)
@@ -165,8 +192,8 @@ def test_quadratic_c_s_removes_most_of_the_coarse_tetrahedra_error_of_a_single_p
         assert fe.summary["sol_range"][1] <= 1.0 + 1e-12
         assert fe.summary["state"]["stop_reason"].endswith("voltage limit")
     assert rms[1] > 0.08 and late[1] > 0.12, (rms, late)
-    assert rms[2] < 0.25 * rms[1] and late[2] < 0.15 * late[1] and late[2] < 0.02, (rms, late)
-    assert capacity[2] < 0.5 * capacity[1], capacity
+    assert rms[2] < 0.15 * rms[1] and late[2] < 0.1 * late[1] and late[2] < 0.015, (rms, late)
+    assert capacity[2] < 0.2 * capacity[1], capacity
 
 
 @pytest.mark.mpi

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from foundation.errors import InputError, SolverError
 from models.parameters import FARADAY, parameter_set
 from models.protocol import Capacity, CCStep, CVStep, Protocol, RestStep, resolve_steps
-from models.timestepping import TimeStepController
+from models.timestepping import TimeStepController, physical_sol_change
 
 
 def _capacity(area=1.6e-9):
@@ -71,6 +72,16 @@ def test_controller_grows_on_easy_steps_and_limits_the_sol_change():
     c.accept(c.dt, newton_iterations=12, sol_change=0.0)
     assert c.dt < 15.0 * 0.45
     assert c.too_large(0.05) and not c.too_large(0.03)
+
+
+def test_sol_change_ignores_the_excursion_past_the_bounds():
+    # a saturated node that overshoots (P2 at a full surface) and is clipped back after every
+    # step changes nothing physical; a node that fills to 1, or leaves 1, does change
+    old = np.array([1.0, 1.0, 0.50, 0.98, 0.0])
+    new = np.array([1.02, 0.99, 0.51, 1.01, -0.01])
+    assert math.isclose(physical_sol_change(new, old), 0.02)  # 0.98 -> 1 (past it is the overshoot)
+    assert physical_sol_change(np.array([1.03, -0.02]), np.array([1.0, 0.0])) == 0.0
+    assert math.isclose(physical_sol_change(np.array([0.95]), np.array([1.01])), 0.05)  # unlimited old state
 
 
 def test_controller_cuts_and_gives_up_at_dt_min():
