@@ -32,9 +32,10 @@ class SolverSettings:
     solid_degree: Literal[1, 2] = spec(
         1, help="Lagrange degree of c_s: 1 = linear, lumped storage and a nodal interface current; 2 = quadratic, "
         "which resolves the diffusion layer under the particle surfaces on coarse meshes (D8 electrode at 3C with "
-        "mesh.sphere_facets: within 5 mV of the converged voltage at r/5 where 1 is 17-22 mV off; larger particles "
-        "and rates need smaller elements) but whose steps shrink to seconds once particle surfaces saturate "
-        "(benchmarks/README.md, \"Quadratic c_s\")"
+        "mesh.sphere_facets: within 5 mV of the converged voltage at r/5 where 1 is 17-22 mV off, and 7-11 mV at "
+        "r/2.5 where 1 is 44-100 mV off; larger particles and rates need smaller elements), at about twice the "
+        "unknowns and 1.7 times the wall time of 1 on the same mesh (benchmarks/README.md, \"Quadratic c_s\", "
+        "\"The end of a P2 discharge\")"
     )
     dt_initial_s: float = spec(1.0, gt=0, unit="s")
     dt_min_s: float = spec(1e-4, gt=0, unit="s")
@@ -43,8 +44,8 @@ class SolverSettings:
     limit_stoichiometry: bool = spec(
         True, help="clip x to its bounds per particle and redistribute the lithium (models.bounds) after each step: "
         "in the solved state for solid_degree 1; for 2 in what is reported (records, histograms, fields, time "
-        "series), while the state keeps the quadratic's overshoot, whose clipping at every step perturbed the "
-        "solution by an amount that does not vanish with the step (docs/model.md)"
+        "series), while the state keeps the quadratic's overshoot, whose clipping after every step raised the "
+        "capacity by 1 per cent and made the voltage bounce back in the final drop (docs/model.md)"
     )
     predictor: bool = spec(
         True, help="start Newton from the last step's trend extrapolated (false: from the last solution)"

@@ -195,7 +195,7 @@ class Simulation:
         self._limiter = StoichiometryLimiter(self.model) if s.limit_stoichiometry else None
         # P2: the limiter bounds what is reported, not the state (docs/model.md, "Discretisation
         # of c_s"): clipping the quadratic's overshoot at a saturated surface after every step
-        # perturbs the solution by an amount that does not vanish with the step
+        # shifts the solution (+1 % capacity on the demo electrode, a voltage that bounces back)
         self._reported: dolfinx.fem.Function | None = None
         if self._limiter is not None and self.model.solid_degree == 2:
             self._reported = self.model.c_s.copy()
