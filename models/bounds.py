@@ -36,7 +36,7 @@ P2 c_s (``solver.solid_degree = 2``) is limited differently: the limiter bounds 
 field (``Simulation.reporting``: records, histograms, fields, the time series' SoL columns),
 not the solved state. The quadratic does not keep a maximum principle: its consistent mass
 undershoots next to a fresh inflow, and at a saturated surface the nodes without an interface
-current of their own (the vertices of the surface triangles) settle past x = 1 (1.02-1.06
+current of their own (in 3D the vertices of the surface triangles) settle past x = 1 (1.02-1.06
 on the demo electrode). Clipped after every step, that overshoot comes back in the next solve
 at the expense of the surface's other nodes: the demo electrode's voltage went back up by
 35-75 mV during its final drop, its end took 122 steps instead of 73, its capacity was 1 %

@@ -228,7 +228,7 @@ class ParticleRecords(_DepthTriggered):
 
     def stats(self, sim: Simulation) -> ParticleStatistics:
         if self._stats is None:
-            self._stats = ParticleStatistics(sim.model)
+            self._stats = ParticleStatistics(sim.model, solved=sim.solved_state)
         return self._stats
 
     def write(self, sim: Simulation, label: str) -> None:
@@ -272,7 +272,7 @@ class SolHistograms(_DepthTriggered):
 
     def write(self, sim: Simulation, label: str) -> None:
         if self._stats is None:
-            self._stats = ParticleStatistics(sim.model)
+            self._stats = ParticleStatistics(sim.model, solved=sim.solved_state)
         edges, fractions = self._stats.histogram(self.bins)
         self.records.append({"label": label, "time_s": sim.time, "depth_of_discharge": sim.depth_of_discharge,
                              "depth_of_discharge_paper": _finite_or_none(sim.depth_of_discharge_paper),
@@ -359,7 +359,7 @@ class SurfaceRecords(_DepthTriggered):
 
     def write(self, sim: Simulation, label: str) -> None:
         if self._stats is None:
-            self._stats = ParticleStatistics(sim.model)
+            self._stats = ParticleStatistics(sim.model, solved=sim.solved_state)
         rows = self._stats.surface_cells()
         gathered = sim.comm.gather(rows, root=0)
         if sim.comm.rank != 0:

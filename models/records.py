@@ -12,7 +12,9 @@ residual's quadrature (forms on Gamma with a DG0 test function).
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,10 +24,17 @@ from models.simplex_histogram import volume_histogram
 
 
 class ParticleStatistics:
-    """Computes per-particle records and volume-weighted SoL histograms of a HalfCell."""
+    """Computes per-particle records and volume-weighted SoL histograms of a HalfCell.
 
-    def __init__(self, model: HalfCell) -> None:
+    ``solved`` (e.g. ``Simulation.solved_state``) is a context in which ``model.c_s`` holds
+    the solved state while the records are taken from a reported field (P2: the bounded
+    copy, ``Simulation.reporting``): the interface current and overpotential are evaluated in
+    it, so that the particles' currents are those of the solve and add up to the cell's."""
+
+    def __init__(self, model: HalfCell, solved: Callable[[], contextlib.AbstractContextManager[None]] | None = None
+                 ) -> None:
         self.model = model
+        self._solved = solved or contextlib.nullcontext
         d = self.domains = model.domains
         am = d.active_material
         tdim = am.mesh.topology.dim
@@ -104,7 +113,8 @@ class ParticleStatistics:
         np.maximum.at(hi, self.index, x.max(axis=1))
         lo, hi = self._reduce(lo, MPI.MIN), self._reduce(hi, MPI.MAX)
         area = self._sum(self._per_cell(self._area_form))
-        current = self._sum(self._per_cell(self._current_form))
+        with self._solved():
+            current = self._sum(self._per_cell(self._current_form))
         safe_v = np.where(volume > 0, volume, np.nan)
         mean = x_int / safe_v
         std = np.sqrt(np.maximum(x2_int / safe_v - mean**2, 0.0))
@@ -133,17 +143,21 @@ class ParticleStatistics:
             w = d.am(ufl.TestFunction(self.W))
             X = ufl.SpatialCoordinate(d.mesh)
             c_max = model.parameters.active_material.max_concentration
-            integrands = {"eta": model.interface_overpotential, "sol": d.am(model.c_s) / c_max,
-                          **{f"x{k}": d.am(X[k]) for k in range(d.gdim)}}
+            integrands = {"sol": d.am(model.c_s) / c_max, **{f"x{k}": d.am(X[k]) for k in range(d.gdim)}}
             self._surface_forms = {name: dolfinx.fem.form(f * w * model.dGamma, entity_maps=d.entity_maps)
                                    for name, f in integrands.items()}
+            self._overpotential_form = dolfinx.fem.form(model.interface_overpotential * w * model.dGamma,
+                                                        entity_maps=d.entity_maps)
         area = self._per_cell(self._area_form)
         on = np.flatnonzero(area > 0)
         a = area[on]
+        with self._solved():
+            current = self._per_cell(self._current_form)[on] / a
+            overpotential = self._per_cell(self._overpotential_form)[on] / a
         out = {"particle_id": self.domains.particle_tags[self.index[on]], "area": a,
-               "current_density": self._per_cell(self._current_form)[on] / a}
+               "current_density": current, "overpotential": overpotential}
         per = {name: self._per_cell(form)[on] / a for name, form in self._surface_forms.items()}
-        out["overpotential"], out["surface_sol"] = per.pop("eta"), per.pop("sol")
+        out["surface_sol"] = per.pop("sol")
         out["centroid"] = np.column_stack([per[f"x{k}"] for k in range(self.domains.gdim)])
         return out
 

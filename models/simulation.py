@@ -77,6 +77,9 @@ class Output(typing.Protocol):
 
     dod_targets: tuple[float, ...] = ()
     """Depths of discharge the loop lands on exactly during a discharging CC step."""
+    saves_state: bool = False
+    """True for an output that must see the solved fields (a checkpoint); the others see the
+    reported c_s (:meth:`Simulation.reporting`: for P2 the copy bounded by the limiter)."""
 
     def update(self, sim: Simulation, t: float) -> None:
         """After the consistent initialisation (t = 0) and after every accepted step."""
@@ -200,7 +203,8 @@ class Simulation:
         if self._limiter is not None and self.model.solid_degree == 2:
             self._reported = self.model.c_s.copy()
             self._reported_previous = self.model.c_s.copy()
-        self._reported_at = 0  # the step whose reported field is at hand (at the start: the state)
+        self._reported_at = 0  # the step whose reported field is at hand
+        self._solved_values: np.ndarray | None = None  # the state's c_s while the reported one is swapped in
         self.trend: tuple[dict[str, np.ndarray], float] | None = None  # last accepted increment by field
         self.lithium_initial = self.model.diagnostics()["lithium_solid"]
         return self
@@ -339,6 +343,8 @@ class Simulation:
                 f"the consistent initial potentials did not converge ({result.reason_name}, "
                 f"{result.iterations} Newton iterations) for {step.label}")
         self.newton = result
+        if self._reported is not None:  # the frozen-c solve leaves c_s at x0 to solver tolerance
+            self._reported.x.array[:] = self.model.c_s.x.array
         self._measure(step)
         st = self.state
         st.min_sol = st.min_state_sol = min(st.min_sol, self.sol_min)
@@ -562,10 +568,41 @@ class Simulation:
         c_s = self.model.c_s.x.array
         state = c_s.copy()
         c_s[:] = self._reported.x.array
+        self._solved_values = state
         try:
             yield
         finally:
             c_s[:] = state
+            self._solved_values = None
+
+    @contextlib.contextmanager
+    def solved_state(self) -> Iterator[None]:
+        """Within :meth:`reporting`, put the solved c_s back for what must be evaluated on it:
+        the interface current and overpotential of the records, which belong to the solve (the
+        particles' currents add up to the cell's). Outside it, nothing changes."""
+        state = self._solved_values
+        if state is None:
+            yield
+            return
+        c_s = self.model.c_s.x.array
+        reported = c_s.copy()
+        c_s[:] = state
+        try:
+            yield
+        finally:
+            c_s[:] = reported
+
+    def bound_reported_anew(self) -> None:
+        """The reported field from the solved state alone (after a checkpoint load, which keeps
+        only the state): its overshoot clipped, its own range as the old state. (So a run resumed
+        in the first seconds of a discharge reports the state's undershoot below x0, the
+        consistent mass's, until the state itself no longer has it.)"""
+        if self._reported is None:
+            return
+        self._reported.x.array[:] = self.model.c_s.x.array
+        self._reported_previous.x.array[:] = self.model.c_s.x.array
+        self._limiter.apply(self._reported, self._reported_previous, 0.0)
+        self._reported_at = self.state.steps_taken
 
     def _check_depletion(self) -> None:
         if self.single_particle:

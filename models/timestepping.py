@@ -20,11 +20,12 @@ def physical_sol_change(x: np.ndarray, x_old: np.ndarray) -> float:
     [0, 1]: what ``max_sol_change`` limits.
 
     A node's excursion past x = 1 (or below 0) is not a change of state that the step must
-    resolve: the limiter (:mod:`models.bounds`) removes it after the step, and its size hardly
-    shrinks with the step. On a P2 c_s it is the quadratic's overshoot at the nodes of a
-    saturated surface (0.01-0.02 at every step of 1-30 s on the demo electrode), and counted as a
-    change it held the step at the SoL limit and cut it from 30 s to 2 s over DoD 0.80-0.89
-    (``benchmarks/README.md``, "The end of a P2 discharge").
+    resolve: it is clipped, from the state after the step (P1) or from the reported field
+    (P2), by :mod:`models.bounds`, and its size hardly shrinks with the step. On a P2 c_s it
+    is the quadratic's overshoot at the nodes of a saturated surface (0.01-0.02 at every step
+    of 1-30 s on the demo electrode), and counted as a change it held the step at the SoL
+    limit and cut it from 30 s to 2 s over DoD 0.80-0.89 (``benchmarks/README.md``, "The end
+    of a P2 discharge").
     """
     change = np.abs(np.clip(x, 0.0, 1.0) - np.clip(x_old, 0.0, 1.0))
     return float(np.max(change, initial=0.0))

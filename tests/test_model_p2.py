@@ -75,6 +75,24 @@ def test_p2_outputs_report_the_bounded_field_and_checkpoints_keep_the_solved_sta
         assert sim.model.c_s.x.array.min() / c_max >= x0 - 1e-12
 
 
+def test_p2_particle_currents_come_from_the_solve_while_their_sol_is_reported():
+    """At the end of a P2 discharge (saturated surfaces, whose overshoot the reported field
+    clips), the particle records taken as an output takes them (inside ``reporting``) have the
+    bounded SoL and the solved interface current: the particles' currents add up to the cell's.
+    Evaluated on the bounded copy instead, they would not."""
+    comm = MPI.COMM_SELF
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(5.0, 3.0),
+                     settings(solid_degree=2), [], show_progress=False).build()
+    sim.run()
+    assert sim.state.max_state_sol > 1.0 + 1e-3, "the state overshoots at the saturated surfaces"
+    with sim.reporting():
+        records = ParticleStatistics(sim.model, solved=sim.solved_state).particles()
+        naive = ParticleStatistics(sim.model).particles()
+    assert records["current_integral"].sum() == pytest.approx(-sim.current, rel=1e-8)
+    assert records["sol_max"].max() <= 1.0 + 1e-12
+    assert abs(naive["current_integral"].sum() / -sim.current - 1.0) > 1e-6
+
+
 @pytest.mark.mpi
 def test_the_p2_repair_conserves_lithium_and_brings_every_dof_into_its_bounds(comm):
     """Random P2 values past x = 1 and below the previous minimum: after the limiter every dof
