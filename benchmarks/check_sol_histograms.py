@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/check_sol_histograms.py results/demo [--samples 400]
 
 For every record that has both a histogram in ``sol_histograms.json`` and a VTK snapshot
-``fields/<label>_sol/sol.pvd``, the P1 field x is sampled at ``--samples`` uniformly random
-points per tetrahedron (volume-weighted, seed 0) and binned like the stored histogram. Prints
+``fields/<label>_sol/sol.pvd``, the field x is sampled at ``--samples`` uniformly random
+points per tetrahedron (volume-weighted, seed 0; a P2 snapshot's quadratic tetrahedra are
+split into the eight sub-tetrahedra of their red refinement, on which the run histograms the
+piecewise-linear interpolant, ``models.records.red_refinement``) and binned like the stored histogram. Prints
 the largest per-bin difference and the L1 distance (0 = identical, 2 = disjoint) to that
 sampling, and the L1 distance to the exact histogram recomputed from the snapshot
 (``models.simplex_histogram``, the same closed form the run uses; ~1e-15 when the stored
@@ -19,8 +21,12 @@ import argparse
 
 import numpy as np
 
+from models.records import red_refinement
 from models.simplex_histogram import volume_histogram
 from postprocess.discharge_results import read_results
+
+VTK_QUADRATIC_TET_EDGES = [[0, 1], [1, 2], [0, 2], [0, 3], [1, 3], [2, 3]]
+"""The edges of VTK's 10-node tetrahedron, in the order of its midpoint nodes 4-9."""
 
 
 def snapshot_cells(pvd) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +37,9 @@ def snapshot_cells(pvd) -> tuple[np.ndarray, np.ndarray]:
     grid = data.combine() if isinstance(data, pv.MultiBlock) else data
     if "vtkGhostType" in grid.cell_data:  # parallel pieces repeat their ghost cells
         grid = grid.extract_cells(np.flatnonzero(np.asarray(grid.cell_data["vtkGhostType"]) == 0))
-    tets = np.concatenate([c for c in grid.cells_dict.values() if c.shape[1] == 4])
+    cells = grid.cells_dict.values()
+    quadratic = [c[:, red_refinement(3, VTK_QUADRATIC_TET_EDGES)].reshape(-1, 4) for c in cells if c.shape[1] == 10]
+    tets = np.concatenate([c for c in cells if c.shape[1] == 4] + quadratic)
     corners = grid.points[tets]
     volume = np.abs(np.linalg.det(corners[:, 1:] - corners[:, :1])) / 6.0
     return np.asarray(grid.point_data["sol"])[tets], volume

@@ -171,13 +171,14 @@ class ParticleStatistics:
         return edges, total / max(total.sum(), 1e-300)
 
 
-def red_refinement(tdim: int) -> np.ndarray:
+def red_refinement(tdim: int, edges: list[list[int]] | None = None) -> np.ndarray:
     """The cells of the red refinement of a P2 simplex as local dof indices (vertices, then the
-    edge midpoints in basix's edge order): 2^tdim children of equal measure. A tetrahedron
-    gives its four corners and the octahedron left over, cut along the diagonal between the
-    midpoints of edges (0, 2) and (1, 3)."""
-    cell = basix.CellType.tetrahedron if tdim == 3 else basix.CellType.triangle
-    edges = basix.topology(cell)[1]
+    edge midpoints in the order of ``edges``, default basix's; VTK's quadratic tetrahedron has
+    (0, 1), (1, 2), (0, 2), (0, 3), (1, 3), (2, 3)): 2^tdim children of equal measure. A
+    tetrahedron gives its four corners and the octahedron left over, cut along the diagonal
+    between the midpoints of edges (0, 2) and (1, 3)."""
+    if edges is None:
+        edges = basix.topology(basix.CellType.tetrahedron if tdim == 3 else basix.CellType.triangle)[1]
     mid = {frozenset(e): tdim + 1 + k for k, e in enumerate(edges)}
 
     def m(a: int, b: int) -> int:

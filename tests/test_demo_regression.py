@@ -15,10 +15,14 @@ capacity 2.6e-5 lower (the time discretisation of the other sequence). Re-pinned
 a stagnating Newton solve was stopped after 5 iterations and c_s was no longer extrapolated into
 the saturation band of i0 (``models.solver.STAGNATION_RATIO``, ``Simulation._into_saturation``):
 the same 69 steps with 371 instead of 401 iterations, the capacity 2e-5 higher (0.9851963023
-before; the end of the step sequence moved). Refactoring must not
+before; the end of the step sequence moved). Re-pinned again when the demo case switched to
+quadratic c_s with matched sphere facets and the P2 limiter to the reported field
+(benchmarks/README.md, "The end of a P2 discharge"): 73 steps, 383 iterations, 0.9764412368
+mAh/cm^2 at t = 1069.724825 s (the P1 case gave 0.9852157264 at 1137.537823 s; P1's voltage
+on this mesh is 44-100 mV above the converged one, P2's 7-11 mV). Refactoring must not
 change any of these; a model or solver change re-pins them and says so in its commit.
 
-Marked ``slow``: about 4-8 minutes on one rank (the mesh ~15 s, 69 steps), too long for the
+Marked ``slow``: about 5-8 minutes on one rank (the mesh ~15 s, 73 steps), too long for the
 default suite; run it with ``.venv/bin/python -m pytest -m slow tests/test_demo_regression.py``.
 """
 
@@ -34,10 +38,10 @@ from studies.case import load_case
 from tests.helpers import REPO
 
 DEMO_CASE = REPO / "studies" / "cases" / "demo.toml"
-CAPACITY_mAh_cm2 = 0.9852157264
-STEPS = 69
-NEWTON_ITERATIONS = 371
-END_TIME_s = 1137.537823
+CAPACITY_mAh_cm2 = 0.9764412368
+STEPS = 73
+NEWTON_ITERATIONS = 383
+END_TIME_s = 1069.724825
 
 
 @pytest.mark.slow
