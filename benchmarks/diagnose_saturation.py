@@ -23,16 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from foundation.stack import MPI
-from models.simulation import Simulation
+from models.simulation import Output, Simulation
 from studies.case import CaseOverrides, load_case
 from studies.stages import mesh_for_case
 
 
-class SaturationMonitor:
+class SaturationMonitor(Output):
     """An output that prints one line per accepted step (on rank 0)."""
 
     saves_state = True  # read the solved c_s, not the bounded copy that other outputs see
-    dod_targets: tuple[float, ...] = ()
 
     def __init__(self, from_dod: float) -> None:
         self.from_dod = from_dod
@@ -60,18 +59,6 @@ class SaturationMonitor:
                   f"{largest[3]:.4f})  past 1: {past:5d}  Newton {sim.newton.iterations:2d}  "
                   f"moved {st.bounds_moved_fraction:.3g} / {getattr(st, 'reported_moved_fraction', 0.0):.3g}",
                   flush=True)
-
-    def step_end(self, sim: Simulation, step: object) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def state(self) -> dict:
-        return {}
-
-    def load(self, state: dict) -> None:
-        pass
 
 
 def main() -> None:

@@ -558,39 +558,36 @@ class Simulation:
         with self.reporting():
             self._measure_sol()
 
-    @contextlib.contextmanager
-    def reporting(self) -> Iterator[None]:
+    def reporting(self) -> contextlib.AbstractContextManager[None]:
         """Within this context ``model.c_s`` holds the reported field (the bounded copy of the
         state for P2 c_s; the state itself otherwise); the state is put back on exit."""
         if self._reported is None or self._reported_at != self.state.steps_taken:
-            yield
-            return
-        c_s = self.model.c_s.x.array
-        state = c_s.copy()
-        c_s[:] = self._reported.x.array
-        self._solved_values = state
-        try:
-            yield
-        finally:
-            c_s[:] = state
-            self._solved_values = None
+            return contextlib.nullcontext()
+        return self._holding(self._reported.x.array, keep_solved=True)
 
-    @contextlib.contextmanager
-    def solved_state(self) -> Iterator[None]:
+    def solved_state(self) -> contextlib.AbstractContextManager[None]:
         """Within :meth:`reporting`, put the solved c_s back for what must be evaluated on it:
         the interface current and overpotential of the records, which belong to the solve (the
         particles' currents add up to the cell's). Outside it, nothing changes."""
-        state = self._solved_values
-        if state is None:
-            yield
-            return
+        if self._solved_values is None:
+            return contextlib.nullcontext()
+        return self._holding(self._solved_values)
+
+    @contextlib.contextmanager
+    def _holding(self, values: np.ndarray, keep_solved: bool = False) -> Iterator[None]:
+        """``model.c_s`` holds ``values`` within the context, its own values again after it
+        (``keep_solved``: those are the solved state, kept for :meth:`solved_state`)."""
         c_s = self.model.c_s.x.array
-        reported = c_s.copy()
-        c_s[:] = state
+        own = c_s.copy()
+        c_s[:] = values
+        if keep_solved:
+            self._solved_values = own
         try:
             yield
         finally:
-            c_s[:] = reported
+            c_s[:] = own
+            if keep_solved:
+                self._solved_values = None
 
     def bound_reported_anew(self) -> None:
         """The reported field from the solved state alone (after a checkpoint load, which keeps
