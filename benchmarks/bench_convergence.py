@@ -46,6 +46,13 @@ def level_numbers(out: Path, thickness_m: float) -> dict[str, float]:
     voltage = np.array([float(r["voltage_V"]) for r in rows])
     numbers = {f"V(DoD {d:g}) [V]": float(np.interp(d, dod, voltage)) for d in DODS}
     numbers["capacity [mAh/cm2]"] = float(rows[-1]["capacity_mAh_cm2"])
+    # the capacity is the mesh's AM volume times its utilisation (the C-rate's current scales
+    # with the mesh's own AM): split into the two, each against its own limit
+    numbers["DoD at the end (utilisation)"] = float(rows[-1]["depth_of_discharge"])
+    mesh = json.loads((out / "manifest.json").read_text())["mesh"]
+    exact = ((mesh.get("info") or {}).get("reference") or {}).get("am_volume_m3")
+    if exact:  # packings: the exact volume of the clipped sphere union
+        numbers["AM volume / exact"] = float(mesh["geometry"]["am_volume"]) / float(exact)
     with open(out / "particles" / "particles_dod0.600.csv", newline="") as f:
         particles = list(csv.DictReader(f))
     depth = np.array([float(p["centroid_z_m"]) for p in particles])

@@ -20,7 +20,6 @@ suite asserts a subset (tests/test_validation_pybamm.py).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 
@@ -29,43 +28,14 @@ import numpy as np
 os.environ["PYBAMM_DISABLE_TELEMETRY"] = "true"
 
 from foundation.stack import MPI  # noqa: E402
-from meshing.boundary_layers import BoundaryLayerOptions, add_boundary_layers  # noqa: E402
-from meshing.distribute import distribute  # noqa: E402
+from meshing.boundary_layers import BoundaryLayerOptions  # noqa: E402
 from meshing.layered_sphere import LayeredSphereOptions  # noqa: E402
-from meshing.records import Packing  # noqa: E402
-from meshing.sphere_facets import match_sphere_facets  # noqa: E402
-from meshing.tags import CellTag, FacetTag  # noqa: E402
-from meshing.tetmesh import TetMesh, tet_faces  # noqa: E402
-from models.meshes import SPHERE_MESH, sphere  # noqa: E402
+from models.meshes import SPHERE_MESH, electrode_particle  # noqa: E402
 from models.parameters import parameter_set  # noqa: E402
 from models.reference import single_particle_finite_volume, single_particle_pybamm  # noqa: E402
 from models.runner import SINGLE_PARTICLE_SOL_CHANGE, run_single_particle  # noqa: E402
 
 ABOVE_VOLTAGE_V = 3.45
-
-
-def electrode_tools_sphere(radius: float, size: float, layers: int, first: float, share: float, facets: bool):
-    """An isotropic gmsh sphere (element size ``size`` x R) through the electrode meshes' surface
-    tools: ``layers`` boundary layers ``share`` deep (outermost ``first`` of the depth) and/or facets
-    matched to 3 V / A = R.
-    Serial (the benchmark runs one rank)."""
-    md = sphere(MPI.COMM_SELF, radius, size)
-    x = md.mesh.geometry.x
-    cells = md.mesh.geometry.dofmap.reshape(-1, 4)
-    centre = 10.0 * radius  # inside a box far larger than the particle: no box face touches it
-    faces = tet_faces(cells)
-    surface = faces.nodes[faces.boundary]
-    box = (20.0 * radius,) * 3
-    tm = TetMesh(x + centre, cells, np.full(len(cells), int(CellTag.PARTICLE_BASE)), surface,
-                 np.full(len(surface), int(FacetTag.INTERFACE)), box, 1e-9)
-    if facets:
-        one = Packing(centres=np.full((1, 3), centre), radii=np.array([radius]), box=box, particle_ids=np.arange(1))
-        tm = match_sphere_facets(tm, one)
-    if layers:
-        tm = add_boundary_layers(tm, BoundaryLayerOptions(layers, first, share))
-        # the lone particle's surface is the whole boundary: keep only its interface tags
-        tm = dataclasses.replace(tm, facets=surface, facet_tags=np.full(len(surface), int(FacetTag.INTERFACE)))
-    return distribute(tm, MPI.COMM_SELF)
 
 
 def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_change: float,
@@ -75,7 +45,9 @@ def compare(radius_um: float, c_rate: float, mesh: LayeredSphereOptions, sol_cha
     solver = {"max_sol_change": sol_change, "solid_degree": solid_degree}
     start = time.perf_counter()
     if tools is not None:  # isotropic tetrahedra through the electrode meshes' surface tools
-        particle = electrode_tools_sphere(radius_um * 1e-6, tet[0], *tools)
+        layers, first, share, facets = tools
+        particle = electrode_particle(MPI.COMM_SELF, radius_um * 1e-6, tet[0], facets,
+                                      BoundaryLayerOptions(layers, first, share) if layers else None)
         fe = run_single_particle(radius_um * 1e-6, c_rate, params, mesh=particle, solver=solver)
     elif tet is None:
         fe = run_single_particle(radius_um * 1e-6, c_rate, params, sphere_mesh=mesh,

@@ -11,8 +11,9 @@ gives the reference voltages at the depths of discharge directly (e.g. Richardso
 With ``--richardson RATIO`` the last three runs, given coarse to fine with that refinement
 ratio of their element sizes, give the observed order and the Richardson-extrapolated voltage
 at each depth of discharge (``bench_convergence.richardson``), and, when they reached DoD 0.6
-(and the cut-off), of the depth-binned intra-particle std at DoD 0.6 (and of the capacity):
-the numbers of ``bench_convergence.level_numbers``.
+(and the cut-off), of the depth-binned intra-particle std at DoD 0.6 (and of the capacity, split
+into the utilisation and the mesh's AM volume, whose exact value is known for packings, and
+recombined as the capacity of the exact geometry): the numbers of ``bench_convergence.level_numbers``.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ def read_run(directory: Path, dods: list[float]) -> dict:
         "stop": state.get("stop_reason", ""),
         "layers": (manifest["mesh"].get("info") or {}).get("boundary_layers", {}).get("layers", 0),
         "sphere_facets": "sphere_facets" in (manifest["mesh"].get("info") or {}),
-        # manifests record the whole solver table; those written before the option existed were P1
-        "solid_degree": ((manifest.get("case") or {}).get("solver") or {}).get("solid_degree", 1),
+        # the degree the run used (solver.solid_degree = auto is resolved by the mesh); older
+        # manifests record only the case's setting
+        "solid_degree": (manifest.get("solver") or {}).get(
+            "solid_degree", ((manifest.get("case") or {}).get("solver") or {}).get("solid_degree", 1)),
         "thickness_m": manifest["mesh"]["geometry"]["electrode_thickness"],
     }
 
@@ -107,17 +110,30 @@ def main() -> None:
             numbers = [level_numbers(d, r["thickness_m"]) for d, r in zip(args.runs[-3:], runs[-3:], strict=True)]
             keys = [k for k in numbers[0] if not k.startswith("V(")]
             if not all(r["complete"] for r in runs[-3:]):
-                keys.remove("capacity [mAh/cm2]")
+                keys = [k for k in keys if k not in ("capacity [mAh/cm2]", "DoD at the end (utilisation)")]
             print(f"| quantity | order | extrapolated | {errors.replace('[mV]', '[%]')} |")
             print("|---" * 6 + "|")
             for key in keys:
                 values = [n[key] for n in numbers]
                 order, limit = richardson(values, args.richardson)
+                if key == "AM volume / exact":  # the limit is known: the exact volume of the packing
+                    order = float(np.log((values[0] - 1) / (values[1] - 1)) / np.log(args.richardson))
+                    limit = 1.0
                 if not np.isfinite(limit):
                     print(f"| {key} | - | - | " + " | ".join(f"{v:.5g}" for v in values) + " |")
                     continue
                 print(f"| {key} | {order:.2f} | {limit:.5g} | "
                       + " | ".join(f"{(v / limit - 1) * 100:+.2f}" for v in values) + " |")
+            if {"AM volume / exact", "DoD at the end (utilisation)"} <= set(keys):
+                # the capacity of the exact geometry: the utilisation's limit times the capacity of
+                # the exact AM volume (per unit DoD); Richardson on the capacity itself extrapolates
+                # the AM volume's pre-asymptotic sequence too
+                _, utilisation = richardson([n["DoD at the end (utilisation)"] for n in numbers], args.richardson)
+                n = numbers[-1]
+                per_dod = n["capacity [mAh/cm2]"] / n["DoD at the end (utilisation)"] / n["AM volume / exact"]
+                limit = utilisation * per_dod
+                print(f"| capacity = utilisation limit x exact AM | - | {limit:.5g} | "
+                      + " | ".join(f"{(m['capacity [mAh/cm2]'] / limit - 1) * 100:+.2f}" for m in numbers) + " |")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ def mesh_geometry(
     """Run one meshing route on this process (no MPI), then insert the boundary layers under
     the particle surfaces if ``options.boundary_layers`` asks for them."""
     options = options or MeshOptions()
-    if options.sphere_facets and not isinstance(geometry, Packing):
+    sphere_facets = isinstance(geometry, Packing) if options.sphere_facets == "auto" else options.sphere_facets
+    if sphere_facets and not isinstance(geometry, Packing):
         raise InputError(f"mesh.sphere_facets = true for a {type(geometry).__name__}: accepted only for packings "
                          "(spheres); an image's particles have no sphere to match")
     tm = _mesh_route(geometry, separator_thickness, options, method, log)
@@ -56,7 +57,7 @@ def mesh_geometry(
             for pid, label in zip(geometry.particle_ids, geometry.meta["source_labels"], strict=True)
         }
         tm.info["particle_list"] = geometry.meta.get("particle_list", {})
-    if options.sphere_facets:
+    if sphere_facets:
         tm = match_sphere_facets(tm, geometry)
         check_tet_mesh(tm)
         if log:

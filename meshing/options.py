@@ -46,7 +46,8 @@ class MeshOptions:
         boundary_layer_share: depth of the layers relative to the local surface element size
             (up to 1.5: the particle interior contracts with its surface).
         sphere_facets: packings: move the surface vertices so that each faceted particle has
-            its sphere's volume-to-surface ratio 3 V / A = R (:mod:`meshing.sphere_facets`).
+            its sphere's volume-to-surface ratio 3 V / A = R (:mod:`meshing.sphere_facets`);
+            ``"auto"``: for packings, not for images.
         smoothing_iterations: SurfaceNets smoothing iterations (images); about 4 keeps area
             and volume within a few per cent, 0 gives the staircase surface.
         resolve_cbd: images: keep the carbon-binder domain as cell tag 3 instead of lumping it
@@ -63,7 +64,7 @@ class MeshOptions:
     boundary_layers: int = 0
     boundary_layer_first: float = 0.02
     boundary_layer_share: float = 0.3
-    sphere_facets: bool = False
+    sphere_facets: bool | Literal["auto"] = False
     smoothing_iterations: int = 4
     resolve_cbd: bool = False
     max_cells: int = 5_000_000

@@ -8,6 +8,9 @@ these builders make meshes with the same tags (:mod:`meshing.tags`) without it:
   slab on top. Cheap, any size, exact cell-centroid tags.
 * :func:`sphere` - one smooth gmsh/OpenCASCADE sphere (a single particle, tag 100, surface
   facets tagged as the interface), uniform or graded towards the surface.
+* :func:`electrode_particle` - :func:`sphere` through the electrode meshes' surface tools
+  (facets matched to the sphere, boundary layers): the single-particle twin of an electrode's
+  particles.
 * :func:`layered_sphere` - a faceted sphere with boundary-layer elements under its surface
   (:mod:`meshing.layered_sphere`): the default single-particle mesh (``SPHERE_MESH``).
 * :func:`grained_disk` - a 2D secondary-particle cross-section of primary grains
@@ -29,13 +32,16 @@ import numpy as np
 
 from foundation.errors import InputError
 from foundation.stack import MPI, dolfinx
+from meshing.boundary_layers import BoundaryLayerOptions, add_boundary_layers
 from meshing.distribute import coordinate_element, distribute, run_on_root
 from meshing.gmsh_tools import gmsh_session, refine_towards
 from meshing.grains import GrainedDiskSpec, GrainLayout, add_grained_disk
 from meshing.grains3d import GrainedSphereSpec, SphereGrainLayout, grain_layout, mesh_grained_sphere, open_defects
 from meshing.layered_sphere import LayeredSphereOptions, layered_unit_sphere
+from meshing.records import Packing
+from meshing.sphere_facets import match_sphere_facets
 from meshing.tags import CellTag, FacetTag
-from meshing.tetmesh import TetMesh
+from meshing.tetmesh import TetMesh, tet_faces
 from models.mesh_input import MeshData, ghosted_partitioner
 
 Particle = tuple[Sequence[float], float]
@@ -185,6 +191,37 @@ def sphere(comm: MPI.Comm, radius: float, size: float = 0.15, order: int = 1,
     mesh_data = _distribute(comm, model, gdim=3, scale=radius)
     return dataclasses.replace(mesh_data, info={"builder": "sphere", "radius_m": radius, "relative_size": size,
                                                    "relative_surface_size": surface_size})
+
+
+def electrode_particle(comm: MPI.Comm, radius: float, size: float, sphere_facets: bool = True,
+                       layers: BoundaryLayerOptions | None = None) -> MeshData:
+    """An isotropic :func:`sphere` (element size ``size`` x R) through the surface tools of the
+    electrode meshes: facets matched to 3 V / A = R (``sphere_facets``, :mod:`meshing.sphere_facets`;
+    its ``info["sphere_facets"]`` then selects quadratic c_s, ``solver.solid_degree = auto``) and
+    optionally boundary layers (:mod:`meshing.boundary_layers`). The single-particle twin of a
+    packing electrode's particles at interface elements of ``size`` x r. Built on rank 0."""
+
+    def build() -> TetMesh:
+        md = sphere(MPI.COMM_SELF, radius, size)
+        cells = md.mesh.geometry.dofmaps[0].reshape(-1, 4)
+        faces = tet_faces(cells)
+        surface = faces.nodes[faces.boundary]
+        centre = 10.0 * radius  # inside a box far larger than the particle: no box face touches it
+        box = (20.0 * radius,) * 3
+        tm = TetMesh(md.mesh.geometry.x + centre, cells, np.full(len(cells), int(CellTag.PARTICLE_BASE)), surface,
+                     np.full(len(surface), int(FacetTag.INTERFACE)), box, 1e-9)
+        if sphere_facets:
+            one = Packing(centres=np.full((1, 3), centre), radii=np.array([radius]), box=box,
+                          particle_ids=np.arange(1))
+            tm = match_sphere_facets(tm, one)
+        if layers is not None:
+            tm = add_boundary_layers(tm, layers)
+            # the lone particle's surface is the whole boundary: keep only its interface tags
+            tm = dataclasses.replace(tm, facets=surface, facet_tags=np.full(len(surface), int(FacetTag.INTERFACE)))
+        tm.info.update({"builder": "electrode_particle", "radius_m": radius, "relative_size": size})
+        return tm
+
+    return distribute(run_on_root(comm, build), comm)
 
 
 def _distribute(comm: MPI.Comm, model, gdim: int, scale: float) -> MeshData:

@@ -142,7 +142,7 @@ def run_summary(sim: Simulation) -> dict[str, Any]:
         }
         data["protocol"] = [s.describe(cap) for s in sim.steps]
         data["solver"] = {"preset": sim.galvanostatic.preset, "options": sim.galvanostatic.options,
-                          "unknowns": sim.galvanostatic.unknowns}
+                          "unknowns": sim.galvanostatic.unknowns, "solid_degree": sim.model.solid_degree}
         data["result"] = sim.summary() if sim.diagnostics else None
     return data
 

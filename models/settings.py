@@ -29,13 +29,15 @@ class SolverSettings:
     model: Literal["full", "single_particle"] = spec(
         "full", help="single_particle = AM only with uniform electrolyte (SST-only reference)"
     )
-    solid_degree: Literal[1, 2] = spec(
-        1, help="Lagrange degree of c_s: 1 = linear, lumped storage and a nodal interface current; 2 = quadratic, "
+    solid_degree: Literal["auto", 1, 2] = spec(
+        "auto", help="Lagrange degree of c_s: 1 = linear, lumped storage and a nodal interface current; 2 = quadratic, "
         "which resolves the diffusion layer under the particle surfaces on coarse meshes (D8 electrode at 3C with "
         "mesh.sphere_facets: within 5 mV of the converged voltage at r/5 where 1 is 17-22 mV off, and 7-11 mV at "
         "r/2.5 where 1 is 44-100 mV off; larger particles and rates need smaller elements), at about twice the "
         "unknowns and 1.7 times the wall time of 1 on the same mesh (benchmarks/README.md, \"Quadratic c_s\", "
-        "\"The end of a P2 discharge\")"
+        "\"The end of a P2 discharge\"); auto = the measured choice for the mesh: 2 where the particles' facets are "
+        "matched to their spheres (packings, mesh.sphere_facets), 1 elsewhere (the layered single-particle sphere "
+        "is within 2.3 mV with 1; image and grained meshes are not measured with 2)"
     )
     dt_initial_s: float = spec(1.0, gt=0, unit="s")
     dt_min_s: float = spec(1e-4, gt=0, unit="s")
@@ -56,3 +58,13 @@ class SolverSettings:
     )
     newton_max_it: int = spec(25, min=1)
     voltage_tolerance_V: float = spec(1e-5, gt=0, max=0.01, unit="V", help="how closely a voltage cut-off is landed")
+
+
+def solid_degree_for(setting: int | str, mesh_info: dict) -> int:
+    """The Lagrange degree of c_s that ``setting`` (``solver.solid_degree``) means on a mesh with
+    ``mesh_info``: ``auto`` is 2 on meshes whose particle facets were matched to their spheres
+    (``mesh_info["sphere_facets"]``, :mod:`meshing.sphere_facets`), the combination whose error
+    per unit cost was measured best, and 1 elsewhere."""
+    if setting == "auto":
+        return 2 if "sphere_facets" in mesh_info else 1
+    return int(setting)

@@ -46,7 +46,7 @@ from models.halfcell import DEPLETION_FLOOR, build_half_cell
 from models.mesh_input import MeshData
 from models.parameters import ParameterSet
 from models.protocol import Capacity, Protocol, Step, nominal_capacity, resolve_steps
-from models.settings import SolverSettings
+from models.settings import SolverSettings, solid_degree_for
 from models.solver import STEP_EFFORT, NewtonResult, NewtonSolver
 from models.timestepping import TimeStepController, physical_sol_change
 
@@ -181,7 +181,8 @@ class Simulation:
             self.domains = build_domains(self.mesh_data, single_particle=self.single_particle)
         with self._timer("forms"):
             tensor = particle_tensor(self.domains, self.anisotropy) if self.anisotropy else None
-            self.model = build_half_cell(self.domains, self.parameters, tensor, self.settings.solid_degree)
+            degree = solid_degree_for(self.settings.solid_degree, self.mesh_data.info)
+            self.model = build_half_cell(self.domains, self.parameters, tensor, degree)
         self._surface_dofs = self.domains.interface_dofs(self.model.c_s.function_space)
         self.capacity: Capacity = nominal_capacity(self.domains, self.parameters)
         if isinstance(self.protocol, (list, tuple)) and all(isinstance(s, Step) for s in self.protocol):

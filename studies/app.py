@@ -51,7 +51,7 @@ from meshing.voxelize import MAX_VOXELS, grid_shape, voxelize
 from models.checkpoint import exists as checkpoint_exists
 from models.checkpoint import read_state as read_checkpoint_state
 from models.mesh_input import load_mesh, recorded_box
-from models.meshes import SPHERE_MESH, layered_sphere, sphere
+from models.meshes import SPHERE_MESH, electrode_particle, layered_sphere, sphere
 from models.outputs import OutputSettings
 from models.parameters import FARADAY, available_parameter_sets, parameter_set
 from models.protocol import CCStep, Protocol
@@ -238,7 +238,7 @@ def run_case_on_mesh(mesh_data: MeshData, case: Case, output_dir: str | Path, re
 def single_particle(radius_um: float, output: str | Path, comm: MPI.Comm, *, c_rate: float = 0.0,
                     current_A_m3: float = 0.0, parameter_set_name: str = "baseline", cutoff_V: float = 0.0,
                     record_dod: Sequence[float] = (), max_duration_s: float = 0.0, element_size: float = 0.0,
-                    show_progress: bool = True) -> Path:
+                    sphere_facets: bool = False, show_progress: bool = True) -> Path:
     """Discharge one spherical particle (the SST-only reference) and write a results directory.
 
     The particle of radius ``radius_um`` [um] is meshed with boundary-layer elements
@@ -250,7 +250,9 @@ def single_particle(radius_um: float, output: str | Path, comm: MPI.Comm, *, c_r
     then. ``element_size`` > 0 meshes the sphere uniformly with elements of that size relative
     to the radius instead (:func:`models.meshes.sphere`): the discretisation of an electrode
     whose interface elements are ``element_size`` x r, so that a reference for a coarse
-    electrode shares its surface resolution."""
+    electrode shares its surface resolution; ``sphere_facets`` then matches its facets to the
+    sphere as ``mesh.sphere_facets`` does in a packing (:func:`models.meshes.electrode_particle`),
+    and c_s is quadratic as in such an electrode (``solver.solid_degree = auto``)."""
     if not (np.isfinite(radius_um) and 0.05 <= radius_um <= 100):
         raise InputError(f"--radius-um {radius_um!r}: accepted is a radius in [0.05, 100] um")
     if (c_rate > 0) == (current_A_m3 > 0):
@@ -273,16 +275,23 @@ def single_particle(radius_um: float, output: str | Path, comm: MPI.Comm, *, c_r
     if not (np.isfinite(element_size) and (element_size == 0 or 0.02 <= element_size <= 1.0)):
         raise InputError(f"--element-size {element_size!r}: accepted is 0 (boundary-layer mesh) or an element "
                          "size in [0.02, 1] relative to the radius")
+    if sphere_facets and not element_size:
+        raise InputError("--sphere-facets matches the facets of a uniform sphere: accepted only with --element-size "
+                         "> 0 (the boundary-layer mesh is already scaled to 3 V / A = R)")
     extra = tuple(float(d) for d in record_dod)
     if not all(np.isfinite(d) and 0 < d < 1 for d in extra):
         raise InputError(f"--record-dod {list(extra)!r}: accepted are depths of discharge in (0, 1)")
     described = {"kind": "single_particle", "radius_um": radius_um, "c_rate": c_rate,
                  "current_A_m3": current_A_m3 or None, "parameter_set": parameter_set_name,
                  "cutoff_V": cutoff_V or params.cell.cutoff_voltage, "max_duration_s": max_duration_s or None,
-                 "sphere_mesh": ({"uniform_size_relative": element_size} if element_size
-                                 else dataclasses.asdict(SPHERE_MESH))}
-    mesh_data = (sphere(comm, radius_um * 1e-6, element_size) if element_size
-                 else layered_sphere(comm, radius_um * 1e-6, SPHERE_MESH))
+                 "sphere_mesh": ({"uniform_size_relative": element_size, "sphere_facets": sphere_facets}
+                                 if element_size else dataclasses.asdict(SPHERE_MESH))}
+    if sphere_facets:
+        mesh_data = electrode_particle(comm, radius_um * 1e-6, element_size)
+    elif element_size:
+        mesh_data = sphere(comm, radius_um * 1e-6, element_size)
+    else:
+        mesh_data = layered_sphere(comm, radius_um * 1e-6, SPHERE_MESH)
     clear_previous_results(out, comm)
     protocol = Protocol(steps=(CCStep(c_rate=c_rate, until_voltage_V=cutoff_V, max_duration_s=max_duration_s),))
     solver = SolverSettings(model="single_particle", dt_max_s=60.0, max_sol_change=SINGLE_PARTICLE_SOL_CHANGE)

@@ -302,9 +302,10 @@ class MeshSettings:
     boundary_layer_share: float = spec(
         0.3, min=0.01, max=1.5, help="total depth of the layers / local surface element size"
     )
-    sphere_facets: bool = spec(
-        False, help="packings: move the surface vertices so that each faceted particle has its sphere's "
-        "volume-to-surface ratio 3 V / A = R (removes the coarse mesh's shorter diffusion length)"
+    sphere_facets: bool | Literal["auto"] = spec(
+        "auto", help="packings: move the surface vertices so that each faceted particle has its sphere's "
+        "volume-to-surface ratio 3 V / A = R (removes the coarse mesh's shorter diffusion length); auto = for "
+        "packings and particle lists, not for images; with solver.solid_degree = auto such a mesh gets quadratic c_s"
     )
     smoothing_iterations: int = spec(4, min=0, max=64, help="SurfaceNets smoothing iterations (images)")
     resolve_cbd: bool = spec(

@@ -47,11 +47,14 @@ PAPER_DS_LIMITING_DEPTH = {"D8_eps_H": 0.83, "D12_eps_H": 1.0, "D16_eps_H": 1.0,
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
-        # Coarse: interface elements r/2.5 (as the demo), small lateral extent, one rank per run,
-        # so that the six electrodes and their references run in minutes on two cores.
+        # Coarse: interface elements r/2.5, small lateral extent, one rank per run, and the
+        # particles' facets as meshed, so linear c_s (solver.solid_degree = auto), so that the six
+        # electrodes and their references run in minutes on two cores (the default, matched facets
+        # with quadratic c_s, doubles the quick studies' cost; benchmarks/README.md)
         "diameters_um": [8.0, 12.0, 16.0],
         "lateral_diameters": 2.0,
-        "mesh": {"interface_size_factor": 2.5, "bulk_size_factor": 2.5, "separator_size_um": 8.0, "threads": 1},
+        "mesh": {"interface_size_factor": 2.5, "bulk_size_factor": 2.5, "separator_size_um": 8.0, "threads": 1,
+                 "sphere_facets": False},
         "ranks": 1,
         # the reference sphere meshed as coarsely as the electrodes' particles (uniform r/2.5): a
         # boundary-layer reference would measure the electrodes' under-resolved surface, not
@@ -59,8 +62,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "reference_mesh": "matched",
     },
     "full": {
-        # The default discretisation (interface elements r/5) on domains of at least 40 µm and
-        # four diameters across, two ranks per run.
+        # The default discretisation (interface elements r/5, facets matched to the spheres and
+        # quadratic c_s) on domains of at least 40 µm and four diameters across, two ranks per run.
         "diameters_um": [8.0, 12.0, 16.0],
         "lateral_diameters": 4.0,
         "lateral_min_um": 40.0,
@@ -125,7 +128,8 @@ def electrode_inputs(cfg: dict[str, Any], e: dict[str, Any], steps: list[Step]) 
                 f"geometry.packing.am_fraction={cfg['am_fraction']:g}", f"geometry.packing.seed={cfg['seed']}"]
     geometry += [f"geometry.packing.{k}={v:g}" if isinstance(v, float) else f"geometry.packing.{k}={v}"
                  for k, v in e.get("packing", {}).items()]
-    mesh = [f"mesh.{k}={v:g}" for k, v in cfg["mesh"].items() if k != "interface_size_factor"]
+    mesh = [f"mesh.{k}={str(v).lower() if isinstance(v, bool) else format(v, 'g')}"
+            for k, v in cfg["mesh"].items() if k != "interface_size_factor"]
     if "interface_size_factor" in cfg["mesh"]:  # r / factor, in µm
         mesh.insert(0, f"mesh.interface_size_um={d / 2 / cfg['mesh']['interface_size_factor']:g}")
     # the porosity is a parameter: both electrodes of a size share the mesh

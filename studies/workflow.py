@@ -63,7 +63,8 @@ class Step:
             ``options["to_cutoff"]``, otherwise recorded at that electrode's model DoD where its
             record at ``options["dod"]`` on ``options["basis"]`` was taken, and stopped soon after;
             ``options["element_size"]`` > 0 meshes the sphere
-            uniformly at that size relative to the radius instead of with boundary layers) or
+            uniformly at that size relative to the radius instead of with boundary layers, its
+            facets matched to the sphere when the electrode's particles were) or
             ``particle`` (`microbat grained-particle` with the arguments ``options["arguments"]``,
             D_pri / D_sec from the fit of step ``options["factor_from"]`` when given) or
             ``ct_particle`` (`microbat ct-particle` with the arguments ``options["arguments"]``) or
@@ -212,6 +213,8 @@ def command(plan: Plan, step: Step, study_dir: Path, launcher: str = "local") ->
     if step.kind == "reference":
         electrode = read_results(step_directory(study_dir, step.options["electrode"]))
         size = ["--element-size", f"{step.options['element_size']:g}"] if step.options.get("element_size") else []
+        if size and "sphere_facets" in ((electrode.manifest.get("mesh") or {}).get("info") or {}):
+            size.append("--sphere-facets")  # the electrode's particles, and so its c_s degree
         particle = ["single-particle", "--radius-um", f"{step.options['radius_um']:.17g}",
                     "--current-A-m3", f"{current_per_am_volume(electrode):.17g}", *size]
         if step.options.get("to_cutoff"):

@@ -19,6 +19,8 @@ from meshing.records import Packing
 from meshing.sphere_facets import match_sphere_facets
 from meshing.tags import CellTag, FacetTag
 from meshing.tetmesh import check_tet_mesh, mean_ratio, tet_volumes, triangle_areas
+from models.settings import SolverSettings, solid_degree_for
+from studies.case import MeshSettings
 from tests.meshing_inputs import random_packing, spheres_image
 
 SEPARATOR = 25e-6
@@ -278,3 +280,17 @@ def test_sphere_facets_give_the_spheres_volume_to_surface_ratio(packing):
         assert np.allclose(matched.nodes[on, axis], value, rtol=0, atol=1e-15)
     with pytest.raises(InputError, match=r"mesh.sphere_facets = true for a LabelledVolume: accepted only for packings"):
         mesh_geometry(spheres_image(packing, 1e-6), SEPARATOR, MeshOptions(sphere_facets=True))
+
+
+def test_the_default_discretisation_is_matched_facets_with_quadratic_c_s_for_packings_only(packing):
+    """A case's `mesh.sphere_facets = auto` matches a packing's facets and leaves an image's alone;
+    `solver.solid_degree = auto` then means quadratic c_s on the packing's mesh and linear on the
+    image's (docs/model.md, "Discretisation of c_s"); explicit settings are kept."""
+    assert MeshSettings().sphere_facets == "auto" and SolverSettings().solid_degree == "auto"
+    r = float(np.mean(packing.radii))
+    options = MeshSettings(interface_size_um=r / 2.5 * 1e6, bulk_size_factor=2.0, threads=1).options()
+    tm = mesh_geometry(packing, SEPARATOR, options)
+    assert tm.info["sphere_facets"]["moved_vertices"] > 0 and solid_degree_for("auto", tm.info) == 2
+    image = mesh_geometry(spheres_image(packing, 1e-6), SEPARATOR, options)
+    assert "sphere_facets" not in image.info and solid_degree_for("auto", image.info) == 1
+    assert solid_degree_for(1, tm.info) == 1 and solid_degree_for(2, image.info) == 2

@@ -47,3 +47,25 @@ def test_single_particle_refuses_two_currents(tmp_path):
                              "--output", str(tmp_path / "x"))
     assert status == 2 and "--c-rate" in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_single_particle_twin_of_a_packing_electrodes_particles(tmp_path):
+    """`--element-size H --sphere-facets` (a study's reference for a packing electrode): the uniform
+    sphere's facets matched to 3 V / A = R and quadratic c_s, as in the electrode; the reported x stays
+    in [x0, 1] and lithium is conserved. Without `--element-size` the flag is refused."""
+    out = app.single_particle(1.0, tmp_path / "sp", MPI.COMM_SELF, c_rate=3.0, cutoff_V=3.6, element_size=0.4,
+                              sphere_facets=True, show_progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    assert manifest["case"]["sphere_mesh"] == {"uniform_size_relative": 0.4, "sphere_facets": True}
+    assert manifest["mesh"]["info"]["sphere_facets"]["moved_vertices"] > 0
+    assert manifest["solver"]["solid_degree"] == 2
+    low, high = manifest["result"]["sol_range"]
+    assert low >= parameter_set("baseline").initial_stoichiometry - 1e-12 and high <= 1.0
+    with open(out / "timeseries.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert max(float(r["lithium_balance_error"]) for r in rows[1:]) < 1e-8
+    status, _, err = run_cli("single-particle", "--radius-um", "1", "--c-rate", "1", "--sphere-facets",
+                             "--output", str(tmp_path / "x"))
+    assert status == 2 and "--sphere-facets" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()

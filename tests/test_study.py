@@ -43,6 +43,9 @@ def test_fig3_plan_is_a_graph_of_runs():
                 assert "outputs.record_paper_dod=[0.6]" in s.settings
             if s.kind == "reference":
                 assert plan.step(s.options["electrode"]).kind == "electrode"
+            if s.kind == "mesh":  # quick: the facets as meshed, so linear c_s; full: the default (auto)
+                facets = [v for v in s.settings if v.startswith("mesh.sphere_facets=")]
+                assert facets == (["mesh.sphere_facets=false"] if preset == "quick" else [])
             if s.kind == "p2d":
                 electrode = plan.step(s.options["electrode"])
                 assert s.after == (electrode.name, *electrode.after) and s.settings == electrode.settings

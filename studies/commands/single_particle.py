@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--element-size", type=float, default=0.0, metavar="H",
                    help="uniform elements of H x radius instead of the boundary-layer mesh (to share a coarse "
                    "electrode's surface resolution; default 0: boundary layers)")
+    p.add_argument("--sphere-facets", action="store_true",
+                   help="with --element-size: match the sphere's facets to 3 V / A = R as mesh.sphere_facets does in "
+                   "a packing, with quadratic c_s as in such an electrode (solver.solid_degree = auto)")
     p.add_argument("--output", help="results directory (default: results/single_particle_R<r>um_<C>C)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
                               current_A_m3=args.current_A_m3, parameter_set_name=args.parameter_set,
                               cutoff_V=args.cutoff_V, record_dod=args.record_dod,
                               max_duration_s=args.max_duration, element_size=args.element_size,
+                              sphere_facets=args.sphere_facets,
                               show_progress=not args.quiet)
     if MPI.COMM_WORLD.rank == 0:
         print(f"microbat single-particle: results are in {out.resolve()}")
