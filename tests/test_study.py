@@ -55,6 +55,26 @@ def test_fig3_plan_is_a_graph_of_runs():
     assert fig3.duration_s(thick) == pytest.approx(720.0)
 
 
+def test_a_matched_reference_shares_its_electrodes_particle_facets(tmp_path):
+    """A reference at an electrode's element size gets `--sphere-facets` (and so quadratic c_s) when the
+    electrode's mesh had its facets matched (the full presets, the default), not otherwise (quick)."""
+    plan = workflow.make_plan("fig3", "quick")
+    for facets in (True, False):
+        electrode = workflow.step_directory(tmp_path / str(facets), "E")
+        electrode.mkdir(parents=True)
+        (electrode / "timeseries.csv").write_text("time_s,voltage_V\n0,4.1\n")
+        info = {"sphere_facets": {"moved_vertices": 10}} if facets else {}
+        (electrode / "manifest.json").write_text(json.dumps({
+            "protocol": [{"mode": "cc", "current_A": 2e-9}],
+            "mesh": {"geometry": {"am_volume": 1e-15}, "info": info}}))
+        step = workflow.Step(name="ref", kind="reference", options={
+            "electrode": "E", "radius_um": 4.0, "to_cutoff": True, "element_size": 0.2})
+        line = workflow.command(plan, step, tmp_path / str(facets))
+        assert line[line.index("--current-A-m3") + 1] == "2000000"
+        assert line[line.index("--element-size") + 1] == "0.2"
+        assert ("--sphere-facets" in line) == facets
+
+
 def test_unknown_study_preset_and_too_few_cores_are_refused(tmp_path):
     with pytest.raises(InputError, match="accepted: one of"):
         workflow.make_plan("fig9", "quick")
