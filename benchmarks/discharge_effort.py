@@ -6,13 +6,17 @@ Reads each run's ``timeseries.csv`` (one row per accepted step) and ``manifest.j
 markdown row per run: capacity and depth of discharge at the end, max x over the run, steps and
 Newton iterations in total and per 1 % of depth of discharge in the middle of the discharge
 (``--middle``), in its last 10 % and in its final 0.5 %, and the ratio of the last 10 %'s Newton
-iterations per 1 % to the middle's (the criterion of issue 11 item 2 is 1). No assertions.
+iterations per 1 % to the middle's (the criterion of issue 11 item 2 is 1). With
+``--progress-log LOG [LOG ...]`` (the progress output of each run, in the same order) a second
+table gives the wall time per 1 % of depth of discharge in the middle and in the last 10 %, read
+from the progress lines' "t = ... s" and "(... s)". No assertions.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +51,34 @@ def row(directory: Path, middle: tuple[float, float]) -> str:
             f"| {ratio:.1f} | {series['voltage_V'][-1]:.4f} |")
 
 
+PROGRESS = re.compile(r"t =\s*([0-9.eE+-]+) s .*\(([0-9.]+) s\)")
+
+
+def wall_row(directory: Path, log: Path, middle: tuple[float, float]) -> str:
+    """Wall time per 1 % of DoD in the middle and in the last 10 %, and the share of the time loop
+    in the last 10 %, from a run's progress log (wall seconds at simulated times)."""
+    series = read_timeseries(directory / "timeseries.csv")
+    marks = np.array([(float(m[1]), float(m[2])) for m in PROGRESS.finditer(log.read_text().replace("\r", "\n"))])
+    dod, time = series["depth_of_discharge"], series["time_s"]
+    end = float(dod[-1])
+
+    def wall(lo: float, hi: float) -> float:
+        t = np.interp([lo, hi], dod, time)
+        w = np.interp(t, marks[:, 0], marks[:, 1])
+        return float(w[1] - w[0])
+
+    mid, last = wall(*middle), wall(end - 0.1, end)
+    total = float(marks[-1, 1] - marks[0, 1])
+    return (f"| {directory.name} | {mid / (100 * (middle[1] - middle[0])):.0f} | {last / 10:.0f} "
+            f"| {last / 60:.0f} of {total / 60:.0f} min ({last / total:.0%}) |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directories", nargs="+", type=Path)
     parser.add_argument("--middle", default="0.3,0.7", help="depth-of-discharge window of the middle")
+    parser.add_argument("--progress-log", nargs="+", type=Path, default=[],
+                        help="each run's progress output (stderr of `microbat run`), in the order of the directories")
     args = parser.parse_args()
     lo, hi = (float(v) for v in args.middle.split(","))
     print("| run | capacity [mAh/cm^2] (DoD) | max x | steps | Newton | wall [s] | middle: steps / Newton per 1 % "
@@ -58,6 +86,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for directory in args.directories:
         print(row(directory, (lo, hi)))
+    if args.progress_log:
+        print("\n| run | middle: wall per 1 % [s] | last 10 %: wall per 1 % [s] | last 10 % of the logged loop |")
+        print("|---|---|---|---|")
+        for directory, log in zip(args.directories, args.progress_log, strict=True):
+            print(wall_row(directory, log, (lo, hi)))
 
 
 if __name__ == "__main__":
