@@ -69,7 +69,7 @@ def wall_row(directory: Path, log: Path, middle: tuple[float, float]) -> str:
 
     mid, last = wall(*middle), wall(end - 0.1, end)
     total = float(marks[-1, 1] - marks[0, 1])
-    return (f"| {directory.name} | {mid / (100 * (middle[1] - middle[0])):.0f} | {last / 10:.0f} "
+    return (f"| {directory.name} | {mid / (100 * (middle[1] - middle[0])):.1f} | {last / 10:.1f} "
             f"| {last / 60:.0f} of {total / 60:.0f} min ({last / total:.0%}) |")
 
 
