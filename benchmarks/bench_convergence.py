@@ -9,8 +9,9 @@ through the application path (`studies.app.run_case`), and prints for every leve
 
 * the voltage at depths of discharge 0.2, 0.4, 0.6 and 0.8 (time series, linear in DoD);
 * the capacity at the cut-off [mAh/cm^2];
-* the intra-particle SoL spread at 60 % DoD: the mean of the particles' SoL standard
-  deviations in five slabs through the thickness (particle centroids; `particles_dod0.600.csv`);
+* the intra-particle SoL spread at 60 % DoD in five depth bins from the separator, as the
+  studies compute it (`postprocess.depth_profile`: particle centroids, each particle's std of x
+  weighted by its AM volume), and as a diagnostic the unweighted mean of the bin's particles;
 
 then, from the three finest levels, the observed order p = ln((f1 - f2) / (f2 - f3)) / ln r
 and the extrapolated value f* = f3 + (f3 - f2) / (r^p - 1), and each level's error against f*.
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from foundation.stack import MPI
+from postprocess.electrode_analytics import depth_profile
 from studies.app import run_case
 from studies.case import load_case
 
@@ -53,14 +55,27 @@ def level_numbers(out: Path, thickness_m: float) -> dict[str, float]:
     exact = ((mesh.get("info") or {}).get("reference") or {}).get("am_volume_m3")
     if exact:  # packings: the exact volume of the clipped sphere union
         numbers["AM volume / exact"] = float(mesh["geometry"]["am_volume"]) / float(exact)
+    # the criterion: the studies' own depth-binned intra-particle std (`postprocess.depth_profile`,
+    # bins from the separator, every particle weighted by its AM volume)
+    profile = depth_profile(out, 0.6, bins=SLABS)
+    for k in range(SLABS):
+        numbers[f"intra std x at 60 %, bin {k + 1}/{SLABS} from the separator"] = float(profile.intra_std[k])
+    # a diagnostic: the unweighted mean over the bin's particles, in which a clipped sliver at a
+    # wall counts as much as a whole particle although it holds a hundredth of the AM
     with open(out / "particles" / "particles_dod0.600.csv", newline="") as f:
-        particles = list(csv.DictReader(f))
-    depth = np.array([float(p["centroid_z_m"]) for p in particles])
+        particles = [p for p in csv.DictReader(f) if float(p["volume_m3"]) > 0]
+    depth = np.array([1.0 - float(p["centroid_z_m"]) / thickness_m for p in particles])
     spread = np.array([float(p["sol_std"]) for p in particles])
-    slab = np.clip((depth / thickness_m * SLABS).astype(int), 0, SLABS - 1)
+    slab = np.clip((depth * SLABS).astype(int), 0, SLABS - 1)
     for k in range(SLABS):
         inside = slab == k
-        numbers[f"std x, slab {k + 1}/{SLABS} at 60 %"] = float(spread[inside].mean()) if inside.any() else math.nan
+        numbers[f"(unweighted particle mean, bin {k + 1}/{SLABS})"] = (
+            float(spread[inside].mean()) if inside.any() else math.nan)
+    # where the unweighted mean's noise comes from: the slivers against the rest
+    diameter = np.array([float(p["equivalent_diameter_m"]) for p in particles])
+    small = diameter < 0.5 * np.median(diameter)
+    numbers["(unweighted mean, particles under half the median diameter)"] = float(spread[small].mean())
+    numbers["(unweighted mean, the other particles)"] = float(spread[~small].mean())
     return numbers
 
 
