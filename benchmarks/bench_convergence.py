@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from foundation.stack import MPI
-from postprocess.electrode_analytics import depth_profile
+from postprocess.electrode_analytics import SIZE_MATCH_RTOL, depth_profile
 from studies.app import run_case
 from studies.case import load_case
 
@@ -51,7 +51,8 @@ def level_numbers(out: Path, thickness_m: float) -> dict[str, float]:
     # the capacity is the mesh's AM volume times its utilisation (the C-rate's current scales
     # with the mesh's own AM): split into the two, each against its own limit
     numbers["DoD at the end (utilisation)"] = float(rows[-1]["depth_of_discharge"])
-    mesh = json.loads((out / "manifest.json").read_text())["mesh"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    mesh = manifest["mesh"]
     exact = ((mesh.get("info") or {}).get("reference") or {}).get("am_volume_m3")
     if exact:  # packings: the exact volume of the clipped sphere union
         numbers["AM volume / exact"] = float(mesh["geometry"]["am_volume"]) / float(exact)
@@ -60,6 +61,16 @@ def level_numbers(out: Path, thickness_m: float) -> dict[str, float]:
     profile = depth_profile(out, 0.6, bins=SLABS)
     for k in range(SLABS):
         numbers[f"intra std x at 60 %, bin {k + 1}/{SLABS} from the separator"] = float(profile.intra_std[k])
+    # and over the particles the Ds-limiting depth compares with its reference sphere: those within
+    # SIZE_MATCH_RTOL of the packing's diameter
+    diameter = ((manifest.get("case") or {}).get("geometry") or {}).get("packing", {}).get("diameter_um")
+    if diameter:
+        d = diameter * 1e-6
+        matched = depth_profile(out, 0.6, bins=SLABS, diameter_range=(d * (1 - SIZE_MATCH_RTOL),
+                                                                      d * (1 + SIZE_MATCH_RTOL)))
+        for k in range(SLABS):
+            numbers[f"intra std x at 60 %, bin {k + 1}/{SLABS}, particles within {SIZE_MATCH_RTOL:.0%} of D"] = (
+                float(matched.intra_std[k]))
     # a diagnostic: the unweighted mean over the bin's particles, in which a clipped sliver at a
     # wall counts as much as a whole particle although it holds a hundredth of the AM
     with open(out / "particles" / "particles_dod0.600.csv", newline="") as f:

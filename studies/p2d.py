@@ -53,6 +53,14 @@ VOXELS_PER_DIAMETER = 20
 P2D_FILE = "p2d.json"
 
 
+def sauter_radius(equivalent_diameters_m) -> float:
+    """The Sauter mean radius [m] of particles of these volume-equivalent diameters, sum d^3 / sum d^2 / 2
+    (the radius of spheres with the particles' total volume per total sphere area); NaN for none."""
+    d = np.asarray(equivalent_diameters_m, dtype=float)
+    d = d[np.isfinite(d) & (d > 0)]
+    return float(0.5 * np.sum(d**3) / np.sum(d**2)) if d.size else float("nan")
+
+
 def electrode_geometry(report: dict[str, Any]) -> dict[str, float]:
     """L [m], phi_AM and a [1/m] of the electrode region of a mesh report (``mesh.json``)."""
     try:
@@ -129,8 +137,7 @@ def p2d_twin(case_path: str | Path, mesh_dir: str | Path, electrode_dir: str | P
     # the same electrode with the particles' own size: R = the Sauter mean of their volume-equivalent
     # radii, a = 3 phi_AM / R; the gap between the two twins is what the contacts and the facets of
     # the 3D particles do to R_eq = 3 phi_AM / a
-    diameters = np.asarray(run.particles[0]["equivalent_diameter_m"]) if run.particles else np.empty(0)
-    sauter = float(0.5 * np.sum(diameters**3) / np.sum(diameters**2)) if diameters.size else float("nan")
+    sauter = sauter_radius(run.particles[0]["equivalent_diameter_m"] if run.particles else [])
     nominal = None
     if np.isfinite(sauter):
         nominal = half_cell_pybamm(params, dataclasses.replace(
