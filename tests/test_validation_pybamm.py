@@ -3,9 +3,11 @@
 * A single 3D spherical particle (the FE single-particle mode: Butler-Volmer, uniform
   electrolyte) against PyBaMM's SPM (its own kinetics and OCP barrier) to 2.8 V: voltage
   within 5 mV above 3.45 V, capacity within 1 %.
-* A 3D monodisperse (D8) packing electrode from the case pipeline against PyBaMM's DFN fed
-  with the porosity, surface area and tortuosity measured on that electrode: the capacity
-  difference at 0.5C, 1C and 3C is printed (``pytest -s``) and asserted below 5 % at 1C.
+* 3D monodisperse (D8) packing electrodes from the case pipeline against PyBaMM's DFN fed
+  with the porosity, surface area and tortuosity measured on each electrode, at 1C and 3C to
+  2.8 V: capacity within 5 % at 1C, the electrolyte concentration through the thickness at
+  50 % DoD, and at 3C the gap between the DFN's two choices of particle radius. A small 20 µm
+  electrode in the default suite, the paper's 60 µm eps_L one marked slow (issue 10).
 
 PyBaMM runs inside the tests (it is a test extra).
 """
@@ -27,8 +29,9 @@ VOLTAGE_TOLERANCE_V = 5e-3
 CAPACITY_TOLERANCE = 0.01
 
 SINGLE_PARTICLE_CASES = [(6e-6, 2.0), (3e-6, 5.0)]
-"""(radius [m], C-rate): a subset of the benchmark's R = 2-8 um x 1C-5C table
-(benchmarks/bench_single_particle.py) that no other test uses."""
+"""(radius [m], C-rate): inside the range of the benchmark's R = 2-8 um x 1C/3C/5C table but off
+its grid (benchmarks/bench_single_particle.py prints both cases too, benchmarks/README.md), and a
+pair no other test runs."""
 
 ABOVE_VOLTAGE_V = 3.45
 """Voltages are compared while both are above this: below it PyBaMM's own OCP barrier and
@@ -79,10 +82,13 @@ discharges fit the default test budget. benchmarks/validate_electrode.py runs a 
 DFN_CAPACITY_TOLERANCE_1C = 0.05
 PROFILE_TOLERANCE = 0.1
 """Largest |c_e,FE - c_e,DFN| at 50 % DoD, as a share of the DFN's c_e drop across the cell.
-The FE value is a slab mean over a 3D pore space of 17 particles cut by the box, the DFN's a
-1D homogenised one with the tortuosity measured on voxels; measured: 2.3 of 45 mol/m^3 at 1C
-and 7.0 of 137 at 3C (5 %), largest next to the current collector, where the slabs hold the
-fewest pores and the box cuts the particles."""
+The FE value is a slab mean over a 3D pore space of 17 (43) particles cut by the box, the DFN's a
+1D homogenised one with the tortuosity measured on voxels. Measured on the 20 µm electrode: 2.1
+mol/m^3 at 1C and 6.6 at 3C (under 5 % of the drops), largest next to the current collector, where the
+slabs hold the fewest pores and the box cuts the particles; on the 60 µm eps_L one: 22.4 of 356
+at 1C and 62.1 of 1040 at 3C (6 %), the FE drop the shallower at both rates (FE above the DFN at
+the collector, below it at the separator), as for an effective tortuosity a few % lower than the
+voxel measurement's. The tolerance is that systematic 5-6 % plus the slab noise of a narrow box."""
 
 
 def test_packing_electrode_matches_pybamm_dfn(comm, shared_tmp_path):
@@ -95,14 +101,14 @@ def test_packing_electrode_matches_pybamm_dfn(comm, shared_tmp_path):
     the nominal values. Both run at the FE's current density to 2.8 V; PyBaMM keeps its own
     kinetics regularisation and OCP barrier.
 
-    Measured (phi_AM = 0.407, a = 0.274 1/um, tau_NSD = 1.34, 16 x 16 x 20 um, 17 particles,
-    h = 2 um): FE - DFN = +2.2 % (1C) and +9.4 % (3C) in capacity at 2.8 V. The 3C gap is the
-    DFN's particle: its one sphere of radius 3 phi_AM / a = 4.46 um (box cuts and contacts
-    remove area, not diffusion length) is slower than the FE's 4 um spheres (measured to
-    3.5 V before the kinetics change: the same DFN with R = 4 um gave -0.5 % at 1C and +0.1 %
-    at 3C). The electrolyte profiles agree far better than the capacities (5 % of the drop):
-    the electrolyte is not what limits this thin electrode; solid diffusion in the particles is.
-    Only 1C is asserted (the issue's criterion), with the measured a as the issue asks.
+    Measured (phi_AM = 0.436, a = 0.289 1/um, tau_NSD = 1.34, 16 x 16 x 20 um, 17 particles,
+    h = 2 um, 2 ranks): FE - DFN = +0.5 % (1C) and +2.4 % (3C) in capacity at 2.8 V, and -3.4 % /
+    -10.6 % against the DFN with the particles' Sauter radius. At 3C the gap is the DFN's one
+    particle radius: R_eq = 3 phi_AM / a = 4.53 um (box cuts and contacts remove area, not
+    diffusion length) is slower than the FE's particles, the Sauter radius with its larger area
+    faster, and the FE electrode lies between the two (asserted). The electrolyte profiles agree
+    within 5 % of the drop: the electrolyte is not what limits this thin electrode; solid
+    diffusion in the particles is.
     """
     result = validate_electrode(shared_tmp_path, comm, c_rates=(1.0, 3.0), **ELECTRODE)
     if comm.rank == 0:
@@ -123,3 +129,51 @@ def test_packing_electrode_matches_pybamm_dfn(comm, shared_tmp_path):
         assert rate.profile_dod == pytest.approx(0.5, abs=1e-3)
         assert spread > 20.0, "the profile has a gradient to compare"
         assert rate.profile_max_difference < PROFILE_TOLERANCE * spread, result.table()
+    three_c = result.at(3.0)
+    low, high = sorted([three_c.dfn_capacity_mAh_cm2, three_c.dfn_sauter_capacity_mAh_cm2])
+    assert low < three_c.fe_capacity_mAh_cm2 < high, result.table()
+
+
+THICK_EPS_L = dict(lateral_um=16.0, thickness_um=60.0, interface_size_um=2.0, bulk_size_factor=1.5,
+                   cutoff_voltage_V=2.8, seed=1, porosity=0.23)
+"""A 60 µm D8 packing at the paper's eps_L (issue 10): two diameters wide, coarse mesh."""
+THICK_MEASURED_3C_GAP = 0.0347
+"""(Q_FE - Q_DFN) / Q_DFN at 3C on that electrode, measured on 2 ranks (the test's docstring)."""
+
+
+@pytest.mark.slow
+def test_60um_eps_l_electrode_matches_pybamm_dfn(comm, shared_tmp_path):
+    """The paper's 60 µm eps_L electrode (D8) against PyBaMM's DFN of it as measured, at 1C and
+    3C to 2.8 V (issue 10): capacity within 5 % at 1C, c_e through the thickness at 50 % DoD
+    within PROFILE_TOLERANCE of the DFN's drop, and the 3C gap pinned and bracketed.
+
+    Measured (2 ranks, 3.8 min; 16 x 16 x 60 µm, 43 particles, h = 2 µm; phi_AM = 0.435,
+    a = 0.282 1/µm, tau_NSD = 1.53; ``pytest -m slow -s`` prints the table): FE - DFN = +0.9 %
+    at 1C and +3.5 % at 3C. The 3C gap is the DFN's one particle radius, which 3D particles do
+    not have: R_eq = 3 phi_AM / a = 4.62 µm conserves the measured area, but the box's cuts, the
+    contacts and the facets remove area, not diffusion length, so its paths are too long and it
+    delivers less (+3.5 %); the particles' own Sauter radius keeps their paths but gives the DFN
+    too much area, and it delivers more (FE - DFN = -9.8 %). The FE electrode lies between the
+    two, and about 1 % of the +3.5 % is the FE's own error on this coarse mesh (the utilisation
+    of the reference electrode at r/2.5 is +1.0 % off its Richardson limit, benchmarks/README.md).
+    """
+    result = validate_electrode(shared_tmp_path, comm, c_rates=(1.0, 3.0), **THICK_EPS_L)
+    if comm.rank == 0:
+        print("\nFE 60 um eps_L packing electrode vs PyBaMM DFN\n" + result.table())
+    m = result.measured
+    assert m["thickness_m"] == pytest.approx(60e-6, rel=1e-3)
+    assert result.electrode.porosity < 0.25  # eps_L: eps_nsd (1 - phi_AM)
+    for rate in result.rates:
+        assert rate.fe_end == rate.dfn_end == "cutoff voltage", rate
+    one_c, three_c = result.at(1.0), result.at(3.0)
+    assert abs(one_c.relative_difference) < DFN_CAPACITY_TOLERANCE_1C, result.table()
+    for rate in result.rates:
+        spread = max(rate.dfn_c_e) - min(rate.dfn_c_e)
+        assert rate.profile_dod == pytest.approx(0.5, abs=1e-3)
+        assert spread > 50.0, "the profile has a gradient to compare"
+        assert rate.profile_max_difference < PROFILE_TOLERANCE * spread, result.table()
+    # the 3C gap: the FE electrode lies between the DFN with R_eq = 3 phi_AM / a (too long a
+    # diffusion path) and the DFN with the particles' Sauter radius (too little area)
+    low, high = sorted([three_c.dfn_capacity_mAh_cm2, three_c.dfn_sauter_capacity_mAh_cm2])
+    assert low < three_c.fe_capacity_mAh_cm2 < high, result.table()
+    assert three_c.relative_difference == pytest.approx(THICK_MEASURED_3C_GAP, abs=0.01)
