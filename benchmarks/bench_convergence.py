@@ -11,7 +11,10 @@ through the application path (`studies.app.run_case`), and prints for every leve
 * the capacity at the cut-off [mAh/cm^2];
 * the intra-particle SoL spread at 60 % DoD in five depth bins from the separator, as the
   studies compute it (`postprocess.depth_profile`: particle centroids, each particle's std of x
-  weighted by its AM volume), and as a diagnostic the unweighted mean of the bin's particles;
+  weighted by its AM volume), the same over the particles within 15 % of the nominal diameter
+  of a monodisperse packing (those the Ds-limiting depth compares), and as diagnostics the
+  unweighted mean of the bin's particles and of the slivers (under half the median diameter)
+  against the rest;
 
 then, from the three finest levels, the observed order p = ln((f1 - f2) / (f2 - f3)) / ln r
 and the extrapolated value f* = f3 + (f3 - f2) / (r^p - 1), and each level's error against f*.
@@ -63,11 +66,12 @@ def level_numbers(out: Path, thickness_m: float) -> dict[str, float]:
         numbers[f"intra std x at 60 %, bin {k + 1}/{SLABS} from the separator"] = float(profile.intra_std[k])
     # and over the particles the Ds-limiting depth compares with its reference sphere: those within
     # SIZE_MATCH_RTOL of the packing's diameter
-    diameter = ((manifest.get("case") or {}).get("geometry") or {}).get("packing", {}).get("diameter_um")
-    if diameter:
-        d = diameter * 1e-6
-        matched = depth_profile(out, 0.6, bins=SLABS, diameter_range=(d * (1 - SIZE_MATCH_RTOL),
-                                                                      d * (1 + SIZE_MATCH_RTOL)))
+    geometry = (manifest.get("case") or {}).get("geometry") or {}
+    packing = geometry.get("packing") or {}
+    if geometry.get("source") == "packing" and packing.get("arrangement") == "monodisperse":
+        nominal_m = packing["diameter_um"] * 1e-6
+        matched = depth_profile(out, 0.6, bins=SLABS, diameter_range=(nominal_m * (1 - SIZE_MATCH_RTOL),
+                                                                      nominal_m * (1 + SIZE_MATCH_RTOL)))
         for k in range(SLABS):
             numbers[f"intra std x at 60 %, bin {k + 1}/{SLABS}, particles within {SIZE_MATCH_RTOL:.0%} of D"] = (
                 float(matched.intra_std[k]))
@@ -85,7 +89,8 @@ def level_numbers(out: Path, thickness_m: float) -> dict[str, float]:
     # where the unweighted mean's noise comes from: the slivers against the rest
     diameter = np.array([float(p["equivalent_diameter_m"]) for p in particles])
     small = diameter < 0.5 * np.median(diameter)
-    numbers["(unweighted mean, particles under half the median diameter)"] = float(spread[small].mean())
+    numbers["(unweighted mean, particles under half the median diameter)"] = (
+        float(spread[small].mean()) if small.any() else math.nan)
     numbers["(unweighted mean, the other particles)"] = float(spread[~small].mean())
     return numbers
 

@@ -14,10 +14,12 @@ volume averages, which are measured here on the very electrode the FE model runs
 
 :func:`models.reference.HomogenisedElectrode.from_lumped_nsd` turns these into the DFN's
 eps_e = eps_nsd (1 - phi_AM) and tau_e = tau_nsd tau_NSD. Both models run at the same
-current density (the FE's, from its C-rate on the mesh's AM capacity).
+current density (the FE's, from its C-rate on the mesh's AM capacity). A second DFN gets the FE
+particles' own size instead (their Sauter mean radius R, a = 3 phi_AM / R): a DFN has one particle
+radius, the 3D electrode has none, and the two twins bracket what that choice does.
 
-Used by ``tests/test_validation_pybamm.py`` (a small electrode) and
-``benchmarks/validate_electrode.py`` (a bigger one).
+Used by ``tests/test_validation_pybamm.py`` (a 20 µm electrode in the default suite, the paper's
+60 µm eps_L one marked slow) and ``benchmarks/validate_electrode.py`` (any size).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from foundation.errors import InputError
 from foundation.stack import MPI
 from meshing.distribute import MeshData
 from meshing.records import Packing
@@ -193,7 +196,9 @@ def validate_electrode(
 ) -> ElectrodeValidation:
     """Mesh a packing case, discharge it at each C-rate, and run the DFN of the measured electrode.
 
-    ``workdir`` holds the mesh (``mesh/``) and one results directory per C-rate.
+    ``workdir`` holds the mesh (``mesh/``) and one results directory per C-rate. ``porosity`` is
+    the lumped NSD's pore volume per electrode volume (``packing_case``). Per C-rate two DFNs run:
+    with R_eq = 3 phi_AM / a from the measured area, and with the particles' Sauter mean radius.
 
     Both models run to the real cut-off (default 2.8 V): i0 vanishes at a saturated surface
     in both, so a full electrode drives the voltage down by itself.
@@ -231,6 +236,9 @@ def validate_electrode(
         # the contacts and the facets remove area, not diffusion length)
         particles = _read_rows(out / "particles" / f"particles_dod{PROFILE_DOD:.3f}.csv", comm)
         sauter = sauter_radius([float(r["equivalent_diameter_m"]) for r in particles])
+        if not np.isfinite(sauter):
+            raise InputError(f"{out / 'particles'}: no particle with cells at DoD {PROFILE_DOD:g}; accepted: a "
+                             "packing whose particles are meshed (see the mesh report)")
         dfn_sauter = half_cell_pybamm(params, dataclasses.replace(
             electrode, surface_area_density=3.0 * electrode.active_material_fraction / sauter),
             current_density=current, points=dfn_points)
