@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from foundation.stack import MPI
-from postprocess.electrode_analytics import SIZE_MATCH_RTOL, depth_profile
+from postprocess.electrode_analytics import SIZE_MATCH_RTOL, as_results, depth_fraction, depth_profile, record_at
 from studies.app import run_case
 from studies.case import load_case
 
@@ -44,7 +44,7 @@ DODS = (0.2, 0.4, 0.6, 0.8)
 SLABS = 5
 
 
-def level_numbers(out: Path, thickness_m: float) -> dict[str, float]:
+def level_numbers(out: Path) -> dict[str, float]:
     with open(out / "timeseries.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["step_mode"] != "end"]
     dod = np.array([float(r["depth_of_discharge"]) for r in rows])
@@ -77,17 +77,18 @@ def level_numbers(out: Path, thickness_m: float) -> dict[str, float]:
                 float(matched.intra_std[k]))
     # a diagnostic: the unweighted mean over the bin's particles, in which a clipped sliver at a
     # wall counts as much as a whole particle although it holds a hundredth of the AM
-    with open(out / "particles" / "particles_dod0.600.csv", newline="") as f:
-        particles = [p for p in csv.DictReader(f) if float(p["volume_m3"]) > 0]
-    depth = np.array([1.0 - float(p["centroid_z_m"]) / thickness_m for p in particles])
-    spread = np.array([float(p["sol_std"]) for p in particles])
+    result = as_results(out)
+    record = record_at(result, 0.6)
+    keep = np.asarray(record["volume_m3"], dtype=float) > 0
+    depth = depth_fraction(result, record)[keep]
+    spread = np.asarray(record["sol_std"], dtype=float)[keep]
     slab = np.clip((depth * SLABS).astype(int), 0, SLABS - 1)
     for k in range(SLABS):
         inside = slab == k
         numbers[f"(unweighted particle mean, bin {k + 1}/{SLABS})"] = (
             float(spread[inside].mean()) if inside.any() else math.nan)
     # where the unweighted mean's noise comes from: the slivers against the rest
-    diameter = np.array([float(p["equivalent_diameter_m"]) for p in particles])
+    diameter = np.asarray(record["equivalent_diameter_m"], dtype=float)[keep]
     small = diameter < 0.5 * np.median(diameter)
     numbers["(unweighted mean, particles under half the median diameter)"] = (
         float(spread[small].mean()) if small.any() else math.nan)
@@ -117,7 +118,6 @@ def main() -> None:
     if len(factors) < 3 or max(ratios) - min(ratios) > 1e-3:
         raise SystemExit("--sizes: give at least three factors with a constant ratio")
     base = case.mesh.interface_size_um
-    thickness = case.geometry.packing.thickness_um * 1e-6
     levels = []
     for factor in factors:
         mesh = dataclasses.replace(case.mesh, interface_size_um=base * factor)
@@ -130,7 +130,7 @@ def main() -> None:
         if comm.rank == 0:
             manifest = json.loads((out / "manifest.json").read_text())
             cells = manifest["mesh"].get("cells")
-            levels.append((factor, cells, wall, level_numbers(out, thickness)))
+            levels.append((factor, cells, wall, level_numbers(out)))
             print(f"h = {base * factor:.3f} um: {cells} cells, {wall:.0f} s", flush=True)
     if comm.rank != 0:
         return

@@ -52,7 +52,6 @@ def read_run(directory: Path, dods: list[float]) -> dict:
         # manifests record only the case's setting
         "solid_degree": (manifest.get("solver") or {}).get(
             "solid_degree", ((manifest.get("case") or {}).get("solver") or {}).get("solid_degree", 1)),
-        "thickness_m": manifest["mesh"]["geometry"]["electrode_thickness"],
     }
 
 
@@ -107,7 +106,7 @@ def main() -> None:
             print(f"| {d:g} | {order:.2f} | {limit:.4f} | " + " | ".join(f"{(v - limit) * 1e3:+.1f}" for v in values)
                   + " |")
         if all((d / "particles" / "particles_dod0.600.csv").exists() for d in args.runs[-3:]):
-            numbers = [level_numbers(d, r["thickness_m"]) for d, r in zip(args.runs[-3:], runs[-3:], strict=True)]
+            numbers = [level_numbers(d) for d in args.runs[-3:]]
             keys = [k for k in numbers[0] if not k.startswith("V(")]
             if not all(r["complete"] for r in runs[-3:]):
                 keys = [k for k in keys if k not in ("capacity [mAh/cm2]", "DoD at the end (utilisation)")]

@@ -221,6 +221,7 @@ def validate_electrode(
         nsd_tortuosity_factor=measured["nsd_tortuosity_factor"],
     )
     rates = []
+    sauter_electrode = None
     for c_rate in c_rates:
         started = time.perf_counter()
         out = run_case_on_mesh(mesh_data, packing_case(c_rate, **geometry), workdir / f"fe_{c_rate:g}C",
@@ -232,16 +233,17 @@ def validate_electrode(
         started = time.perf_counter()
         dfn = half_cell_pybamm(params, electrode, current_density=current, points=dfn_points)
         dfn_wall = time.perf_counter() - started
-        # the second twin: the particles' own size instead of R_eq = 3 phi_AM / a (the box's cuts,
-        # the contacts and the facets remove area, not diffusion length)
-        particles = _read_rows(out / "particles" / f"particles_dod{PROFILE_DOD:.3f}.csv", comm)
-        sauter = sauter_radius([float(r["equivalent_diameter_m"]) for r in particles])
-        if not np.isfinite(sauter):
-            raise InputError(f"{out / 'particles'}: no particle with cells at DoD {PROFILE_DOD:g}; accepted: a "
-                             "packing whose particles are meshed (see the mesh report)")
-        dfn_sauter = half_cell_pybamm(params, dataclasses.replace(
-            electrode, surface_area_density=3.0 * electrode.active_material_fraction / sauter),
-            current_density=current, points=dfn_points)
+        if sauter_electrode is None:
+            # the second twin: the particles' own size instead of R_eq = 3 phi_AM / a (the box's cuts,
+            # the contacts and the facets remove area, not diffusion length); the same mesh at every rate
+            particles = _read_rows(out / "particles" / f"particles_dod{PROFILE_DOD:.3f}.csv", comm)
+            sauter = sauter_radius([float(r["equivalent_diameter_m"]) for r in particles])
+            if not np.isfinite(sauter):
+                raise InputError(f"{out / 'particles'}: no particle with cells at DoD {PROFILE_DOD:g}; accepted: "
+                                 "a packing whose particles are meshed (see the mesh report)")
+            sauter_electrode = dataclasses.replace(
+                electrode, surface_area_density=3.0 * electrode.active_material_fraction / sauter)
+        dfn_sauter = half_cell_pybamm(params, sauter_electrode, current_density=current, points=dfn_points)
         profile = _read_rows(out / "electrolyte" / f"electrolyte_dod{PROFILE_DOD:.3f}.csv", comm)
         z = np.array([float(r["z_m"]) for r in profile])
         fe_c_e = np.array([float(r["c_e_mol_m3"]) for r in profile])
