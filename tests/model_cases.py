@@ -32,13 +32,21 @@ def discharge(c_rate=3.0, until_voltage=3.5, **extra):
     return Protocol(steps=(CCStep(c_rate=c_rate, until_voltage_V=until_voltage, **extra),))
 
 
+CHARGE_TOLERANCE = 100 * SolverSettings().newton_atol
+"""The interface current equals the applied one to the Newton tolerance: ``solver.newton_atol``
+bounds the residual's 2-norm relative to the current, and the interface current is a sum over
+the charge rows, which may be up to sqrt(rows) times larger (measured at 1e-8: 2e-8 on the
+structured electrodes, 1.3e-7 on the CT crop of test_model_image.py); 100 times it."""
+
+
 def assert_conserved(series, lithium_tolerance=1e-8, salt_tolerance=1e-10):
     """Lithium and charge conservation of a run's time series, at every recorded step.
 
     * lithium: the AM's lithium change equals the charge passed / F, to ``lithium_tolerance``
       of the largest |charge passed| so far (absolute, so that it holds through a charge
       that brings the net charge back through zero);
-    * charge: the interface current equals the applied current (solver tolerance);
+    * charge: the interface current equals the applied current to ``CHARGE_TOLERANCE`` of the
+      largest current (the charge rows of the residual hold it to the Newton tolerance);
     * salt: the electrolyte's salt inventory stays at its initial value.
     """
     change, charge = series.column("lithium_change_mol"), series.column("charge_C")
@@ -46,6 +54,6 @@ def assert_conserved(series, lithium_tolerance=1e-8, salt_tolerance=1e-10):
     error = np.abs(change - charge / FARADAY)[1:]
     assert np.all(error <= lithium_tolerance * scale), (error / scale).max()
     current, interface = series.column("current_A"), series.column("interface_current_A")
-    assert np.allclose(-interface, current, rtol=1e-8, atol=1e-8 * np.abs(current).max()), (interface, current)
+    assert np.allclose(-interface, current, rtol=0, atol=CHARGE_TOLERANCE * np.abs(current).max()), (interface, current)
     salt = series.column("salt_electrolyte_mol")
     assert np.allclose(salt, salt[0], rtol=salt_tolerance, atol=0)
