@@ -53,9 +53,8 @@ class SolverSettings:
         True, help="start Newton from the last step's trend extrapolated (false: from the last solution)"
     )
     newton_rtol: float = spec(1e-9, gt=0, lt=1, help="Newton tolerance relative to the first residual of a step")
-    # 1e-8: the voltage of the demo and of the reference electrode's first 100 s agree with 1e-10's
-    # to 0.01 mV and the lithium balance to 1e-11, with 8-21 % fewer Newton iterations
-    # (benchmarks/README.md, "The Newton tolerance")
+    # 1e-8 rather than 1e-10: the same solution (where the steps agree, to nV), fewer Newton
+    # iterations (benchmarks/README.md, "The Newton tolerance")
     newton_atol: float = spec(
         1e-8, gt=0, lt=1e-3, help="Newton absolute tolerance on the residual (a current), relative to the 1C current"
     )
