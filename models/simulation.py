@@ -339,6 +339,7 @@ class Simulation:
         with self._timer("initialise"):
             result = solver.solve()
         self.model.theta.value = 1.0
+        solver.equations_changed()
         if not result.converged:
             raise SolverError(
                 f"the consistent initial potentials did not converge ({result.reason_name}, "
