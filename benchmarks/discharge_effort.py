@@ -9,7 +9,9 @@ Newton iterations in total and per 1 % of depth of discharge in the middle of th
 iterations per 1 % to the middle's (the criterion of issue 11 item 2 is 1). With
 ``--progress-log LOG [LOG ...]`` (the progress output of each run, in the same order) a second
 table gives the wall time per 1 % of depth of discharge in the middle and in the last 10 %, read
-from the progress lines' "t = ... s" and "(... s)". No assertions.
+from the progress lines' "t = ... s" and "(... s)". A last table gives the rejected steps from the
+manifest's ``step_rejected`` events (runs since 2026-12-07): how many, why, and the Newton and GMRES
+iterations and seconds their solves cost. No assertions.
 """
 
 from __future__ import annotations
@@ -73,6 +75,24 @@ def wall_row(directory: Path, log: Path, middle: tuple[float, float]) -> str:
             f"| {last / 60:.0f} of {total / 60:.0f} min ({last / total:.0%}) |")
 
 
+def rejections_row(directory: Path) -> str:
+    """The rejected steps of a run and what their solves cost, from the manifest's events."""
+    manifest_path = directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    state = (manifest.get("result") or {}).get("state") or {}
+    events = [e for e in state.get("events", []) if e.get("event") == "step_rejected"]
+    count = state.get("rejected_steps")
+    if count and not events:
+        return f"| {directory.name} | {count} | not recorded (a run before 2026-12-07) | | | |"
+    reasons: dict[str, int] = {}
+    for e in events:
+        reason = "SoL change" if e["reason"].startswith("SoL change") else e["reason"]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    why = ", ".join(f"{k} x {v}" for k, v in sorted(reasons.items())) or "-"
+    return (f"| {directory.name} | {len(events)} | {why} | {sum(e['newton_iterations'] for e in events)} "
+            f"| {sum(e['linear_iterations'] for e in events)} | {sum(e['seconds'] for e in events):.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directories", nargs="+", type=Path)
@@ -91,6 +111,10 @@ def main() -> None:
         print("|---|---|---|---|")
         for directory, log in zip(args.directories, args.progress_log, strict=True):
             print(wall_row(directory, log, (lo, hi)))
+    print("\n| run | rejected steps | why | their Newton iterations | their GMRES iterations | their solves [s] |")
+    print("|---|---|---|---|---|---|")
+    for directory in args.directories:
+        print(rejections_row(directory))
 
 
 if __name__ == "__main__":

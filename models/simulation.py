@@ -397,7 +397,7 @@ class Simulation:
             result = solver.solve()
             self.newton = result
             if not result.converged:
-                self.state.rejected_steps += 1
+                self._record_rejection(dt, result.reason_name, result)
                 self.model.restore(saved)
                 self._restore_measured(measured)
                 try:
@@ -418,7 +418,7 @@ class Simulation:
                 continue
             sol_change = self._max_sol_change()
             if self.controller.too_large(sol_change) and dt > self.controller.dt_min:
-                self.state.rejected_steps += 1
+                self._record_rejection(dt, f"SoL change {sol_change:.3g} > 2 x max_sol_change", result)
                 self.model.restore(saved)
                 self.controller.reject(dt, "SoL change too large", factor=0.9 * self.controller.max_sol_change / sol_change)
                 continue
@@ -446,6 +446,15 @@ class Simulation:
                          if k in before and before[k][0] > g]
                 st.landing = max(min(ahead, default=dt) * 1.02, landing_floor)
             self._accept(step, dt, result, sol_change, saved)
+
+    def _record_rejection(self, dt: float, reason: str, result: NewtonResult) -> None:
+        """Count a rejected step and record it in the manifest's events: what each rejection cost
+        and why is what the end of a discharge is made of (benchmarks/discharge_effort.py)."""
+        self.state.rejected_steps += 1
+        self.state.events.append({"event": "step_rejected", "time_s": self.time, "dt_s": dt, "reason": reason,
+                                  "newton_iterations": result.iterations,
+                                  "linear_iterations": result.linear_iterations,
+                                  "seconds": round(result.seconds, 3)})
 
     def _measured(self) -> tuple:
         return (self.voltage, self.current, dict(self.diagnostics), self.min_electrolyte_concentration,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from foundation.errors import SolverError
-from foundation.stack import MPI
+from foundation.stack import MPI, PETSc
 from models import runner
 from models import solver as solver_module
 from models.mesh_input import save_mesh
@@ -299,6 +299,42 @@ def test_kept_factors_are_rebuilt_after_the_consistent_initialisation(comm):
     assert len(newton) == 2
     assert linear[0] <= solver_module.PC_REBUILD_ITERATIONS * newton[0], (linear, newton)
     assert linear[0] <= 1.5 * linear[1], "the first step is preconditioned as well as the second"
+
+
+@pytest.mark.mpi
+def test_rejected_steps_are_recorded_with_their_reason_and_cost(comm, monkeypatch):
+    """Every rejected step is an event of the manifest: when, how long, why, and what its solve cost."""
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    # a first step of 60 s changes the SoL by far more than twice 0.002: rejected, then cut to fit
+    tight = settings(dt_initial_s=60.0, max_sol_change=0.002)
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=20.0),
+                     tight, [series], show_progress=False).build()
+    sim.run()
+    rejected = [e for e in sim.state.events if e["event"] == "step_rejected"]
+    assert len(rejected) == sim.state.rejected_steps >= 1
+    first = rejected[0]
+    assert first["time_s"] == 0.0 and first["dt_s"] == 20.0, first  # the step is capped by the duration
+    assert first["reason"].startswith("SoL change") and "> 2 x max_sol_change" in first["reason"]
+    assert first["newton_iterations"] >= 1 and first["seconds"] >= 0.0
+    # a Newton failure is recorded with PETSc's reason (the first solve of the time loop made to fail)
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=20.0),
+                     settings(dt_initial_s=20.0), [series], show_progress=False).build()
+    solve, calls = sim.galvanostatic.solve, []
+
+    def fail_once():
+        calls.append(1)
+        if len(calls) == 2:  # the first is the consistent initialisation
+            return solver_module.NewtonResult(False, int(PETSc.SNES.ConvergedReason.DIVERGED_MAX_IT), 25, 300, 1.5)
+        return solve()
+
+    monkeypatch.setattr(sim.galvanostatic, "solve", fail_once)
+    sim.run()
+    rejected = [e for e in sim.state.events if e["event"] == "step_rejected"]
+    assert sim.state.rejected_steps == 1 and len(rejected) == 1
+    assert rejected[0] == {"event": "step_rejected", "time_s": 0.0, "dt_s": 20.0, "reason": "DIVERGED_MAX_IT",
+                           "newton_iterations": 25, "linear_iterations": 300, "seconds": 1.5}
+    assert sim.state.finished and sim.time == pytest.approx(20.0)
 
 
 @pytest.mark.mpi
