@@ -111,9 +111,9 @@ BLOCK_LOW_RANK = {
 """MUMPS' block low-rank (BLR) compression of the ``block_lu`` factors: they only precondition
 GMRES, and at a dropping tolerance of 1e-6 GMRES needs the same iterations as with the exact
 factors. On the reference electrode the potentials' factor keeps 63 % of its entries and a
-quarter of its operations, and the two ranks' peak memory falls from 6.6 to 5.9 GB
-(benchmarks/README.md, "Block low-rank factors"). Small fronts are not compressed, so small
-problems factorise as before."""
+quarter of its operations, and over the first 5 s of its discharge the two ranks' peak memory
+falls from 6.6 to 5.9 GB (benchmarks/README.md, "Fresh factors after the initialisation, and
+block low-rank factors"). Small fronts are not compressed, so small problems factorise as before."""
 PRESETS["block_lu"] = {
     "ksp_type": "gmres",
     "ksp_gmres_restart": 100,
