@@ -48,7 +48,7 @@ def main() -> None:
     sim = Simulation(load_mesh(args.mesh, comm), case.parameters.resolve(), Protocol(steps=case.protocol.steps[:1]),
                      case.solver, [series], show_progress=False).build()
     problem = sim.galvanostatic.problem
-    forms = problem._J  # dolfinx's compiled Jacobian blocks (rows: test fields, columns: trial fields)
+    forms = problem.J  # the compiled Jacobian blocks (rows: test fields, columns: trial fields)
     names = [u.name for u in sim.model.fields]
     if comm.rank == 0:
         print(f"# {comm.size} ranks, {sim.galvanostatic.unknowns} unknowns, preset {sim.galvanostatic.preset}")
