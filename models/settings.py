@@ -19,7 +19,7 @@ class SolverSettings:
         "auto", help="direct = MUMPS LU; iterative = GMRES + fieldsplit/GAMG; block_lu = GMRES + fieldsplit with "
         "LU factors of its blocks kept across steps; auto = direct up to 150k unknowns, block_lu above"
     )
-    petsc_options: dict[str, float | int | str | bool] = spec(
+    petsc_options: dict[str, bool | int | float | str] = spec(
         default_factory=dict, help="PETSc options merged on top of the preset"
     )
     chord: bool = spec(

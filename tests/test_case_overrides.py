@@ -118,6 +118,18 @@ def test_overrides_change_the_case_and_nothing_else(case_file):
     assert changed["geometry"]["packing"] | {"seed": 1} == plain["geometry"]["packing"]
 
 
+def test_petsc_options_keep_their_toml_type(case_file):
+    """PETSc reads an integer option as an integer: "3.0" for snes_linesearch_max_it = 3 is an error
+    of PETSc's (a float first in the option's type union turned every TOML integer into one)."""
+    case = with_overrides(case_file, "solver.petsc_options.snes_linesearch_max_it=3",
+                          "solver.petsc_options.snes_linesearch_atol=1e-30",
+                          "solver.petsc_options.ksp_monitor=true", "solver.petsc_options.pc_type=lu")
+    options = case.solver.petsc_options
+    assert options == {"snes_linesearch_max_it": 3, "snes_linesearch_atol": 1e-30, "ksp_monitor": True,
+                       "pc_type": "lu"}
+    assert [type(options[k]) for k in options] == [int, float, bool, str]
+
+
 def test_quoted_and_unquoted_parameter_keys_are_the_same(case_file):
     a = with_overrides(case_file, "parameters.overrides.nsd.porosity=0.3")
     b = with_overrides(case_file, 'parameters.overrides."nsd.porosity"=0.3')
