@@ -203,13 +203,16 @@ class _SNESStub:
         return 1e-9, self.atol, 0.0, 25
 
 
-def _stops_at(norms: list[float], atol: float = 5e-19) -> int | None:
+def _stops_at(norms: list[float], atol: float = 5e-19, at_floor: bool = False) -> int | None:
+    """The iteration at which the monitor stops a solve with these residual norms; ``at_floor``:
+    whether it stopped it at the round-off floor (for the round-off test) rather than as stagnated."""
     solver = object.__new__(NewtonSolver)
     solver.keeps_preconditioner = False
     snes = _SNESStub(atol)
     for iteration, norm in enumerate(norms):
         solver._monitor(snes, iteration, norm)
         if snes.reason:
+            assert (solver._at_floor, solver._stagnated) == (at_floor, not at_floor)
             return iteration
     return None
 
@@ -218,15 +221,17 @@ def test_the_stagnation_rule_on_measured_residual_histories():
     """Residual norms of Newton solves on the vertical end of a discharge (the PC electrode of
     fig8 at 1C, ``benchmarks/diagnose_newton.py --until 3280 --verbose`` at commit ea1b121): the
     slowest solve that converged (22 iterations, worst 5-iteration ratio 0.69) runs on, a stalled
-    one is stopped after the window, and a residual at the round-off floor (100 atol) is left to
-    the round-off test while one just above it is stopped."""
+    one is stopped after the window, and so is a residual that stops falling at the round-off floor
+    (100 atol), marked for the round-off test (with a secant line search, which does not fail there
+    as backtracking does, it would otherwise run to the iteration limit), while one just above the
+    floor is stagnated."""
     converging = [2.333e-10, 2.312e-10, 2.057e-10, 1.833e-10, 1.717e-10, 1.601e-10, 1.456e-10, 1.280e-10,
                   1.173e-10, 1.052e-10, 9.463e-11, 8.513e-11, 7.672e-11, 4.375e-11, 2.638e-11, 6.197e-12,
                   1.497e-12, 3.587e-13, 7.871e-14, 1.221e-14, 6.213e-16, 1.995e-18, 5.657e-20]
     stalled = [4.024e-10, 4.020e-10, 4.009e-10, 4.008e-10, 4.007e-10, 4.006e-10, 4.004e-10, 4.004e-10]
     assert _stops_at(converging) is None
     assert _stops_at(stalled) == solver_module.STAGNATION_WINDOW
-    assert _stops_at([5e-17] * 10, atol=1e-18) is None
+    assert _stops_at([5e-17] * 10, atol=1e-18, at_floor=True) == solver_module.STAGNATION_WINDOW
     assert _stops_at([2e-16] * 10, atol=1e-18) == solver_module.STAGNATION_WINDOW
 
 

@@ -42,15 +42,20 @@ def test_same_discharge_on_one_and_two_ranks(comm):
     assert abs(v_par[-1] - 3.6) < 1e-5, "the cut-off is landed"
 
 
-def test_a_slow_discharge_of_a_small_electrode_starts_although_its_residual_floor_is_above_the_tolerance():
+@pytest.mark.parametrize("preset", ["direct", "block_lu"])
+def test_a_slow_discharge_of_a_small_electrode_starts_although_its_residual_floor_is_above_the_tolerance(preset):
     """At 0.1C the small electrode's consistent initial potentials end at a residual of 1.5 times
-    the absolute tolerance with a relative update of 3e-20: the round-off floor. The line search
-    calls that a "local minimum" (DIVERGED_LOCAL_MIN), which the solver once took for a failure,
-    so no slow discharge of a small mesh could start."""
+    the absolute tolerance with a relative update of 3e-20: the round-off floor. The backtracking
+    line search calls that a "local minimum" (DIVERGED_LOCAL_MIN), which the solver once took for a
+    failure, so no slow discharge of a small mesh could start. ``block_lu``, whose secant line
+    search never fails, has to start too (its stop at the floor: the monitor, tested on residual
+    histories in tests/test_model_coupled.py)."""
     series = TimeSeries("unused")
     series.write = lambda comm: None
     sim = Simulation(small_electrode(MPI.COMM_SELF), parameter_set("baseline"),
-                     discharge(0.1, max_duration_s=120.0), settings(), [series], show_progress=False).build()
+                     discharge(0.1, max_duration_s=120.0), settings(preset=preset), [series],
+                     show_progress=False).build()
+    assert sim.galvanostatic.preset == preset
     sim.run()
     assert series.column("time_s")[-1] == pytest.approx(120.0)
     assert np.all(np.diff(series.column("voltage_V")) < 0)
