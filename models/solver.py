@@ -19,9 +19,10 @@ monolithic AIJ matrix, so any grouping of the fields can form a fieldsplit). Pre
   factorised exactly (MUMPS LU of c_s, of c_e and of the two potentials), and the factors kept
   across Newton iterations and time steps: they are rebuilt only when a linear solve needed
   more than ``PC_REBUILD_ITERATIONS`` GMRES iterations or failed (see
-  :meth:`NewtonSolver._solve_kept`). Each block is a scalar problem that factorises far more cheaply
-  than the coupled Jacobian of ``direct``; exact blocks leave GMRES about 10 iterations per
-  Newton iteration, where GAMG on thick electrodes needs hundreds (benchmarks/README.md).
+  :meth:`NewtonSolver._solve_kept`). Each block is a scalar problem that factorises far more
+  cheaply than the coupled Jacobian of ``direct``; exact blocks leave GMRES about 10 iterations
+  per Newton iteration, where GAMG on thick electrodes needs hundreds (benchmarks/README.md).
+  Its line search is a secant one (``SECANT_LINE_SEARCH``).
 * ``auto``: ``direct`` below ``AUTO_DIRECT_LIMIT`` unknowns, else ``block_lu`` (robust where
   ``iterative`` is not; up to a fifth slower than it on the 60 um reference electrode).
 
@@ -121,15 +122,15 @@ SECANT_LINE_SEARCH = {
     "snes_linesearch_atol": 0.0,
 }
 """``block_lu``'s line search: one secant step on ||F(x + lambda dx)||^2 from lambda = 1 and 0.5,
-instead of backtracking. Where the particle surfaces saturate the Newton step is many times too long in
-a few unknowns; backtracking took a tenth of it (its quadratic fit's smallest first cut) at every
-iteration of the failed solves, and they crawled
-(25 iterations, a residual falling by 10 % each), where the secant takes the minimising length. On
-the reference electrode at 1.6 um it takes 29 % fewer Newton iterations to 2.8 V and 18 % less wall
-time, at two more residuals per iteration in the middle of the discharge (benchmarks/README.md,
-"A secant line search for the end of discharge"). It never fails at the round-off floor as a
-backtracking search does: a solve that stops falling there is judged by the round-off test
-(``_monitor``)."""
+instead of backtracking. Where the particle surfaces saturate, the Newton step can be many times too
+long: in the failed solves of the reference electrode's final drop, backtracking took a tenth of it
+(its quadratic fit's smallest first cut) at almost every iteration, and they crawled to the iteration
+limit with the residual falling by 10-20 % per iteration. The secant takes the length that minimises
+the residual along the step. On the reference electrode at 1.6 um it takes 29 % fewer Newton
+iterations to 2.8 V and 18 % less wall time, at two more residuals per iteration in the middle of the
+discharge (benchmarks/README.md, "A secant line search for the end of discharge"). It never fails at
+the round-off floor as a backtracking search does: a solve that stops falling there is judged by the
+round-off test (``_monitor``)."""
 PRESETS["block_lu"] = {
     "ksp_type": "gmres",
     "ksp_gmres_restart": 100,
