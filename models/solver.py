@@ -117,16 +117,17 @@ falls from 6.6 to 5.9 GB (benchmarks/README.md, "Fresh factors after the initial
 block low-rank factors"). Small fronts are not compressed, so small problems factorise as before."""
 SECANT_LINE_SEARCH = {
     "snes_linesearch_type": "secant",
-    # PETSc's default stops the secant when |d||F||^2/dlambda| < 1e-15; the residual rows are
-    # currents of 1e-10 A and less, so that test ends every search at the full step
+    # PETSc's default ends the search at the full step when |d||F||^2/dlambda| <= 1e-15 there; the
+    # residual rows are currents of 1e-10 A and less, so that test ends every search at lambda = 1
     "snes_linesearch_atol": 0.0,
 }
-"""``block_lu``'s line search: one secant step on ||F(x + lambda dx)||^2 from lambda = 1 and 0.5,
-instead of backtracking. Where the particle surfaces saturate, the Newton step can be many times too
+"""``block_lu``'s line search: one secant step towards the minimum of ||F(x + lambda dx)||^2 from its
+values at lambda = 0, 0.5 and 1 (capped at 1, and taken without a test of its own), instead of
+backtracking. Where the particle surfaces saturate, the Newton step can be many times too
 long: in the failed solves of the reference electrode's final drop, backtracking took a tenth of it
 (its quadratic fit's smallest first cut) at almost every iteration, and they crawled to the iteration
-limit with the residual falling by 10-20 % per iteration. The secant takes the length that minimises
-the residual along the step. On the reference electrode at 1.6 um it takes 29 % fewer Newton
+limit with the residual falling by 10-20 % per iteration. The secant estimates the length that
+minimises the residual along the step. On the reference electrode at 1.6 um it takes 29 % fewer Newton
 iterations to 2.8 V and 18 % less wall time, at two more residuals per iteration in the middle of the
 discharge (benchmarks/README.md, "A secant line search for the end of discharge"). It never fails at
 the round-off floor as a backtracking search does: a solve that stops falling there is judged by the
@@ -186,17 +187,16 @@ CONVERGED_AT_ROUNDOFF = 100
 STAGNATION_WINDOW = 5
 STAGNATION_RATIO = 0.95
 """A solve whose residual norm has fallen by less than 5 % (to above STAGNATION_RATIO of it)
-over the last STAGNATION_WINDOW iterations is stopped as DIVERGED_STAGNATION, unless the residual
-is already at the round-off floor (``ROUNDOFF_FACTOR``). On the vertical end of a discharge an
+over the last STAGNATION_WINDOW iterations is stopped: as DIVERGED_STAGNATION above the round-off
+floor (``ROUNDOFF_FACTOR``), for the round-off test at it (a backtracking line search fails there by
+itself, a secant one, ``SECANT_LINE_SEARCH``, does not). On the vertical end of a discharge an
 iterate can land where the residual is flat in some unknowns (i0 = 0 with zero slope at a
 saturated surface, x >= 1), and the solve then creeps to the iteration limit with the residual
 unchanged to 0.1 %; stopping it after the window lets the step be cut 20 iterations sooner. In
 the solves measured (``benchmarks/README.md``) every converging solve had fallen by at least a
 quarter over any window of 5 iterations, every stalled one by under 1 %. The rule also holds
 where a failed solve is fatal (the consistent initialisation, a step at dt_min): that rests on
-the same measurements, on one electrode. A residual that stops falling at the round-off floor is
-stopped after the same window and left to the round-off test (``ROUNDOFF_FACTOR``): a backtracking
-line search fails there by itself, a secant one (``SECANT_LINE_SEARCH``) does not."""
+the same measurements, on one electrode."""
 STAGNATED = -101
 STALLED = (PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH, PETSc.SNES.ConvergedReason.DIVERGED_LOCAL_MIN)
 """The line search's two ways of saying it cannot reduce the residual: at the round-off floor a
@@ -351,7 +351,8 @@ class NewtonSolver:
         if norm > STAGNATION_RATIO * history[-1 - STAGNATION_WINDOW]:
             # above the round-off floor a stall; at it, the round-off test of _solve_once decides
             # (a secant line search never fails there as a backtracking one does)
-            self._stagnated, self._at_floor = norm > floor, norm <= floor
+            self._at_floor = norm <= floor
+            self._stagnated = not self._at_floor
             snes.setConvergedReason(PETSc.SNES.ConvergedReason.DIVERGED_DTOL)
 
     def equations_changed(self) -> None:

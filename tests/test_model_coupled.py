@@ -168,7 +168,8 @@ def test_a_stagnating_newton_solve_is_stopped_and_leaves_its_start(comm, monkeyp
     reason and leaves the fields where it started; the same solve converges under the default
     rule. (Window 1 and ratio 0: every unconverged iteration counts as stagnating. PETSc tests
     convergence before it calls the monitor, so a converged iteration is never overridden; this
-    test does not see that order, the round-off floor of the rule keeps it harmless.)"""
+    test does not see that order: a residual at the round-off floor is stopped too, and left to the
+    round-off test.)"""
     model = build_half_cell(build_domains(small_electrode(comm)), parameter_set("baseline"))
     current = 2e-9
     model.applied_current.value = current
