@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from foundation.memory import peak_memory_gb  # noqa: E402
 from foundation.stack import MPI, PETSc, dolfinx, ufl  # noqa: E402
 from models.mesh_input import load_mesh  # noqa: E402
 from models.outputs import TimeSeries  # noqa: E402
@@ -49,12 +49,6 @@ def case_mesh(comm, case, size_factor: float, workdir: Path):
     mesh = dataclasses.replace(case.mesh, interface_size_um=base * size_factor)
     case = dataclasses.replace(case, mesh=mesh)
     return mesh_for_case(case, comm, workdir / f"mesh_x{size_factor:g}")
-
-
-def peak_memory_gb(comm) -> list[float]:
-    """Peak resident set size of every rank [GB]."""
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return [round(v / 1024**2, 3) for v in comm.allgather(kb)]
 
 
 PETSC_EVENTS = {

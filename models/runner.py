@@ -23,6 +23,7 @@ import numpy as np
 
 from foundation import interrupts
 from foundation.errors import InputError, Interrupted, SolverError
+from foundation.memory import peak_memory_gb
 from foundation.stack import MPI
 from meshing.grains import GrainedDiskSpec
 from meshing.grains3d import GrainedSphereSpec
@@ -123,6 +124,8 @@ def run_summary(sim: Simulation) -> dict[str, Any]:
         "parameters": sim.parameters.describe(),
         "mesh": mesh_statistics(sim) | {"info": sim.mesh_data.info},
         "timers_s": dict(sim.timers),
+        # the budget of issue 11 is the sum over the ranks (a resumed run: since its resume)
+        "peak_memory_GB_per_rank": peak_memory_gb(sim.comm),
     }
     if hasattr(sim, "capacity"):  # built
         cap = sim.capacity

@@ -1,0 +1,20 @@
+"""Peak memory of the processes of a run, for the manifest and the benchmarks.
+
+``ru_maxrss`` is the largest resident set a process has had so far (kB on Linux). Issue 11's
+memory budget is the sum over the ranks, which ``/usr/bin/time -v`` around ``mpiexec`` does not
+give (it reports the largest process); every rank reports its own here.
+"""
+
+from __future__ import annotations
+
+import resource
+from typing import Any
+
+
+def peak_memory_gb(comm: Any) -> list[float]:
+    """Peak resident set size of every rank of ``comm`` [GB], on every rank (collective).
+
+    ``comm`` is an mpi4py communicator (it needs ``allgather``). A resumed run counts from its
+    resume only: the figure is the process's, not the run's."""
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return [round(v / 1024**2, 3) for v in comm.allgather(kb)]
