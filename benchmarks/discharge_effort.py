@@ -11,7 +11,9 @@ iterations per 1 % to the middle's (the criterion of issue 11 item 2 is 1). With
 table gives the wall time per 1 % of depth of discharge in the middle and in the last 10 %, read
 from the progress lines' "t = ... s" and "(... s)". A last table gives the rejected steps from the
 manifest's ``step_rejected`` events (runs since 2026-12-07): how many, why, and the Newton and GMRES
-iterations and seconds their solves cost. No assertions.
+iterations and seconds their solves cost; the solves that crossed a voltage cut-off and were redone
+shorter to land on it (``landing_retry`` events, runs since 2026-12-07) are counted there as one more
+reason, since they are thrown away as a rejected step is. No assertions.
 """
 
 from __future__ import annotations
@@ -80,13 +82,16 @@ def rejections_row(directory: Path) -> str:
     manifest_path = directory / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     state = (manifest.get("result") or {}).get("state") or {}
-    events = [e for e in state.get("events", []) if e.get("event") == "step_rejected"]
+    events = [e for e in state.get("events", []) if e.get("event") in ("step_rejected", "landing_retry")]
     count = state.get("rejected_steps")
     if count and not events:
         return f"| {directory.name} | {count} | not recorded (a run before 2026-12-07) | | | |"
     reasons: dict[str, int] = {}
     for e in events:
-        reason = "SoL change" if e["reason"].startswith("SoL change") else e["reason"]
+        if e["event"] == "landing_retry":
+            reason = "crossed the cut-off, redone shorter"
+        else:
+            reason = "SoL change" if e["reason"].startswith("SoL change") else e["reason"]
         reasons[reason] = reasons.get(reason, 0) + 1
     why = ", ".join(f"{k} x {v}" for k, v in sorted(reasons.items())) or "-"
     return (f"| {directory.name} | {len(events)} | {why} | {sum(e['newton_iterations'] for e in events)} "
@@ -111,7 +116,8 @@ def main() -> None:
         print("|---|---|---|---|")
         for directory, log in zip(args.directories, args.progress_log, strict=True):
             print(wall_row(directory, log, (lo, hi)))
-    print("\n| run | rejected steps | why | their Newton iterations | their GMRES iterations | their solves [s] |")
+    print("\n| run | rejected steps and landing retries | why | their Newton iterations | their GMRES iterations "
+          "| their solves [s] |")
     print("|---|---|---|---|---|---|")
     for directory in args.directories:
         print(rejections_row(directory))

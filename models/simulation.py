@@ -429,6 +429,10 @@ class Simulation:
             if crossed and st.landing_attempts < MAX_LANDING_ATTEMPTS and dt > landing_floor:
                 # crossed a limit: shorten the step to land on it (secant in dt)
                 st.landing_attempts += 1
+                st.events.append({"event": "landing_retry", "time_s": self.time, "dt_s": dt,
+                                  "voltage_V": self.voltage, "newton_iterations": result.iterations,
+                                  "linear_iterations": result.linear_iterations,
+                                  "seconds": round(result.seconds, 3)})
                 fraction = min(g0 / (g0 - g) if g0 > 0 else 0.5 for g0, g in crossed.values())
                 st.landing = max(dt * min(max(fraction, 0.05), 0.95), landing_floor)
                 self.model.restore(saved)

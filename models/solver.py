@@ -166,10 +166,15 @@ CHORD_RETURN = 3
 chord would fail the same way on the next step of the same hard stretch: the saturating surfaces
 and the final drop of a discharge) until one converges in at most this many iterations, where
 the chord is cheaper again (benchmarks/README.md)."""
-STEP_EFFORT = {"newton": (4, 8), "chord": (7, 12)}
+STEP_EFFORT = {"newton": (4, 8), "lagged": (5, 8), "chord": (7, 12)}
 """Iterations of a solve up to which the time step may grow, and from which it shrinks
 (:class:`models.timestepping.TimeStepController`): a chord needs about twice Newton's
-iterations for the same step (benchmarks/README.md)."""
+iterations for the same step (benchmarks/README.md). "lagged" is Newton with the Jacobian
+rebuilt every second iteration (``snes_lag_jacobian`` 2: ``iterative``, ``block_lu``), which
+needs about one iteration more than Newton for the same step: on the saturating stretch of the
+reference discharge its solves take 5 (two fast, two damped, one quadratic) at 8 s steps and
+5-6 at 12-19 s, and with Newton's 4 the step, once cut, never grew back (benchmarks/README.md,
+"Step growth after lagged-Jacobian solves")."""
 
 _counter = itertools.count()
 
@@ -213,7 +218,8 @@ class NewtonResult:
     seconds: float
     mode: str = "newton"
     """How the solve's effort is judged (``STEP_EFFORT``): "chord" for a chord solve, also one that
-    fell back to Newton (its count includes the chord's), "newton" for a Newton solve."""
+    fell back to Newton (its count includes the chord's), "newton" for a Newton solve, "lagged"
+    for Newton with the Jacobian rebuilt every second iteration."""
 
     @property
     def reason_name(self) -> str:
@@ -301,7 +307,14 @@ class NewtonSolver:
     @property
     def step_effort(self) -> tuple[int, int]:
         """(easy, hard) iteration counts for the time-step controller."""
-        return STEP_EFFORT["chord" if self.chord else "newton"]
+        return STEP_EFFORT[self._mode]
+
+    @property
+    def _mode(self) -> str:
+        """How this solver's solves are judged (``STEP_EFFORT``) unless a chord fell back."""
+        if self.chord:
+            return "chord"
+        return "lagged" if self._jacobian_lag > 1 else "newton"
 
     def _set_fieldsplits(self) -> None:
         """Index sets of the monolithic matrix: rows are [owned c_s | owned phi_s | ...] in
@@ -378,7 +391,9 @@ class NewtonSolver:
         if self.keeps_preconditioner:
             return self._solve_kept()
         if not self.chord:
-            return self._solve_once()
+            result = self._solve_once()
+            result.mode = self._mode
+            return result
         if self._newton_first:
             self.newton_solves += 1
             result = self._newton()
@@ -409,12 +424,14 @@ class NewtonSolver:
         from the same start, on a fresh one (the kept factors may belong to another time step
         length or state), so a stale preconditioner is never the reason a step is cut."""
         result = self._solve_once()
+        result.mode = self._mode
         if result.converged:
             return result
         self._rebuild_preconditioner()
         if result.reason != PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE:
             return result
         retry = self._solve_once()
+        retry.mode = self._mode
         retry.iterations += result.iterations
         retry.linear_iterations += result.linear_iterations
         retry.seconds += result.seconds

@@ -17,7 +17,7 @@ from models.outputs import TimeSeries
 from models.parameters import parameter_set
 from models.protocol import CCStep, CVStep, Protocol, RestStep
 from models.records import ParticleStatistics
-from models.simulation import Output, Simulation
+from models.simulation import MAX_LANDING_ATTEMPTS, Output, Simulation
 from studies import app
 from studies.case import case_from_dict
 from tests.helpers import run_cli
@@ -30,16 +30,23 @@ def _voltage_curve(comm):
     sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.6),
                      settings(), [series], show_progress=False).build()
     sim.run()
-    return series.column("time_s"), series.column("voltage_V")
+    return series.column("time_s"), series.column("voltage_V"), sim.state.events
 
 
 @pytest.mark.mpi
 def test_same_discharge_on_one_and_two_ranks(comm):
-    t_par, v_par = _voltage_curve(comm)
-    t_ser, v_ser = _voltage_curve(MPI.COMM_SELF)
+    t_par, v_par, events = _voltage_curve(comm)
+    t_ser, v_ser, events_serial = _voltage_curve(MPI.COMM_SELF)
     assert len(t_par) == len(t_ser) and np.allclose(t_par, t_ser, rtol=1e-9)
     assert np.max(np.abs(v_par - v_ser) / v_ser) < 1e-6
     assert abs(v_par[-1] - 3.6) < 1e-5, "the cut-off is landed"
+    # the solves that crossed the cut-off and were redone shorter are recorded with their cost
+    retries = [e for e in events if e["event"] == "landing_retry"]
+    assert 1 <= len(retries) <= MAX_LANDING_ATTEMPTS
+    assert len(retries) == len([e for e in events_serial if e["event"] == "landing_retry"])
+    for e in retries:
+        assert e["voltage_V"] < 3.6 - 1e-5 and e["dt_s"] > 0 and e["newton_iterations"] >= 1
+        assert np.min(np.abs(t_par[:-1] - e["time_s"])) < 1e-9, "redone from an accepted state"
 
 
 @pytest.mark.parametrize("preset", ["direct", "block_lu"])
@@ -269,16 +276,20 @@ def _fixed_step_discharge(comm, **solver):
 def test_iterative_presets_give_the_direct_solution(comm, monkeypatch):
     """GMRES + fieldsplit (c_s | c_e | phi_s + phi_e; GAMG, or kept LU factors of the blocks)
     against MUMPS, fixed steps; the kept factors also when they are rebuilt at every chance."""
-    _, direct = _fixed_step_discharge(comm, preset="direct", chord=False)
+    sim, direct = _fixed_step_discharge(comm, preset="direct", chord=False)
     assert len(direct) == 11
+    # the controller judges each solve by its kind: Newton, or Newton on a Jacobian lagged by one
+    assert (sim.controller.easy_newton, sim.controller.hard_newton) == solver_module.STEP_EFFORT["newton"]
     sim, iterative = _fixed_step_discharge(comm, preset="iterative")
     assert sim.galvanostatic.preset == "iterative"
+    assert (sim.controller.easy_newton, sim.controller.hard_newton) == solver_module.STEP_EFFORT["lagged"]
     assert sim.state.linear_iterations > sim.state.newton_iterations, "GMRES iterated"
     assert np.allclose(iterative, direct, rtol=1e-8, atol=0)
     sim, kept = _fixed_step_discharge(comm, preset="block_lu")
     assert sim.galvanostatic.preset == "block_lu"
     assert sim.state.linear_iterations > sim.state.newton_iterations, "GMRES iterated"
     assert sim.galvanostatic.keeps_preconditioner
+    assert (sim.controller.easy_newton, sim.controller.hard_newton) == solver_module.STEP_EFFORT["lagged"]
     # factors kept over ten steps still precondition well: rarely rebuilt
     assert sim.galvanostatic.preconditioner_rebuilds <= sim.state.newton_iterations / 4
     assert sim.state.linear_iterations <= solver_module.PC_REBUILD_ITERATIONS * sim.state.newton_iterations
