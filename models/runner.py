@@ -117,8 +117,9 @@ def run_simulation(
 
 
 def run_summary(sim: Simulation) -> dict[str, Any]:
-    """What a run is and how far it got: ranks, parameters, mesh statistics, timers and,
-    once built, the capacity basis, the protocol in SI, the solver and the result."""
+    """What a run is and how far it got: ranks, parameters, mesh statistics, timers, the peak
+    memory of every rank and, once built, the capacity basis, the protocol in SI, the solver and
+    the result. Collective (the memory is gathered): call it on every rank of the run."""
     data: dict[str, Any] = {
         "mpi_ranks": sim.comm.size,
         "parameters": sim.parameters.describe(),

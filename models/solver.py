@@ -311,7 +311,8 @@ class NewtonSolver:
 
     @property
     def _mode(self) -> str:
-        """How this solver's solves are judged (``STEP_EFFORT``) unless a chord fell back."""
+        """How this solver's solves are judged (``STEP_EFFORT``); in chord mode the full Newton
+        solves after a fallback are judged as "newton" (:meth:`_solve_once`)."""
         if self.chord:
             return "chord"
         return "lagged" if self._jacobian_lag > 1 else "newton"
@@ -391,9 +392,7 @@ class NewtonSolver:
         if self.keeps_preconditioner:
             return self._solve_kept()
         if not self.chord:
-            result = self._solve_once()
-            result.mode = self._mode
-            return result
+            return self._solve_once()
         if self._newton_first:
             self.newton_solves += 1
             result = self._newton()
@@ -424,14 +423,12 @@ class NewtonSolver:
         from the same start, on a fresh one (the kept factors may belong to another time step
         length or state), so a stale preconditioner is never the reason a step is cut."""
         result = self._solve_once()
-        result.mode = self._mode
         if result.converged:
             return result
         self._rebuild_preconditioner()
         if result.reason != PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE:
             return result
         retry = self._solve_once()
-        retry.mode = self._mode
         retry.iterations += result.iterations
         retry.linear_iterations += result.linear_iterations
         retry.seconds += result.seconds
@@ -477,6 +474,7 @@ class NewtonSolver:
             iterations=int(snes.getIterationNumber()),
             linear_iterations=int(snes.getLinearSolveIterations()),
             seconds=time.perf_counter() - start,
+            mode="newton" if self.chord else self._mode,  # a chord solve relabels its own result
         )
 
 
