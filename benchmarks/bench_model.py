@@ -15,7 +15,10 @@ Per run it prints the details and one markdown table row (issue 11): unknowns pe
 Newton and Krylov iterations, the time of PETSc's phases (residual and Jacobian assembly,
 preconditioner setup, linear solve; from PETSc's log), outputs, time loop, peak memory of
 every rank, and the time of one CG + GAMG Poisson solve on the same mesh, so that the loop's
-cost is also given in machine-independent "Poisson-solve equivalents".
+cost is also given in machine-independent "Poisson-solve equivalents". A second table says where
+the memory goes: the resident memory of every rank after the mesh, the build, the consistent
+initialisation (the first factorisations) and the steps, and the solver's matrices with MUMPS'
+own statistics of every factor.
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from foundation.memory import peak_memory_gb  # noqa: E402
+from foundation.memory import peak_memory_gb, resident_memory_gb  # noqa: E402
 from foundation.stack import MPI, PETSc, dolfinx, ufl  # noqa: E402
 from models.mesh_input import load_mesh  # noqa: E402
 from models.outputs import TimeSeries  # noqa: E402
 from models.protocol import CCStep, Protocol  # noqa: E402
-from models.simulation import Simulation  # noqa: E402
+from models.simulation import Output, Simulation  # noqa: E402
 from studies.app import mesh_for_case  # noqa: E402
 from studies.case import load_case  # noqa: E402
 
@@ -121,10 +124,64 @@ def poisson_reference(mesh) -> dict[str, float]:
     return result
 
 
+class MemoryProbe(Output):
+    """Resident memory of every rank after the consistent initialisation (the first factorisation)
+    and the largest after any time step."""
+
+    def __init__(self, comm) -> None:
+        self.comm = comm
+        self.after_initialise: list[float] | None = None
+        self.largest_after_a_step: list[float] = []
+
+    def update(self, sim, t) -> None:
+        now = resident_memory_gb(self.comm)
+        if self.after_initialise is None:
+            self.after_initialise = now
+        elif sum(now) > sum(self.largest_after_a_step):
+            self.largest_after_a_step = now
+
+
+MUMPS_INFOG = {"allocated [MB]": 19, "used [MB]": 22, "factor entries": 29, "factor entries after BLR": 35}
+"""MUMPS' global statistics of a factorisation (sums over the ranks; INFOG numbering of its manual):
+memory allocated and effectively used during the factorisation, entries in the factors, and the
+entries left after block low-rank compression."""
+
+
+def _mumps_count(value: int) -> int:
+    return -value * 10**6 if value < 0 else value  # MUMPS reports counts above 2^31 in millions, negated
+
+
+def solver_memory(sim) -> dict[str, dict[str, float]]:
+    """Size of the Newton solver's matrices, summed over the ranks [GB] (AIJ: a value and a column
+    index per nonzero): the Jacobian, and for a fieldsplit each split's diagonal block with its MUMPS
+    factor statistics (``MUMPS_INFOG``). A multiplicative fieldsplit also keeps each split's rows of
+    the Jacobian (all columns): about one more Jacobian, which PETSc does not expose."""
+    snes = sim.galvanostatic.problem.solver
+    entry_bytes = np.dtype(PETSc.ScalarType).itemsize + np.dtype(PETSc.IntType).itemsize  # value + column
+
+    def gb(matrix) -> float:  # PETSc's own memory count is off in this build: nonzeros x (value + column index)
+        return round(matrix.getInfo(PETSc.Mat.InfoType.GLOBAL_SUM)["nz_allocated"] * entry_bytes / 1024**3, 3)
+
+    out = {"Jacobian": {"matrix [GB]": gb(snes.getJacobian()[0])}}
+    pc = snes.getKSP().getPC()
+    if pc.getType() != "fieldsplit":
+        return out
+    for ksp in pc.getFieldSplitSubKSP():
+        name = ksp.getOptionsPrefix().removeprefix(snes.getOptionsPrefix()).removesuffix("_")
+        entry = {"matrix [GB]": gb(ksp.getOperators()[0])}
+        sub = ksp.getPC()
+        if sub.getType() == "lu" and sub.getFactorSolverType() == "mumps":
+            factor = sub.getFactorMatrix()
+            entry |= {label: _mumps_count(factor.getMumpsInfog(k)) for label, k in MUMPS_INFOG.items()}
+        out[name] = entry
+    return out
+
+
 def run_once(comm, args, case, size_factor):
     start = time.perf_counter()
     mesh_data = load_mesh(args.mesh, comm) if args.mesh else case_mesh(comm, case, size_factor, Path(args.workdir))
     t_mesh = time.perf_counter() - start
+    memory = {"after the mesh": resident_memory_gb(comm)}
     series = TimeSeries("unused")
     series.write = lambda comm: None
     settings = dataclasses.replace(case.solver, petsc_options=dict(kv.split("=", 1) for kv in args.option))
@@ -139,11 +196,17 @@ def run_once(comm, args, case, size_factor):
         raise SystemExit("bench_model: the case's first protocol step must be constant current")
     step = dataclasses.replace(step, max_duration_s=args.max_time or step.max_duration_s)
     params = case.parameters.resolve()
-    sim = Simulation(mesh_data, params, Protocol(steps=(step,)), settings, [series], show_progress=comm.rank == 0)
+    probe = MemoryProbe(comm)
+    sim = Simulation(mesh_data, params, Protocol(steps=(step,)), settings, [series, probe],
+                     show_progress=comm.rank == 0)
     sim.build()
+    memory["after the build"] = resident_memory_gb(comm)
     before, jacobians_before = petsc_phase_times(comm), jacobian_count(comm)
     sim.run()
     wall = time.perf_counter() - start
+    memory |= {"after the initialisation": probe.after_initialise,
+               "largest after a step": probe.largest_after_a_step, "peak": peak_memory_gb(comm)}
+    matrices = solver_memory(sim)
     phases = {k: round(v - before[k], 2) for k, v in petsc_phase_times(comm).items()}
     poisson_reference(mesh_data.mesh)  # the first call compiles the forms (JIT); time the second
     poisson = poisson_reference(mesh_data.mesh)
@@ -180,7 +243,9 @@ def run_once(comm, args, case, size_factor):
         "time_per_newton_s": loop / max(st.newton_iterations, 1),
         "petsc_phases_s": phases,
         "wall_s": wall,
-        "peak_memory_GB_per_rank": peak_memory_gb(comm),
+        "peak_memory_GB_per_rank": memory["peak"],
+        "resident_memory_GB_per_rank": memory,
+        "solver_matrices": matrices,
         "poisson_reference": poisson,
         "time_loop_in_poisson_solves": round(loop / poisson["total_s"], 1),
     }
@@ -209,6 +274,19 @@ def table(result: dict) -> str:
             + " | ".join(str(v) for v in cols.values()) + " |")
 
 
+def memory_table(result: dict) -> str:
+    """Resident memory of the ranks at each stage, and the solver's matrices (benchmarks/README.md)."""
+    stages = result["resident_memory_GB_per_rank"]
+    rows = ["| stage | resident memory per rank [GB] | sum [GB] |", "|---|---|---|"]
+    rows += [f"| {stage} | {', '.join(f'{m:.2f}' for m in per_rank)} | {sum(per_rank):.2f} |"
+             for stage, per_rank in stages.items() if per_rank]
+    labels = ["matrix [GB]", *MUMPS_INFOG]
+    rows += ["", "| matrix | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    rows += [f"| {name} | " + " | ".join(str(entry.get(label, "")) for label in labels) + " |"
+             for name, entry in result["solver_matrices"].items()]
+    return "\n".join(rows)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--case", default=str(REPO / "studies" / "cases" / "d8_60um_3C.toml"), help="case file")
@@ -233,6 +311,8 @@ def main() -> int:
             for key, value in result.items():
                 print(f"{key:>26}: {value}")
             print(table(result))
+            print()
+            print(memory_table(result))
             print(flush=True)
     return 0
 

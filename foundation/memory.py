@@ -18,3 +18,13 @@ def peak_memory_gb(comm: Any) -> list[float]:
     resume only: the figure is the process's, not the run's."""
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return [round(v / 1024**2, 3) for v in comm.allgather(kb)]
+
+
+def resident_memory_gb(comm: Any) -> list[float]:
+    """Resident set size of every rank of ``comm`` now [GB] (``/proc/self/statm``; collective).
+
+    Unlike :func:`peak_memory_gb` it can fall again: what a stage of a run holds on to, not what it
+    touched once."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return [round(v / 1024**3, 3) for v in comm.allgather(pages * resource.getpagesize())]
