@@ -16,8 +16,7 @@ def peak_memory_gb(comm: Any) -> list[float]:
 
     ``comm`` is an mpi4py communicator (it needs ``allgather``). A resumed run counts from its
     resume only: the figure is the process's, not the run's."""
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return [round(v / 1024**2, 3) for v in comm.allgather(kb)]
+    return _per_rank_gb(comm, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
 def resident_memory_gb(comm: Any) -> list[float]:
@@ -27,4 +26,9 @@ def resident_memory_gb(comm: Any) -> list[float]:
     touched once."""
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[1])
-    return [round(v / 1024**3, 3) for v in comm.allgather(pages * resource.getpagesize())]
+    return _per_rank_gb(comm, pages * resource.getpagesize())
+
+
+def _per_rank_gb(comm: Any, nbytes: int) -> list[float]:
+    """This rank's ``nbytes`` gathered from every rank of ``comm``, in GB (1024^3 bytes)."""
+    return [round(v / 1024**3, 3) for v in comm.allgather(nbytes)]
