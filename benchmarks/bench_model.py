@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 
 from foundation.memory import peak_memory_gb, resident_memory_gb  # noqa: E402
 from foundation.stack import MPI, PETSc, dolfinx, ufl  # noqa: E402
+from models import solver as solver_module  # noqa: E402
 from models.mesh_input import load_mesh  # noqa: E402
 from models.outputs import TimeSeries  # noqa: E402
 from models.protocol import CCStep, Protocol  # noqa: E402
@@ -154,21 +155,29 @@ def _mumps_count(value: int) -> int:
 def solver_memory(sim) -> dict[str, dict[str, float]]:
     """Size of the Newton solver's matrices, summed over the ranks [GB] (AIJ: a value and a column
     index per nonzero): the Jacobian, and for a fieldsplit each split's diagonal block with its MUMPS
-    factor statistics (``MUMPS_INFOG``). A multiplicative fieldsplit also keeps each split's rows of
-    the Jacobian (all columns): about one more Jacobian, which PETSc does not expose."""
+    factor statistics (``MUMPS_INFOG``). On an AIJ Jacobian a multiplicative fieldsplit also keeps
+    each split's rows of the Jacobian (all columns): about one more Jacobian, which PETSc does not
+    expose. On a MATNEST Jacobian (``block_lu``) the splits' blocks and rows are views of its blocks,
+    marked "(view)": counted in the Jacobian's size, not again."""
     snes = sim.galvanostatic.problem.solver
     entry_bytes = np.dtype(PETSc.ScalarType).itemsize + np.dtype(PETSc.IntType).itemsize  # value + column
 
     def gb(matrix) -> float:  # PETSc's own memory count is off in this build: nonzeros x (value + column index)
+        if matrix.getType() == "nest":
+            rows, columns = matrix.getNestSize()
+            blocks = [matrix.getNestSubMatrix(i, j) for i in range(rows) for j in range(columns)]
+            return round(sum(gb(block) for block in blocks if block is not None), 3)
         return round(matrix.getInfo(PETSc.Mat.InfoType.GLOBAL_SUM)["nz_allocated"] * entry_bytes / 1024**3, 3)
 
-    out = {"Jacobian": {"matrix [GB]": gb(snes.getJacobian()[0])}}
+    jacobian = snes.getJacobian()[0]
+    out = {"Jacobian": {"matrix [GB]": gb(jacobian)}}
+    views = jacobian.getType() == "nest"
     pc = snes.getKSP().getPC()
     if pc.getType() != "fieldsplit":
         return out
     for ksp in pc.getFieldSplitSubKSP():
         name = ksp.getOptionsPrefix().removeprefix(snes.getOptionsPrefix()).removesuffix("_")
-        entry = {"matrix [GB]": gb(ksp.getOperators()[0])}
+        entry = {"matrix [GB]": f"{gb(ksp.getOperators()[0])} (view)" if views else gb(ksp.getOperators()[0])}
         sub = ksp.getPC()
         if sub.getType() == "lu" and sub.getFactorSolverType() == "mumps":
             factor = sub.getFactorMatrix()
@@ -223,6 +232,7 @@ def run_once(comm, args, case, size_factor):
         "unknowns": unknowns,
         "dofs": sum(unknowns.values()),
         "preset": sim.galvanostatic.preset,
+        "jacobian_matrix": "nest" if sim.galvanostatic.nest else "aij",
         "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "petsc_options"},
         "petsc_options": settings.petsc_options,
         "steps": st.steps_taken,
@@ -298,7 +308,12 @@ def main() -> int:
     p.add_argument("--setting", action="append", default=[],
                    help="[solver] setting key=value, e.g. max_sol_change=0.05 or predictor=false (repeatable)")
     p.add_argument("--max-time", type=float, default=0.0, help="longest simulated time [s] (0 = to the cut-off)")
+    p.add_argument("--aij-jacobian", action="store_true",
+                   help="block_lu: assemble the Jacobian into one AIJ matrix, not a MATNEST (the default before "
+                        "2026-12-07; for comparisons)")
     args = p.parse_args()
+    if args.aij_jacobian:
+        solver_module.NEST_JACOBIAN = None
     comm = MPI.COMM_WORLD
     PETSc.Log.begin()
     case = load_case(args.case)

@@ -81,14 +81,15 @@ def main() -> None:
     say(comm, f"after {sim.time:.1f} s: V = {sim.voltage:.4f} V, DoD = {sim.depth_of_discharge:.4f}, "
               f"{sim.state.steps_taken} steps, {sim.state.newton_iterations} Newton iterations")
 
-    names = sim.model.fields.names()
-    sizes = [u.function_space.dofmap.index_map.size_local for u in sim.model.fields]
+    names = list(sim.galvanostatic.field_order)  # the order of the fields in the solver's vectors
+    by_name = dict(sim.model.fields.items())
+    sizes = [by_name[n].function_space.dofmap.index_map.size_local for n in names]
     offsets = np.cumsum([0, *sizes])
     c_max = sim.parameters.active_material.max_concentration
     surface = sim._surface_dofs[sim._surface_dofs < sizes[0]]
     snes = sim.galvanostatic.problem.solver
 
-    ce = slice(offsets[2], offsets[3])
+    ce = slice(offsets[names.index("c_e")], offsets[names.index("c_e") + 1])
 
     def gmin(values: np.ndarray) -> float:
         return comm.allreduce(float(np.min(values, initial=np.inf)), op=MPI.MIN)

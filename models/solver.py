@@ -1,7 +1,8 @@
 """Newton solver for the blocked half-cell system: presets as data, results checked.
 
 One :class:`dolfinx.fem.petsc.NonlinearProblem` over the block forms (``kind="mpi"``: one
-monolithic AIJ matrix, so any grouping of the fields can form a fieldsplit). Presets:
+monolithic AIJ matrix, so any grouping of the fields can form a fieldsplit; ``block_lu`` assembles
+the same Jacobian into a MATNEST of the field blocks instead, ``NEST_JACOBIAN``). Presets:
 
 * ``direct``: Newton with backtracking line search, MUMPS LU (METIS ordering). Robust; the
   default for small and medium meshes. With ``chord`` (the default) each solve assembles and
@@ -15,7 +16,7 @@ monolithic AIJ matrix, so any grouping of the fields can form a fieldsplit). Pre
   together (they are tightly coupled through dj/deta on Gamma, so they share one split; a
   GAMG threshold drops the weak Robin links across Gamma from the aggregation graph).
   There is no hypre in this PETSc build.
-* ``block_lu``: Newton + GMRES with the same multiplicative fieldsplit, but every block
+* ``block_lu``: Newton + GMRES (right-preconditioned) with the same multiplicative fieldsplit, but every block
   factorised exactly (MUMPS LU of c_s, of c_e and of the two potentials), and the factors kept
   across Newton iterations and time steps: they are rebuilt only when a linear solve needed
   more than ``PC_REBUILD_ITERATIONS`` GMRES iterations or failed (see
@@ -138,6 +139,10 @@ PRESETS["block_lu"] = {
     "ksp_rtol": 1e-6,
     "ksp_atol": 0.0,
     "ksp_max_it": 300,
+    # GMRES judged on the true residual: with left preconditioning it stops on the preconditioned one,
+    # and kept factors of an older Jacobian beside its current off-diagonal blocks (``NEST_JACOBIAN``)
+    # made that a poor measure: 3-6 Newton iterations in steps of the reference discharge that need 2
+    "ksp_pc_side": "right",
     "pc_type": "fieldsplit",
     "pc_fieldsplit_type": "multiplicative",
     **{f"fieldsplit_{split}_{k}": v for split in SPLITS["full"]
@@ -149,6 +154,19 @@ PRESETS["block_lu"] = {
     "snes_lag_preconditioner": -2,
     "snes_lag_preconditioner_persists": True,
 }
+NEST_JACOBIAN = "block_lu"
+"""The preset whose Jacobian is a MATNEST of the field blocks (when every split is factorised by
+LU, which accepts nest blocks; a user's other sub-preconditioner, e.g. GAMG, needs the AIJ matrix).
+The fieldsplit's diagonal blocks and row blocks are then views of the Jacobian, not copies: over the
+first 30 s of the reference electrode at the default, 9 % less peak memory (5.76 against 6.30 GB on
+2 ranks) with the same Newton iterations; over a whole discharge at 1.6 um the same steps and
+iterations in 10 % less time (the Jacobian's assembly and the rebuilds are cheaper: no insertion
+into one matrix, no copies of blocks; benchmarks/README.md, "A MATNEST Jacobian for `block_lu`").
+A kept preconditioner's Gauss-Seidel sweeps use the current off-diagonal blocks instead of those of
+its last rebuild, which needs GMRES on the true residual (``ksp_pc_side`` right). The vectors stay monolithic
+(``kind="mpi"``): PETSc 3.25's split-phase norm of a VECNEST (``VecNormBegin/End``, which the line
+searches use) counts every entry once per rank, and with it Newton converged only linearly on 2 ranks
+(``benchmarks/experiments/nest_vectors.patch``)."""
 PC_REBUILD_ITERATIONS = 20
 """``block_lu``: a Newton iteration whose linear solve took more GMRES iterations than this
 rebuilds the preconditioner at the next Jacobian (fresh factors need about 10; one
@@ -229,10 +247,12 @@ class NewtonResult:
         return names.get(self.reason, str(self.reason))
 
 
-def field_rows(model: HalfCell) -> dict[str, np.ndarray]:
-    """Global rows of this rank's owned unknowns of every field in the monolithic matrix
-    (``kind="mpi"``): [owned c_s | owned phi_s | ...] in the order of the fields."""
-    maps = {name: u.function_space.dofmap for name, u in model.fields.items()}
+def field_rows(model: HalfCell, order: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Global rows of this rank's owned unknowns of every field in the solver's vectors
+    (``kind="mpi"``): [owned c_s | owned phi_s | ...] in the order of the fields, or in
+    ``order`` (:attr:`NewtonSolver.field_order`)."""
+    fields = dict(model.fields.items())
+    maps = {name: fields[name].function_space.dofmap for name in (order or fields)}
     offset = sum(m.index_map.local_range[0] * m.index_map_bs for m in maps.values())
     rows: dict[str, np.ndarray] = {}
     for name, m in maps.items():
@@ -281,11 +301,28 @@ class NewtonSolver:
         options |= {k: _option_value(v) for k, v in (petsc_options or {}).items()}
         self.options = options
         self.prefix = f"microbat{next(_counter)}_"
+        splits = SPLITS["single_particle" if model.single_particle else "full"]
+        self.nest = self.preset == NEST_JACOBIAN and all(
+            options.get(f"fieldsplit_{split}_pc_type") == "lu" for split in splits)
+        """The Jacobian is a MATNEST (``NEST_JACOBIAN``)."""
+        self.field_order = tuple(model.fields.names())
+        """The order of the fields in the solver's vectors and matrix: each split's fields
+        consecutive for a MATNEST (it finds a split's rows only among consecutive blocks)."""
+        if self.nest:
+            self.field_order = tuple(field for members in splits.values() for field in members)
+        residuals, fields = dict(model.residuals.items()), dict(model.fields.items())
         self.problem = dolfinx.fem.petsc.NonlinearProblem(
-            list(model.residuals), list(model.fields), bcs=bcs or [], kind="mpi",
+            [residuals[n] for n in self.field_order], [fields[n] for n in self.field_order],
+            bcs=bcs or [], kind="mpi",
             entity_maps=model.domains.entity_maps, petsc_options_prefix=self.prefix,
             petsc_options=options, jit_options=JIT_OPTIONS,
         )
+        self._nest: PETSc.Mat | None = None
+        self._factors_pending = True
+        """MATNEST Jacobian: the splits' factors are to be refreshed at the next linear solve
+        (:meth:`_keep_split_factors`); at first, they do not exist yet."""
+        if self.nest:
+            self._use_nest_jacobian(bcs or [])
         if options.get("pc_type") == "fieldsplit":
             self._set_fieldsplits()
         self._check_unused = True
@@ -317,11 +354,20 @@ class NewtonSolver:
             return "chord"
         return "lagged" if self._jacobian_lag > 1 else "newton"
 
+    def _use_nest_jacobian(self, bcs: list[dolfinx.fem.DirichletBC]) -> None:
+        """Assemble the Jacobian into a MATNEST of the field blocks instead of the problem's AIJ
+        matrix (``NEST_JACOBIAN``); the vectors stay monolithic."""
+        self.problem.A.destroy()  # the AIJ matrix is never assembled: free it now
+        self._nest = dolfinx.fem.petsc.create_matrix(self.problem.J, kind="nest")
+        self._nest.setOptionsPrefix(f"{self.prefix}A_")
+        context = {"u": self.problem.u, "jacobian": self.problem.J, "preconditioner": None, "bcs": bcs}
+        self.problem.solver.setJacobian(dolfinx.fem.petsc.assemble_jacobian, self._nest, None, kargs=context)
+
     def _set_fieldsplits(self) -> None:
-        """Index sets of the monolithic matrix: rows are [owned c_s | owned phi_s | ...] in
-        the order of the fields."""
+        """Index sets of the splits: rows are [owned c_s | owned phi_s | ...] in the order of
+        the fields (:attr:`field_order`)."""
         comm = self.model.domains.comm
-        rows = field_rows(self.model)
+        rows = field_rows(self.model, self.field_order)
         splits = SPLITS["single_particle" if self.model.single_particle else "full"]
         pc = self.problem.solver.getKSP().getPC()
         index_sets = []
@@ -341,6 +387,9 @@ class NewtonSolver:
         if self.problem is not None:
             self.problem.__del__()
             self.problem = None
+        if self._nest is not None:
+            self._nest.destroy()
+            self._nest = None
 
     def set_tolerance(self, residual_tolerance: float) -> None:
         snes = self.problem.solver
@@ -357,8 +406,11 @@ class NewtonSolver:
             self._residual_history = []
         history = self._residual_history
         history.append(norm)
-        if self.keeps_preconditioner and iteration > 0 and snes.getKSP().getIterationNumber() > PC_REBUILD_ITERATIONS:
-            self._rebuild_preconditioner()
+        if self.keeps_preconditioner and iteration > 0:
+            if self.nest and self._factors_pending:  # refreshed by this iteration's linear solve
+                self._keep_split_factors(True)
+            if snes.getKSP().getIterationNumber() > PC_REBUILD_ITERATIONS:
+                self._rebuild_preconditioner()
         if snes.getConvergedReason() != 0 or len(history) <= STAGNATION_WINDOW:
             return
         floor = ROUNDOFF_FACTOR * snes.getTolerances()[1]  # petsc4py order: rtol, atol, stol, max_it
@@ -379,8 +431,23 @@ class NewtonSolver:
             self._rebuild_preconditioner()
 
     def _rebuild_preconditioner(self) -> None:
-        set_snes_lags(self.problem.solver, self._jacobian_lag, -2)
+        """Rebuild the kept preconditioner at the next Jacobian (AIJ), or refresh the splits'
+        factors at the next linear solve (MATNEST: :meth:`_keep_split_factors`)."""
         self.preconditioner_rebuilds += 1
+        if not self.nest:
+            set_snes_lags(self.problem.solver, self._jacobian_lag, -2)
+        elif not self._factors_pending:
+            self._keep_split_factors(False)
+
+    def _keep_split_factors(self, keep: bool) -> None:
+        """With a MATNEST Jacobian the fieldsplit (index sets, views of the blocks) is built once,
+        and a rebuild is a refresh of the splits' factors. Their operators are views of the
+        Jacobian's blocks, so a split whose factors are not kept (``keep`` False) refactorises
+        at its next solve whenever the Jacobian has been assembled since its last factorisation,
+        i.e. after almost every assembly if never kept (benchmarks/README.md)."""
+        for split in self.problem.solver.getKSP().getPC().getFieldSplitSubKSP():
+            split.getPC().setReusePreconditioner(keep)
+        self._factors_pending = not keep
 
     def solve(self) -> NewtonResult:
         """One solve from the current field values; reports instead of raising.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from foundation.errors import SolverError
-from foundation.stack import MPI, PETSc
+from foundation.stack import MPI, PETSc, dolfinx
 from models import runner
 from models import solver as solver_module
 from models.mesh_input import save_mesh
@@ -298,6 +298,87 @@ def test_iterative_presets_give_the_direct_solution(comm, monkeypatch):
     sim, rebuilt = _fixed_step_discharge(comm, preset="block_lu")
     assert sim.galvanostatic.preconditioner_rebuilds >= sim.state.newton_iterations - sim.state.steps_taken
     assert np.allclose(rebuilt, direct, rtol=1e-8, atol=0)
+
+
+@pytest.mark.mpi
+def test_nest_jacobian_is_the_aij_jacobian(comm, monkeypatch):
+    """``block_lu``'s MATNEST Jacobian (fields reordered c_s, c_e, phi_s, phi_e) and the AIJ one of the
+    same state (P2 c_s, after a step, so every interface block is non-trivial) map the same vector
+    to the same product, field by field."""
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=20.0),
+                     settings(preset="block_lu", solid_degree=2, dt_initial_s=20.0), [], show_progress=False)
+    sim.build().run()
+    monkeypatch.setattr(solver_module, "NEST_JACOBIAN", None)
+    nest, aij = sim.galvanostatic, solver_module.NewtonSolver(sim.model, preset="block_lu")
+    assert nest.nest and not aij.nest and nest.field_order != aij.field_order
+    fields = dict(sim.model.fields.items())
+    direction = {name: np.cos(np.arange(u.function_space.dofmap.index_map.size_local) + 0.7 * k + comm.rank)
+                 for k, (name, u) in enumerate(fields.items())}
+    products = []
+    for solver in (nest, aij):
+        problem = solver.problem
+        J = problem.solver.getJacobian()[0]  # assembled here, at the fields' state (SNES would lag it)
+        J.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(J, problem.J)
+        J.assemble()
+        v, y = problem.x.duplicate(), problem.x.duplicate()  # monolithic, as the solver's
+        start = v.getOwnershipRange()[0]
+        rows = {name: r - start for name, r in solver_module.field_rows(sim.model, solver.field_order).items()}
+        for name, r in rows.items():
+            v.array[r] = direction[name]
+        J.mult(v, y)
+        products.append({name: y.array[r].copy() for name, r in rows.items()})
+    aij.close()
+    for name in fields:
+        scale = comm.allreduce(float(np.abs(products[1][name]).max()), op=MPI.MAX)
+        difference = comm.allreduce(float(np.abs(products[0][name] - products[1][name]).max()), op=MPI.MAX)
+        assert scale > 0 and difference <= 1e-12 * scale, (name, difference, scale)
+
+
+def _block_lu_charge_hold(comm):
+    """20 s steps of a 3C discharge of the small electrode, then a constant-voltage hold (Dirichlet rows)."""
+    protocol = Protocol(steps=(CCStep(c_rate=3.0, max_duration_s=100.0),
+                               CVStep(voltage_V=3.9, max_duration_s=60.0)))
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    fixed = settings(preset="block_lu", dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5)
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), protocol, fixed, [series],
+                     show_progress=False).build()
+    sim.run()
+    return sim, series
+
+
+@pytest.mark.mpi
+def test_block_lu_newton_on_its_nest_jacobian_iterates_as_on_the_monolithic_one(comm, monkeypatch):
+    """``block_lu`` assembles a MATNEST Jacobian (the fieldsplit's blocks are views of it, not copies)
+    on monolithic vectors. Newton takes the iterations it takes on the AIJ matrix, under a current and
+    under a held voltage, on 1 and 2 ranks: on VECNEST vectors it converged only linearly on 2 ranks
+    (PETSc's split-phase norms of a VECNEST, which the line search uses, count each entry once per rank)."""
+    PETSc.Log.begin()
+    factorisations = PETSc.Log.Event("MatLUFactorNum")
+    before = factorisations.getPerfInfo()["count"]
+    sim, nest = _block_lu_charge_hold(comm)
+    factorised = factorisations.getPerfInfo()["count"] - before
+    solver, held = sim.galvanostatic, sim._potentiostatic
+    assert solver.nest and solver.field_order == ("c_s", "c_e", "phi_s", "phi_e")
+    assert solver.problem.solver.getJacobian()[0].getType() == "nest" and solver.problem.x.getType() != "nest"
+    assert held is not None and held.nest
+    # the splits' factors are kept until a rebuild, not refreshed with every Jacobian (views of its blocks)
+    builds = solver.preconditioner_rebuilds + held.preconditioner_rebuilds + 2
+    assert factorised <= 3 * builds < sim.state.newton_iterations, (factorised, builds, sim.state.newton_iterations)
+    monkeypatch.setattr(solver_module, "NEST_JACOBIAN", "none")
+    sim, aij = _block_lu_charge_hold(comm)
+    assert not sim.galvanostatic.nest and sim.galvanostatic.field_order == tuple(sim.model.fields.names())
+    assert sim.galvanostatic.problem.solver.getJacobian()[0].getType() != "nest"
+    # the fixed constant-current steps: the same Newton iterations and voltages
+    cc = [series.column("step_mode") == "cc" for series in (nest, aij)]
+    assert cc[0].sum() == cc[1].sum() == 6
+    assert np.array_equal(nest.column("newton_iterations")[cc[0]], aij.column("newton_iterations")[cc[1]])
+    assert np.allclose(nest.column("voltage_V")[cc[0]], aij.column("voltage_V")[cc[1]], rtol=1e-9, atol=0)
+    # the held voltage (its steps adapt, so they need not be the same ones): held, and the current relaxes
+    for series, is_cc in zip((nest, aij), cc, strict=True):
+        assert np.allclose(series.column("voltage_V")[~is_cc], 3.9, atol=1e-9)
+        assert (~is_cc).sum() >= 4 and np.all(np.diff(np.abs(series.column("current_A")[~is_cc])) < 0)
 
 
 @pytest.mark.mpi
