@@ -177,7 +177,8 @@ def solver_memory(sim) -> dict[str, dict[str, float]]:
         return out
     for ksp in pc.getFieldSplitSubKSP():
         name = ksp.getOptionsPrefix().removeprefix(snes.getOptionsPrefix()).removesuffix("_")
-        entry = {"matrix [GB]": f"{gb(ksp.getOperators()[0])} (view)" if views else gb(ksp.getOperators()[0])}
+        size = gb(ksp.getOperators()[0])
+        entry = {"matrix [GB]": f"{size} (view)" if views else size}
         sub = ksp.getPC()
         if sub.getType() == "lu" and sub.getFactorSolverType() == "mumps":
             factor = sub.getFactorMatrix()

@@ -301,7 +301,7 @@ class NewtonSolver:
         options |= {k: _option_value(v) for k, v in (petsc_options or {}).items()}
         self.options = options
         self.prefix = f"microbat{next(_counter)}_"
-        splits = SPLITS["single_particle" if model.single_particle else "full"]
+        self._splits = splits = SPLITS["single_particle" if model.single_particle else "full"]
         self.nest = self.preset == NEST_JACOBIAN and all(
             options.get(f"fieldsplit_{split}_pc_type") == "lu" for split in splits)
         """The Jacobian is a MATNEST (``NEST_JACOBIAN``)."""
@@ -368,10 +368,9 @@ class NewtonSolver:
         the fields (:attr:`field_order`)."""
         comm = self.model.domains.comm
         rows = field_rows(self.model, self.field_order)
-        splits = SPLITS["single_particle" if self.model.single_particle else "full"]
         pc = self.problem.solver.getKSP().getPC()
         index_sets = []
-        for name, members in splits.items():
+        for name, members in self._splits.items():
             split_rows = np.concatenate([rows[field] for field in members])
             index_sets.append((name, PETSc.IS().createGeneral(split_rows, comm=comm)))
         pc.setFieldSplitIS(*index_sets)
