@@ -180,8 +180,9 @@ def solver_memory(sim) -> dict[str, dict[str, float]]:
         size = gb(ksp.getOperators()[0])
         entry = {"matrix [GB]": f"{size} (view)" if views else size}
         sub = ksp.getPC()
-        if sub.getType() == "lu" and sub.getFactorSolverType() == "mumps":
+        if sub.getType() in solver_module.EXACT_FACTORS and sub.getFactorSolverType() == "mumps":
             factor = sub.getFactorMatrix()
+            entry |= {"factor": sub.getType()}
             entry |= {label: _mumps_count(factor.getMumpsInfog(k)) for label, k in MUMPS_INFOG.items()}
         out[name] = entry
     return out
@@ -291,7 +292,7 @@ def memory_table(result: dict) -> str:
     rows = ["| stage | resident memory per rank [GB] | sum [GB] |", "|---|---|---|"]
     rows += [f"| {stage} | {', '.join(f'{m:.2f}' for m in per_rank)} | {sum(per_rank):.2f} |"
              for stage, per_rank in stages.items() if per_rank]
-    labels = ["matrix [GB]", *MUMPS_INFOG]
+    labels = ["matrix [GB]", "factor", *MUMPS_INFOG]
     rows += ["", "| matrix | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     rows += [f"| {name} | " + " | ".join(str(entry.get(label, "")) for label in labels) + " |"
              for name, entry in result["solver_matrices"].items()]

@@ -55,7 +55,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from foundation.errors import InputError
-from foundation.stack import PETSc, dolfinx, ufl
+from foundation.stack import MPI, PETSc, dolfinx, ufl
 from meshing.tags import FacetTag
 from models.domains import Domains, Region, nsd_geometric_tortuosity
 from models.parameters import ParameterSet
@@ -149,6 +149,15 @@ class HalfCell:
     """UFL activation overpotential eta = phi_s - phi_e - U(x) on Gamma [V] (< 0 on discharge)."""
     solid_degree: int = 1
     """Lagrange degree of c_s (``SOLID_DEGREES``)."""
+    symmetric_blocks: tuple[tuple[str, ...], ...] = ()
+    """Groups of fields whose diagonal block of the Jacobian is symmetric (a solver may factorise
+    them by LDL^T). The potentials': the conduction terms, and the interface current through its
+    overpotential eta = phi_s - phi_e - U, whose derivatives dj/dphi_s = -dj/dphi_e enter the phi_s
+    and phi_e rows with opposite signs. The c_s block when D_s does not depend on c_s (and A is
+    symmetric): storage, diffusion, and the interface current at the nodes of c_s
+    (``Domains.interface_measure``), whose dj/dc_s adds to the diagonal only. A D_s(x) adds
+    D_s'(x) grad c_s . grad v dc_s, which is not symmetric; nor is the c_e block (migration,
+    c_e-dependent transport)."""
     dGamma: ufl.Measure | None = None
     """The interface measure of every term on Gamma (``Domains.interface_measure``): the
     residual's, and that of every record of an interface quantity."""
@@ -335,10 +344,22 @@ def build_half_cell(
         porosity=porosity, transport_factor=transport,
         initial_stoichiometry=p.initial_stoichiometry, interface_overpotential=eta,
         solid_degree=solid_degree, dGamma=dG,
+        symmetric_blocks=((("c_s",),) if material.diffusivity_model == "constant" and _symmetric_tensor(anisotropy)
+                          else ()) + (("phi_s",) if sp else ("phi_s", "phi_e"),),
     )
     model.forms = _diagnostic_forms(model)
     model.set_initial_state()
     return model
+
+
+def _symmetric_tensor(tensor: Function | None) -> bool:
+    """Whether every cell's tensor of a DG0 gdim x gdim ``tensor`` is symmetric (no tensor: the identity)."""
+    if tensor is None:
+        return True
+    d = tensor.function_space.mesh.geometry.dim
+    values = tensor.x.array.reshape(-1, d, d)
+    local = bool(np.allclose(values, values.transpose(0, 2, 1), rtol=1e-12, atol=0.0))
+    return bool(tensor.function_space.mesh.comm.allreduce(local, op=MPI.LAND))
 
 
 def storage_measure(domains: Domains, solid_degree: int) -> ufl.Measure:

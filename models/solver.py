@@ -17,7 +17,8 @@ the same Jacobian into a MATNEST of the field blocks instead, ``NEST_JACOBIAN``)
   GAMG threshold drops the weak Robin links across Gamma from the aggregation graph).
   There is no hypre in this PETSc build.
 * ``block_lu``: Newton + GMRES (right-preconditioned) with the same multiplicative fieldsplit, but every block
-  factorised exactly (MUMPS LU of c_s, of c_e and of the two potentials), and the factors kept
+  factorised exactly (MUMPS factors of c_s, of c_e and of the two potentials: LDL^T of the blocks that
+  the model declares symmetric, ``SYMMETRIC_FACTOR``, LU of the others), and the factors kept
   across Newton iterations and time steps: they are rebuilt only when a linear solve needed
   more than ``PC_REBUILD_ITERATIONS`` GMRES iterations or failed (see
   :meth:`NewtonSolver._solve_kept`). Each block is a scalar problem that factorises far more
@@ -154,6 +155,15 @@ PRESETS["block_lu"] = {
     "snes_lag_preconditioner": -2,
     "snes_lag_preconditioner_persists": True,
 }
+SYMMETRIC_FACTOR = "cholesky"
+"""How ``block_lu`` factorises a split whose block the model declares symmetric
+(:attr:`models.halfcell.HalfCell.symmetric_blocks`: the potentials', and c_s's for a constant D_s):
+MUMPS' symmetric LDL^T keeps one triangle of the factor where an LU keeps two. On the reference
+electrode at the default those two factors are 2.6 of the 2.9 GB that MUMPS uses for the three splits
+(benchmarks/README.md, "Symmetric factors of the c_s and potentials' blocks"). A user's
+``fieldsplit_<split>_pc_type`` wins."""
+EXACT_FACTORS = ("lu", "cholesky")
+"""Split preconditioners that accept the views of a MATNEST Jacobian's blocks."""
 NEST_JACOBIAN = "block_lu"
 """The preset whose Jacobian is a MATNEST of the field blocks (when every split is factorised by
 LU, which accepts nest blocks; a user's other sub-preconditioner, e.g. GAMG, needs the AIJ matrix).
@@ -295,15 +305,19 @@ class NewtonSolver:
             "snes_max_it": max_iterations,
         }
         options |= PRESETS[self.preset]
+        self._splits = splits = SPLITS["single_particle" if model.single_particle else "full"]
+        for split, members in splits.items():
+            key = f"fieldsplit_{split}_pc_type"
+            if self.preset == "block_lu" and members in model.symmetric_blocks and options.get(key) == "lu":
+                options[key] = SYMMETRIC_FACTOR
         self.chord = chord and self.preset == "direct"
         if self.chord:
             options |= {"snes_lag_jacobian": CHORD_LAG, "snes_lag_preconditioner": CHORD_LAG}
         options |= {k: _option_value(v) for k, v in (petsc_options or {}).items()}
         self.options = options
         self.prefix = f"microbat{next(_counter)}_"
-        self._splits = splits = SPLITS["single_particle" if model.single_particle else "full"]
         self.nest = self.preset == NEST_JACOBIAN and all(
-            options.get(f"fieldsplit_{split}_pc_type") == "lu" for split in splits)
+            options.get(f"fieldsplit_{split}_pc_type") in EXACT_FACTORS for split in splits)
         """The Jacobian is a MATNEST (``NEST_JACOBIAN``)."""
         self.field_order = tuple(model.fields.names())
         """The order of the fields in the solver's vectors and matrix: each split's fields

@@ -384,6 +384,67 @@ def test_block_lu_newton_on_its_nest_jacobian_iterates_as_on_the_monolithic_one(
         assert (~is_cc).sum() >= 4 and np.all(np.diff(np.abs(series.column("current_A")[~is_cc])) < 0)
 
 
+def _block_lu_p2_discharge(comm, diffusivity, **petsc_options):
+    """Two 20 s steps of a 3C discharge of the small electrode with P2 c_s (a non-uniform c_s)."""
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    fixed = settings(preset="block_lu", solid_degree=2, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5,
+                     petsc_options=petsc_options)
+    p = parameter_set("baseline", {"active_material.diffusivity_model": diffusivity})
+    sim = Simulation(small_electrode(comm), p, discharge(3.0, 3.0, max_duration_s=40.0), fixed, [series],
+                     show_progress=False).build()
+    sim.run()
+    return sim, series
+
+
+def _asymmetry(J, blocks):
+    """max |J_ij - J_ji^T| / max |J_ij| (infinity norms) over the MATNEST blocks i, j in ``blocks``."""
+    differences, sizes = [], []
+    for i in blocks:
+        for j in blocks:
+            block = J.getNestSubMatrix(i, j)
+            difference = block.copy()
+            transposed = J.getNestSubMatrix(j, i).transpose(PETSc.Mat())  # a new matrix (without one: in place)
+            difference.axpy(-1.0, transposed, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+            differences.append(difference.norm(PETSc.NormType.INFINITY))
+            sizes.append(block.norm(PETSc.NormType.INFINITY))
+    return max(differences) / max(sizes)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("diffusivity", ["constant", "oregan2022"])
+def test_block_lu_factorises_the_symmetric_blocks_symmetrically(comm, diffusivity):
+    """The blocks that the model declares symmetric are, on the assembled Jacobian of a non-uniform state
+    (P2 c_s after two steps): the potentials' (conduction, and the interface current through phi_s - phi_e),
+    and c_s's for a constant D_s (storage, diffusion, and the interface current at c_s's nodes, which adds to
+    the diagonal only). ``block_lu`` factorises those by LDL^T, which stores one triangle of the factor where
+    an LU stores two, and Newton iterates as with LU factors. A D_s(x) adds D_s'(x) grad c_s . grad v dc_s,
+    which is not symmetric (an LU there), and the c_e block is not (the check can tell)."""
+    sim, series = _block_lu_p2_discharge(comm, diffusivity)
+    solver, constant = sim.galvanostatic, diffusivity == "constant"
+    assert sim.model.symmetric_blocks == ((("c_s",),) if constant else ()) + (("phi_s", "phi_e"),)
+    splits = solver.problem.solver.getKSP().getPC().getFieldSplitSubKSP()
+    assert [k.getPC().getType() for k in splits] == ["cholesky" if constant else "lu", "lu", "cholesky"]
+    J = solver.problem.solver.getJacobian()[0]  # assembled here, at the state after the steps
+    J.zeroEntries()
+    dolfinx.fem.petsc.assemble_matrix(J, solver.problem.J)
+    J.assemble()
+    asymmetry = {name: _asymmetry(J, blocks) for name, blocks in (("cs", [0]), ("ce", [1]), ("pot", [2, 3]))}
+    sim.close()
+    assert asymmetry["pot"] < 1e-13 and asymmetry["ce"] > 1e-6, asymmetry
+    if not constant:
+        assert asymmetry["cs"] > 1e-6, asymmetry
+        return
+    assert asymmetry["cs"] < 1e-13, asymmetry
+    lu, lu_series = _block_lu_p2_discharge(comm, diffusivity, fieldsplit_cs_pc_type="lu", fieldsplit_pot_pc_type="lu")
+    assert [k.getPC().getType() for k in lu.galvanostatic.problem.solver.getKSP().getPC().getFieldSplitSubKSP()] \
+        == ["lu"] * 3  # a user's choice wins
+    lu.close()
+    assert len(series.column("newton_iterations")) == 3
+    assert np.array_equal(series.column("newton_iterations"), lu_series.column("newton_iterations"))
+    assert np.allclose(series.column("voltage_V"), lu_series.column("voltage_V"), rtol=1e-9, atol=0)
+
+
 @pytest.mark.mpi
 def test_kept_factors_are_rebuilt_after_the_consistent_initialisation(comm):
     """The initialisation solves with the concentrations frozen; factors of that Jacobian are stale
