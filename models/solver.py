@@ -166,7 +166,8 @@ EXACT_FACTORS = ("lu", "cholesky")
 """Split preconditioners that accept the views of a MATNEST Jacobian's blocks."""
 NEST_JACOBIAN = "block_lu"
 """The preset whose Jacobian is a MATNEST of the field blocks (when every split is factorised by
-LU, which accepts nest blocks; a user's other sub-preconditioner, e.g. GAMG, needs the AIJ matrix).
+LU or LDL^T, ``EXACT_FACTORS``, which accept nest blocks; a user's other sub-preconditioner, e.g. GAMG,
+needs the AIJ matrix).
 The fieldsplit's diagonal blocks and row blocks are then views of the Jacobian, not copies: over the
 first 30 s of the reference electrode at the default, 9 % less peak memory (5.76 against 6.30 GB on
 2 ranks) with the same Newton iterations; over a whole discharge at 1.6 um the same steps and
