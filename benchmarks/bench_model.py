@@ -245,6 +245,8 @@ def run_once(comm, args, case, size_factor):
         "chord_to_newton": sim.galvanostatic.newton_fallbacks,
         "newton_solves": sim.galvanostatic.newton_solves,
         "preconditioner_rebuilds": sim.galvanostatic.preconditioner_rebuilds,
+        "electrolyte_with_potentials_from_s": next(
+            (e["time_s"] for e in st.events if e["event"] == "electrolyte_with_potentials"), None),
         "t_end_s": st.time,
         "V_end": sim.voltage,
         "capacity_mAh_cm2": st.charge / 3.6 / (sim.capacity.area * 1e4),

@@ -141,6 +141,7 @@ def load(sim: Simulation, directory: str | Path) -> None:
         setattr(sim.state, key, value)
     sim.lithium_initial = state["lithium_initial"]
     sim.bound_reported_anew()  # a checkpoint keeps the state; the reported field (P2) is derived from it
+    sim.choose_splits()
     for output in sim.outputs:
         saved = state["outputs"].get(type(output).__name__)
         if saved is not None:

@@ -39,6 +39,13 @@ class SolverSettings:
         "matched to their spheres (packings, mesh.sphere_facets), 1 elsewhere (the layered single-particle sphere "
         "is within 2.3 mV with 1; image and grained meshes are not measured with 2)"
     )
+    electrolyte_with_potentials_below: float = spec(
+        0.05, min=0, max=1, help="block_lu: from the first accepted step whose smallest c_e is below this fraction "
+        "of c_e0, c_e is factorised together with the two potentials (one LU of the three) instead of on its own: "
+        "where the electrolyte drains, separate factors cost hundreds of GMRES iterations per step (140 um at 5C: "
+        "800 against 20, benchmarks/README.md); the combined factor costs more memory (0 = never, 1 = from the "
+        "first step)"
+    )
     dt_initial_s: float = spec(1.0, gt=0, unit="s")
     dt_min_s: float = spec(1e-4, gt=0, unit="s")
     dt_max_s: float = spec(120.0, gt=0, unit="s")

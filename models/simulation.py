@@ -192,6 +192,7 @@ class Simulation:
         s = self.settings
         self.controller = TimeStepController(
             dt=s.dt_initial_s, dt_min=s.dt_min_s, dt_max=s.dt_max_s, max_sol_change=s.max_sol_change)
+        self._electrolyte_with_potentials = False  # choose_splits
         with self._timer("solver_setup"):
             self.galvanostatic = self._make_solver([])
         self.controller.easy_newton, self.controller.hard_newton = self.galvanostatic.step_effort
@@ -217,11 +218,14 @@ class Simulation:
         if self.single_particle:
             # one particle's current is tiny: stay above the conduction rows' round-off
             atol = max(atol, SINGLE_PARTICLE_ATOL * scale)
-        return NewtonSolver(
+        solver = NewtonSolver(
             self.model, preset=s.preset, petsc_options=s.petsc_options,
             residual_tolerance=atol,
             relative_tolerance=s.newton_rtol if relative_tolerance is None else relative_tolerance,
             max_iterations=s.newton_max_it, bcs=bcs, chord=s.chord)
+        if self._electrolyte_with_potentials:  # choose_splits: the solvers alike
+            solver.factorise_electrolyte_with_potentials()
+        return solver
 
     def _solver_for(self, step: Step) -> NewtonSolver:
         if step.mode != "cv":
@@ -289,10 +293,12 @@ class Simulation:
             self.current = -self.diagnostics["interface_current"]
         self._measure_sol()
         if not self.single_particle:
-            c_e = self.model.c_e
-            n = c_e.function_space.dofmap.index_map.size_local
-            local = float(np.min(c_e.x.array[:n], initial=np.inf))
-            self.min_electrolyte_concentration = self.comm.allreduce(local, op=MPI.MIN)
+            self.min_electrolyte_concentration = self._min_electrolyte_concentration()
+
+    def _min_electrolyte_concentration(self) -> float:
+        c_e = self.model.c_e
+        n = c_e.function_space.dofmap.index_map.size_local
+        return self.comm.allreduce(float(np.min(c_e.x.array[:n], initial=np.inf)), op=MPI.MIN)
 
     def _measure_sol(self) -> None:
         """Smallest and largest x over the AM and over its surface."""
@@ -550,6 +556,7 @@ class Simulation:
         self.controller.easy_newton, self.controller.hard_newton = STEP_EFFORT[result.mode]
         self.controller.accept(dt, result.iterations, sol_change)
         self._check_depletion()
+        self.choose_splits()
         self._update_outputs()
         self._progress.update(
             min(max(self.depth_of_discharge, 0.0), 1.0),
@@ -633,6 +640,31 @@ class Simulation:
             self.state.events.append(event)
             if self.comm.rank == 0:
                 print(f"microbat: warning: {event['message']}", file=sys.stderr, flush=True)
+
+    def choose_splits(self) -> None:
+        """``block_lu``: c_e factorised together with the potentials from the first state whose
+        smallest c_e is below ``SolverSettings.electrolyte_with_potentials_below`` of c_e0
+        (:meth:`models.solver.NewtonSolver.factorise_electrolyte_with_potentials`), for the rest of the
+        run. Called after every accepted step and after a checkpoint is loaded (so a resumed run
+        chooses as the uninterrupted one did); recorded as an event."""
+        if self.single_particle or self._electrolyte_with_potentials:
+            return
+        c0 = self.parameters.cell.initial_electrolyte_concentration
+        threshold = self.settings.electrolyte_with_potentials_below * c0
+        min_c_e = self._min_electrolyte_concentration()
+        if not min_c_e < threshold:
+            return
+        self._electrolyte_with_potentials = True
+        solvers = [s for s in (self.galvanostatic, self._potentiostatic) if s is not None]
+        if not any([solver.factorise_electrolyte_with_potentials() for solver in solvers]):
+            return
+        message = (f"c_e is factorised together with the potentials from t = {self.time:.1f} s on "
+                   f"(min c_e = {min_c_e:.3g} mol/m^3 < {threshold:.3g})")
+        if not any(e["event"] == "electrolyte_with_potentials" for e in self.state.events):
+            self.state.events.append({"event": "electrolyte_with_potentials", "time_s": self.time,
+                                      "min_c_e_mol_m3": min_c_e, "message": message})
+        if self.comm.rank == 0:
+            print(f"microbat: {message}", file=sys.stderr, flush=True)
 
     def _stop(self, step: Step, why: str) -> None:
         self.state.landing, self.state.landing_attempts = None, 0

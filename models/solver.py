@@ -103,7 +103,11 @@ SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
     # (names of models.halfcell.Fields)
     "full": {"cs": ("c_s",), "ce": ("c_e",), "pot": ("phi_s", "phi_e")},
     "single_particle": {"cs": ("c_s",), "pot": ("phi_s",)},
+    "electrolyte_with_potentials": {"cs": ("c_s",), "cepot": ("c_e", "phi_s", "phi_e")},
 }
+MERGED_SPLIT, MERGED_FROM = "cepot", "ce"
+"""``block_lu`` after :meth:`NewtonSolver.factorise_electrolyte_with_potentials`: the split of c_e and
+the two potentials, factorised by the options of the c_e split (an LU: the block is not symmetric)."""
 
 _MUMPS = {"pc_type": "lu", "pc_factor_mat_solver_type": "mumps", "mat_mumps_icntl_7": 5}
 BLOCK_LOW_RANK = {
@@ -378,18 +382,73 @@ class NewtonSolver:
         context = {"u": self.problem.u, "jacobian": self.problem.J, "preconditioner": None, "bcs": bcs}
         self.problem.solver.setJacobian(dolfinx.fem.petsc.assemble_jacobian, self._nest, None, kargs=context)
 
-    def _set_fieldsplits(self) -> None:
+    def _set_fieldsplits(self, pc: PETSc.PC | None = None) -> None:
         """Index sets of the splits: rows are [owned c_s | owned phi_s | ...] in the order of
-        the fields (:attr:`field_order`)."""
+        the fields (:attr:`field_order`). On the solver's own preconditioner at its construction
+        (then the whole solver reads the options), or on a new one, ``pc`` (which alone reads them:
+        the solver's tolerances and lags may have been changed at run time since)."""
         comm = self.model.domains.comm
         rows = field_rows(self.model, self.field_order)
-        pc = self.problem.solver.getKSP().getPC()
+        target = pc or self.problem.solver.getKSP().getPC()
+        if pc is not None:
+            target.setType("fieldsplit")
         index_sets = []
         for name, members in self._splits.items():
             split_rows = np.concatenate([rows[field] for field in members])
             index_sets.append((name, PETSc.IS().createGeneral(split_rows, comm=comm)))
-        pc.setFieldSplitIS(*index_sets)
-        self.problem.solver.setFromOptions()
+        target.setFieldSplitIS(*index_sets)
+        if pc is None:
+            self.problem.solver.setFromOptions()
+        else:
+            pc.setFromOptions()
+
+    @property
+    def electrolyte_with_potentials(self) -> bool:
+        """c_e is factorised together with the two potentials (:meth:`factorise_electrolyte_with_potentials`)."""
+        return MERGED_SPLIT in self._splits
+
+    def factorise_electrolyte_with_potentials(self) -> bool:
+        """``block_lu``: from the next linear solve on, one factor of c_e and the two potentials
+        instead of one of c_e and one of the potentials (the splits c_s | (c_e, phi_s, phi_e)).
+
+        Where the electrolyte drains, the diffusion potential's d ln c_e / dc_e = 1/c_e couples c_e
+        and phi_e strongly both ways, and a Gauss-Seidel sweep over separate c_e and potential
+        splits keeps only one direction: on the 140 um electrode at 5C the GMRES iterations of a step
+        grew from about 55 to 800 as min c_e fell below 1 % of c_e0, and with the two factorised
+        together they stayed at about 20 (benchmarks/README.md, "The worst case at 1.6 um"). The
+        combined factor is an LU where the potentials' own is an LDL^T, so it costs more memory;
+        :class:`models.simulation.Simulation` asks for it only where the electrolyte drains
+        (``SolverSettings.electrolyte_with_potentials_below``).
+
+        The fieldsplit's preconditioner is replaced by a new one over the new splits (the Jacobian,
+        its field order and the options in the database are unchanged: with a MATNEST the merged
+        fields are consecutive blocks). Returns False (and changes nothing) where there is nothing to
+        merge: another preset, the single-particle model, or already merged."""
+        if not self.keeps_preconditioner or MERGED_FROM not in self._splits:
+            return False
+        splits = SPLITS["electrolyte_with_potentials"]
+        if self.nest:
+            order = self.field_order
+            assert order[order.index(splits[MERGED_SPLIT][0]):][:3] == splits[MERGED_SPLIT], order
+        database = PETSc.Options(self.prefix)
+        source = f"fieldsplit_{MERGED_FROM}_"
+        for key, value in self.options.items():
+            if key.startswith(source):
+                database[f"fieldsplit_{MERGED_SPLIT}_{key.removeprefix(source)}"] = _option_value(value)
+        for key in self.options:  # the options of the splits that no longer exist
+            if any(key.startswith(f"fieldsplit_{name}_") for name in self._splits if name not in splits):
+                database.delValue(key)
+        self._splits = splits
+        ksp = self.problem.solver.getKSP()
+        operators = ksp.getOperators()
+        pc = PETSc.PC().create(self.model.domains.comm)
+        pc.setOptionsPrefix(ksp.getOptionsPrefix())
+        ksp.setPC(pc)
+        pc.setOperators(*operators)
+        self._set_fieldsplits(pc)
+        pc.destroy()  # the KSP holds its own reference
+        self._factors_pending = True  # the new splits build their factors at the next linear solve
+        return True
 
     def close(self) -> None:
         """Destroy the PETSc objects now, on every rank at the same point.
