@@ -177,7 +177,11 @@ def solver_memory(sim) -> dict[str, dict[str, float]]:
         return out
     for ksp in pc.getFieldSplitSubKSP():
         name = ksp.getOptionsPrefix().removeprefix(snes.getOptionsPrefix()).removesuffix("_")
-        size = gb(ksp.getOperators()[0])
+        operator = ksp.getOperators()[0]
+        if not operator or operator.getType() is None:  # a split not set up yet (new splits at the last step)
+            out[name] = {"matrix [GB]": "not built"}
+            continue
+        size = gb(operator)
         entry = {"matrix [GB]": f"{size} (view)" if views else size}
         sub = ksp.getPC()
         if sub.getType() in solver_module.EXACT_FACTORS and sub.getFactorSolverType() == "mumps":

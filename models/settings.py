@@ -43,7 +43,7 @@ class SolverSettings:
         0.05, min=0, max=1, help="block_lu: from the first accepted step whose smallest c_e is below this fraction "
         "of c_e0, c_e is factorised together with the two potentials (one LU of the three) instead of on its own: "
         "where the electrolyte drains, separate factors cost hundreds of GMRES iterations per step (140 um at 5C: "
-        "800 against 20, benchmarks/README.md); the combined factor costs more memory (0 = never, 1 = from the "
+        "800 against 20, benchmarks/README.md); the combined factor costs more memory (0 = never, 1 = after the "
         "first step)"
     )
     dt_initial_s: float = spec(1.0, gt=0, unit="s")

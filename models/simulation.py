@@ -645,24 +645,28 @@ class Simulation:
         """``block_lu``: c_e factorised together with the potentials from the first state whose
         smallest c_e is below ``SolverSettings.electrolyte_with_potentials_below`` of c_e0
         (:meth:`models.solver.NewtonSolver.factorise_electrolyte_with_potentials`), for the rest of the
-        run. Called after every accepted step and after a checkpoint is loaded (so a resumed run
-        chooses as the uninterrupted one did); recorded as an event."""
-        if self.single_particle or self._electrolyte_with_potentials:
+        run, also where c_e recovers. Called after every accepted step and after a checkpoint is loaded
+        (which restores the event of an earlier switch: a resumed run chooses as the uninterrupted one
+        did); recorded as an event."""
+        fraction = self.settings.electrolyte_with_potentials_below
+        if self.single_particle or self._electrolyte_with_potentials or fraction <= 0:
             return
         c0 = self.parameters.cell.initial_electrolyte_concentration
-        threshold = self.settings.electrolyte_with_potentials_below * c0
+        threshold = fraction * c0
         min_c_e = self._min_electrolyte_concentration()
-        if not min_c_e < threshold:
+        switched = any(e["event"] == "electrolyte_with_potentials" for e in self.state.events)
+        if not (switched or min_c_e < threshold):
             return
         self._electrolyte_with_potentials = True
         solvers = [s for s in (self.galvanostatic, self._potentiostatic) if s is not None]
         if not any([solver.factorise_electrolyte_with_potentials() for solver in solvers]):
             return
+        if switched:  # a resumed run: the event is the checkpoint's
+            return
         message = (f"c_e is factorised together with the potentials from t = {self.time:.1f} s on "
                    f"(min c_e = {min_c_e:.3g} mol/m^3 < {threshold:.3g})")
-        if not any(e["event"] == "electrolyte_with_potentials" for e in self.state.events):
-            self.state.events.append({"event": "electrolyte_with_potentials", "time_s": self.time,
-                                      "min_c_e_mol_m3": min_c_e, "message": message})
+        self.state.events.append({"event": "electrolyte_with_potentials", "time_s": self.time,
+                                  "min_c_e_mol_m3": min_c_e, "message": message})
         if self.comm.rank == 0:
             print(f"microbat: {message}", file=sys.stderr, flush=True)
 

@@ -423,21 +423,25 @@ class NewtonSolver:
         The fieldsplit's preconditioner is replaced by a new one over the new splits (the Jacobian,
         its field order and the options in the database are unchanged: with a MATNEST the merged
         fields are consecutive blocks). Returns False (and changes nothing) where there is nothing to
-        merge: another preset, the single-particle model, or already merged."""
-        if not self.keeps_preconditioner or MERGED_FROM not in self._splits:
+        merge (another preset, the single-particle model, already merged) or where a split is not
+        factorised exactly (a user's GAMG on c_e would otherwise precondition all three)."""
+        if not (self.keeps_preconditioner and self.nest) or MERGED_FROM not in self._splits:
             return False
         splits = SPLITS["electrolyte_with_potentials"]
-        if self.nest:
-            order = self.field_order
-            assert order[order.index(splits[MERGED_SPLIT][0]):][:3] == splits[MERGED_SPLIT], order
+        order = self.field_order
+        assert order[order.index(splits[MERGED_SPLIT][0]):][:3] == splits[MERGED_SPLIT], order
         database = PETSc.Options(self.prefix)
         source = f"fieldsplit_{MERGED_FROM}_"
-        for key, value in self.options.items():
-            if key.startswith(source):
-                database[f"fieldsplit_{MERGED_SPLIT}_{key.removeprefix(source)}"] = _option_value(value)
-        for key in self.options:  # the options of the splits that no longer exist
-            if any(key.startswith(f"fieldsplit_{name}_") for name in self._splits if name not in splits):
-                database.delValue(key)
+        merged = {f"fieldsplit_{MERGED_SPLIT}_{key.removeprefix(source)}": value
+                  for key, value in self.options.items() if key.startswith(source)}
+        removed = [key for key in self.options  # the options of the splits that no longer exist
+                   if any(key.startswith(f"fieldsplit_{name}_") for name in self._splits if name not in splits)]
+        for key in removed:
+            database.delValue(key)
+            del self.options[key]
+        for key, value in merged.items():
+            database[key] = _option_value(value)
+        self.options |= merged
         self._splits = splits
         ksp = self.problem.solver.getKSP()
         operators = ksp.getOperators()

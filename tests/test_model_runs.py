@@ -508,6 +508,15 @@ def test_block_lu_factorises_c_e_with_the_potentials_once_the_electrolyte_drains
     assert np.array_equal(merged.column("time_s")[cc[1]], time[cc[0]])
     for name in ("voltage_V", "min_c_e_mol_m3"):
         assert np.allclose(merged.column(name)[cc[1]], separate.column(name)[cc[0]], rtol=1e-8, atol=0), name
+    # a resumed run whose checkpoint recorded the switch is merged from its start, whatever its c_e
+    resumed = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0),
+                         settings(preset="block_lu"), [], show_progress=False).build()
+    resumed.state.events.append(dict(events[0]))
+    resumed.choose_splits()
+    assert resumed.galvanostatic.electrolyte_with_potentials and len(resumed.state.events) == 1
+    assert "fieldsplit_cepot_pc_type" in resumed.galvanostatic.options
+    assert not any(key.startswith(("fieldsplit_ce_", "fieldsplit_pot_")) for key in resumed.galvanostatic.options)
+    resumed.close()
     held = merged.column("voltage_V")[~cc[1]]
     assert len(held) >= 3 and np.allclose(held, 3.9, atol=1e-9), "the held voltage's solver converges merged"
     # one factor of the coupled three preconditions at least as well as two (here: 360 against 562 iterations)
