@@ -521,9 +521,18 @@ class NewtonSolver:
         and a rebuild is a refresh of the splits' factors. Their operators are views of the
         Jacobian's blocks, so a split whose factors are not kept (``keep`` False) refactorises
         at its next solve whenever the Jacobian has been assembled since its last factorisation,
-        i.e. after almost every assembly if never kept (benchmarks/README.md)."""
+        i.e. after almost every assembly if never kept (benchmarks/README.md).
+
+        A split of several fields (the potentials, c_e with the potentials) works on a MATNEST of
+        their blocks, whose own state does not change when its blocks are assembled: PETSc would
+        never find it changed and would keep its first factors. Asking for fresh factors therefore
+        marks that operator changed (``benchmarks/split_refactorisations.py``: with a rebuild at every
+        chance the potentials' split was refactorised 2 times where c_e's was 29)."""
         for split in self.problem.solver.getKSP().getPC().getFieldSplitSubKSP():
             split.getPC().setReusePreconditioner(keep)
+            operator = split.getOperators()[0]
+            if not keep and operator and operator.getType() == "nest":
+                operator.stateIncrease()
         self._factors_pending = not keep
 
     def solve(self) -> NewtonResult:
