@@ -659,9 +659,8 @@ class Simulation:
             return
         self._electrolyte_with_potentials = True
         solvers = [s for s in (self.galvanostatic, self._potentiostatic) if s is not None]
-        if not any([solver.factorise_electrolyte_with_potentials() for solver in solvers]):
-            return
-        if switched:  # a resumed run: the event is the checkpoint's
+        merged = [solver.factorise_electrolyte_with_potentials() for solver in solvers]
+        if switched or not any(merged):  # a resumed run has the checkpoint's event; other presets do not merge
             return
         message = (f"c_e is factorised together with the potentials from t = {self.time:.1f} s on "
                    f"(min c_e = {min_c_e:.3g} mol/m^3 < {threshold:.3g})")

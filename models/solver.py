@@ -389,7 +389,7 @@ class NewtonSolver:
         the solver's tolerances and lags may have been changed at run time since)."""
         comm = self.model.domains.comm
         rows = field_rows(self.model, self.field_order)
-        target = pc or self.problem.solver.getKSP().getPC()
+        target = pc if pc is not None else self.problem.solver.getKSP().getPC()
         if pc is not None:
             target.setType("fieldsplit")
         index_sets = []
