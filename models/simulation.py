@@ -14,8 +14,8 @@ measures), the coupled forms, the Newton solver(s) and the protocol in amperes;
 * voltage cut-offs (CC) and current limits (CV) landed to ``voltage_tolerance_V`` by
   secant shortening of the last step, step durations and requested depths of discharge
   landed exactly,
-* electrolyte depletion (c_e -> 0) is detected and reported (the forms floor c_e inside ln
-  and the transport properties, so the solve stays finite).
+* electrolyte depletion (c_e -> 0) is detected and reported, and ``block_lu`` then factorises
+  c_e with the potentials (:mod:`models.electrolyte_watch`).
 
 Outputs implement :class:`Output` (``update(sim, t)``, ``step_end(sim, step)``,
 ``close()``, ``dod_targets``, ``state()``/``load()``); the loop does not know what they
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,7 +41,8 @@ from foundation.stack import MPI, PETSc, dolfinx
 from meshing.tags import FacetTag
 from models.bounds import StoichiometryLimiter
 from models.domains import build_domains, particle_tensor
-from models.halfcell import DEPLETION_FLOOR, build_half_cell
+from models.electrolyte_watch import ElectrolyteWatch
+from models.halfcell import build_half_cell
 from models.mesh_input import MeshData
 from models.parameters import ParameterSet
 from models.protocol import Capacity, Protocol, Step, nominal_capacity, resolve_steps
@@ -50,8 +50,6 @@ from models.settings import SolverSettings, solid_degree_for
 from models.solver import STEP_EFFORT, NewtonResult, NewtonSolver
 from models.timestepping import TimeStepController, physical_sol_change
 
-DEPLETION_REPORT = 0.01
-"""c_e below this fraction of c_e0 anywhere is reported as electrolyte depletion."""
 MAX_LANDING_ATTEMPTS = 12
 LANDING_DT_FLOOR = 1e-3
 """Landing steps may be shorter than dt_min, down to this fraction of it: on the vertical end
@@ -192,7 +190,9 @@ class Simulation:
         s = self.settings
         self.controller = TimeStepController(
             dt=s.dt_initial_s, dt_min=s.dt_min_s, dt_max=s.dt_max_s, max_sol_change=s.max_sol_change)
-        self._electrolyte_with_potentials = False  # choose_splits
+        self._electrolyte = None if self.single_particle else ElectrolyteWatch(
+            self.model.c_e, self.parameters.cell.initial_electrolyte_concentration,
+            s.electrolyte_with_potentials_below)
         with self._timer("solver_setup"):
             self.galvanostatic = self._make_solver([])
         self.controller.easy_newton, self.controller.hard_newton = self.galvanostatic.step_effort
@@ -223,7 +223,7 @@ class Simulation:
             residual_tolerance=atol,
             relative_tolerance=s.newton_rtol if relative_tolerance is None else relative_tolerance,
             max_iterations=s.newton_max_it, bcs=bcs, chord=s.chord)
-        if self._electrolyte_with_potentials:  # choose_splits: the solvers alike
+        if self._electrolyte is not None and self._electrolyte.merged:  # choose_splits: the solvers alike
             solver.factorise_electrolyte_with_potentials()
         return solver
 
@@ -292,13 +292,8 @@ class Simulation:
         else:
             self.current = -self.diagnostics["interface_current"]
         self._measure_sol()
-        if not self.single_particle:
-            self.min_electrolyte_concentration = self._min_electrolyte_concentration()
-
-    def _min_electrolyte_concentration(self) -> float:
-        c_e = self.model.c_e
-        n = c_e.function_space.dofmap.index_map.size_local
-        return self.comm.allreduce(float(np.min(c_e.x.array[:n], initial=np.inf)), op=MPI.MIN)
+        if self._electrolyte is not None:
+            self.min_electrolyte_concentration = self._electrolyte.minimum()
 
     def _measure_sol(self) -> None:
         """Smallest and largest x over the AM and over its surface."""
@@ -555,7 +550,8 @@ class Simulation:
         st.max_sol = max(st.max_sol, self.sol_max)
         self.controller.easy_newton, self.controller.hard_newton = STEP_EFFORT[result.mode]
         self.controller.accept(dt, result.iterations, sol_change)
-        self._check_depletion()
+        if self._electrolyte is not None:
+            self._electrolyte.report_depletion(self.min_electrolyte_concentration, self.time, self.state.events)
         self.choose_splits()
         self._update_outputs()
         self._progress.update(
@@ -623,51 +619,13 @@ class Simulation:
         self._limiter.apply(self._reported, self._reported_previous, 0.0)
         self._reported_at = self.state.steps_taken
 
-    def _check_depletion(self) -> None:
-        if self.single_particle:
-            return
-        c0 = self.parameters.cell.initial_electrolyte_concentration
-        depleted = self.min_electrolyte_concentration < DEPLETION_REPORT * c0
-        if depleted and not any(e["event"] == "electrolyte_depletion" for e in self.state.events):
-            event = {
-                "event": "electrolyte_depletion",
-                "time_s": self.time,
-                "min_c_e_mol_m3": self.min_electrolyte_concentration,
-                "message": (f"electrolyte depleted: min c_e = {self.min_electrolyte_concentration:.3g} mol/m^3 "
-                            f"< {DEPLETION_REPORT:g} c_e0 at t = {self.time:.1f} s (transport properties are "
-                            f"evaluated at c_e >= {DEPLETION_FLOOR:g} c_e0)"),
-            }
-            self.state.events.append(event)
-            if self.comm.rank == 0:
-                print(f"microbat: warning: {event['message']}", file=sys.stderr, flush=True)
-
     def choose_splits(self) -> None:
-        """``block_lu``: c_e factorised together with the potentials from the first state whose
-        smallest c_e is below ``SolverSettings.electrolyte_with_potentials_below`` of c_e0
-        (:meth:`models.solver.NewtonSolver.factorise_electrolyte_with_potentials`), for the rest of the
-        run, also where c_e recovers. Called after every accepted step and after a checkpoint is loaded
-        (which restores the event of an earlier switch: a resumed run chooses as the uninterrupted one
-        did); recorded as an event."""
-        fraction = self.settings.electrolyte_with_potentials_below
-        if self.single_particle or self._electrolyte_with_potentials or fraction <= 0:
-            return
-        c0 = self.parameters.cell.initial_electrolyte_concentration
-        threshold = fraction * c0
-        min_c_e = self._min_electrolyte_concentration()
-        switched = any(e["event"] == "electrolyte_with_potentials" for e in self.state.events)
-        if not (switched or min_c_e < threshold):
-            return
-        self._electrolyte_with_potentials = True
-        solvers = [s for s in (self.galvanostatic, self._potentiostatic) if s is not None]
-        merged = [solver.factorise_electrolyte_with_potentials() for solver in solvers]
-        if switched or not any(merged):  # a resumed run has the checkpoint's event; other presets do not merge
-            return
-        message = (f"c_e is factorised together with the potentials from t = {self.time:.1f} s on "
-                   f"(min c_e = {min_c_e:.3g} mol/m^3 < {threshold:.3g})")
-        self.state.events.append({"event": "electrolyte_with_potentials", "time_s": self.time,
-                                  "min_c_e_mol_m3": min_c_e, "message": message})
-        if self.comm.rank == 0:
-            print(f"microbat: {message}", file=sys.stderr, flush=True)
+        """``block_lu``: c_e factorised with the potentials once the electrolyte drains
+        (:meth:`models.electrolyte_watch.ElectrolyteWatch.choose_splits`). Called after every accepted
+        step and after a checkpoint is loaded, whose events may record an earlier switch."""
+        if self._electrolyte is not None:
+            solvers = [s for s in (self.galvanostatic, self._potentiostatic) if s is not None]
+            self._electrolyte.choose_splits(self.time, self.state.events, solvers)
 
     def _stop(self, step: Step, why: str) -> None:
         self.state.landing, self.state.landing_attempts = None, 0
