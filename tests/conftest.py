@@ -25,8 +25,8 @@ def pytest_configure(config):
         gc.disable()
 
 
-LONG_FILES_FIRST = ("test_study.py", "test_study_particles.py", "test_study_commercial.py")
-"""The study files run minutes each: scripts/test.sh hands files to its two xdist workers in
+LONG_FILES_FIRST = ("test_study.py", "test_validation_pybamm.py", "test_study_particles.py", "test_study_commercial.py")
+"""The study files and the PyBaMM validation run minutes each: scripts/test.sh hands files to its two xdist workers in
 collection order (``--dist loadfile --no-loadscope-reorder``), so these start first and the
 many short files fill in behind them instead of one study file running alone at the end."""
 

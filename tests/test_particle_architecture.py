@@ -1,6 +1,7 @@
 """Secondary particles of primary grains (Lu et al. 2021, Fig. 1): the grained 2D cross-section,
 the grains' singular diffusion tensors and lithium conservation through them. The architectures'
-rate capability and the D_pri / D_sec fit are asserted by the quick fig1 study (tests/test_study_particles.py)."""
+rate capability and the D_pri / D_sec fit are asserted by the quick fig1 study (tests/test_study_particles.py,
+marked slow)."""
 
 from __future__ import annotations
 
