@@ -454,12 +454,15 @@ class Simulation:
 
     def _record_rejection(self, dt: float, reason: str, result: NewtonResult) -> None:
         """Count a rejected step and record it in the manifest's events: what each rejection cost
-        and why is what the end of a discharge is made of (benchmarks/discharge_effort.py)."""
+        and why is what the end of a discharge is made of (benchmarks/discharge_effort.py), and
+        how its residual fell (or did not), to 3 digits."""
         self.state.rejected_steps += 1
-        self.state.events.append({"event": "step_rejected", "time_s": self.time, "dt_s": dt, "reason": reason,
-                                  "newton_iterations": result.iterations,
-                                  "linear_iterations": result.linear_iterations,
-                                  "seconds": round(result.seconds, 3)})
+        event = {"event": "step_rejected", "time_s": self.time, "dt_s": dt, "reason": reason,
+                 "newton_iterations": result.iterations, "linear_iterations": result.linear_iterations,
+                 "seconds": round(result.seconds, 3)}
+        if result.residual_norms:
+            event["residual_norms"] = [float(f"{norm:.3g}") for norm in result.residual_norms]
+        self.state.events.append(event)
 
     def _measured(self) -> tuple:
         return (self.voltage, self.current, dict(self.diagnostics), self.min_electrolyte_concentration,

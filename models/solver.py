@@ -253,6 +253,17 @@ class NewtonResult:
     """How the solve's effort is judged (``STEP_EFFORT``): "chord" for a chord solve, also one that
     fell back to Newton (its count includes the chord's), "newton" for a Newton solve, "lagged"
     for Newton with the Jacobian rebuilt every second iteration."""
+    residual_norms: tuple[float, ...] = ()
+    """The residual norm at the start and after every iteration, of every attempt in order where a
+    solve was retried (a chord's fallback to Newton, a kept preconditioner's retry on fresh factors)."""
+
+    def merge(self, earlier: NewtonResult) -> NewtonResult:
+        """This result with the effort of an ``earlier`` attempt at the same solve counted in."""
+        self.iterations += earlier.iterations
+        self.linear_iterations += earlier.linear_iterations
+        self.seconds += earlier.seconds
+        self.residual_norms = earlier.residual_norms + self.residual_norms
+        return self
 
     @property
     def reason_name(self) -> str:
@@ -564,11 +575,8 @@ class NewtonSolver:
             return result
         self.newton_fallbacks += 1
         self._newton_first = True
-        newton = self._newton()
+        newton = self._newton().merge(result)
         newton.mode = "chord"
-        newton.iterations += result.iterations
-        newton.linear_iterations += result.linear_iterations
-        newton.seconds += result.seconds
         return newton
 
     def _solve_kept(self) -> NewtonResult:
@@ -581,10 +589,7 @@ class NewtonSolver:
         self._rebuild_preconditioner()
         if result.reason != PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE:
             return result
-        retry = self._solve_once()
-        retry.iterations += result.iterations
-        retry.linear_iterations += result.linear_iterations
-        retry.seconds += result.seconds
+        retry = self._solve_once().merge(result)
         if not retry.converged:
             self._rebuild_preconditioner()
         return retry
@@ -601,6 +606,7 @@ class NewtonSolver:
         snes = self.problem.solver
         start = time.perf_counter()
         self._stagnated = self._at_floor = False
+        self._residual_history = []
         saved = [u.x.array.copy() for u in self.model.fields]
         try:
             self.problem.solve()
@@ -628,6 +634,7 @@ class NewtonSolver:
             linear_iterations=int(snes.getLinearSolveIterations()),
             seconds=time.perf_counter() - start,
             mode="newton" if self.chord else self._mode,  # a chord solve relabels its own result
+            residual_norms=tuple(self._residual_history),
         )
 
 

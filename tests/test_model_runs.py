@@ -574,6 +574,14 @@ def test_rejected_steps_are_recorded_with_their_reason_and_cost(comm, monkeypatc
     assert first["time_s"] == 0.0 and first["dt_s"] == 20.0, first  # the step is capped by the duration
     assert first["reason"].startswith("SoL change") and "> 2 x max_sol_change" in first["reason"]
     assert first["newton_iterations"] >= 1 and first["seconds"] >= 0.0
+    # the residual norms of the solve (converged: the step was rejected for its SoL change), one at its
+    # start and one per iteration (one more per retry of the same solve)
+    norms = first["residual_norms"]
+    assert len(norms) >= first["newton_iterations"] + 1 and norms[-1] < 1e-3 * norms[0], norms
+    retry = solver_module.NewtonResult(True, 2, 3, 30, 1.0, residual_norms=(1e-9,))
+    retry.merge(solver_module.NewtonResult(False, -5, 25, 300, 1.5, residual_norms=(1.0, 0.5)))
+    assert (retry.iterations, retry.linear_iterations, retry.seconds) == (28, 330, 2.5)
+    assert retry.residual_norms == (1.0, 0.5, 1e-9)
     # a Newton failure is recorded with PETSc's reason (the first solve of the time loop made to fail)
     sim = Simulation(small_electrode(comm), parameter_set("baseline"), discharge(3.0, 3.0, max_duration_s=20.0),
                      settings(dt_initial_s=20.0), [series], show_progress=False).build()
