@@ -13,7 +13,9 @@ from the progress lines' "t = ... s" and "(... s)". A last table gives the rejec
 manifest's ``step_rejected`` events (runs since 2026-12-07): how many, why, and the Newton and GMRES
 iterations and seconds their solves cost; the solves that crossed a voltage cut-off and were redone
 shorter to land on it (``landing_retry`` events, runs since 2026-12-07) are counted there as one more
-reason, since they are thrown away as a rejected step is. No assertions.
+reason, since they are thrown away as a rejected step is. With ``--residuals`` one more table lists every
+rejected solve with its residual norms (the events of runs since 2026-12-08: the norm at the start and after
+every iteration, of every attempt where the solve was retried). No assertions.
 """
 
 from __future__ import annotations
@@ -77,12 +79,17 @@ def wall_row(directory: Path, log: Path, middle: tuple[float, float]) -> str:
             f"| {last / 60:.0f} of {total / 60:.0f} min ({last / total:.0%}) |")
 
 
-def rejections_row(directory: Path) -> str:
-    """The rejected steps of a run and what their solves cost, from the manifest's events."""
+def run_events(directory: Path, kinds: tuple[str, ...]) -> tuple[dict, list[dict]]:
+    """A run's final state from its manifest, and its events of the given kinds."""
     manifest_path = directory / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     state = (manifest.get("result") or {}).get("state") or {}
-    events = [e for e in state.get("events", []) if e.get("event") in ("step_rejected", "landing_retry")]
+    return state, [e for e in state.get("events", []) if e.get("event") in kinds]
+
+
+def rejections_row(directory: Path) -> str:
+    """The rejected steps of a run and what their solves cost, from the manifest's events."""
+    state, events = run_events(directory, ("step_rejected", "landing_retry"))
     count = state.get("rejected_steps")
     if count and not events:
         return f"| {directory.name} | {count} | not recorded (a run before 2026-12-07) | | | |"
@@ -98,12 +105,21 @@ def rejections_row(directory: Path) -> str:
             f"| {sum(e['linear_iterations'] for e in events)} | {sum(e['seconds'] for e in events):.0f} |")
 
 
+def residual_rows(directory: Path) -> list[str]:
+    """One row per rejected solve of a run: when, the step, why, its cost and its residual norms."""
+    _, events = run_events(directory, ("step_rejected",))
+    return [f"| {directory.name} | {e['time_s']:.2f} | {e['dt_s']:.3g} | {e['reason']} | {e['newton_iterations']} "
+            f"| {e['linear_iterations']} | {e['seconds']:.1f} | "
+            f"{' '.join(f'{n:.2g}' for n in e.get('residual_norms', [])) or 'not recorded'} |" for e in events]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directories", nargs="+", type=Path)
     parser.add_argument("--middle", default="0.3,0.7", help="depth-of-discharge window of the middle")
     parser.add_argument("--progress-log", nargs="+", type=Path, default=[],
                         help="each run's progress output (stderr of `microbat run`), in the order of the directories")
+    parser.add_argument("--residuals", action="store_true", help="list every rejected solve with its residual norms")
     args = parser.parse_args()
     lo, hi = (float(v) for v in args.middle.split(","))
     print("| run | capacity [mAh/cm^2] (DoD) | max x | steps | Newton | wall [s] | middle: steps / Newton per 1 % "
@@ -121,6 +137,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for directory in args.directories:
         print(rejections_row(directory))
+    if args.residuals:
+        print("\n| run | t [s] | step [s] | why | Newton | GMRES | s | residual norms |")
+        print("|---|---|---|---|---|---|---|---|")
+        for directory in args.directories:
+            print("\n".join(residual_rows(directory)))
 
 
 if __name__ == "__main__":
