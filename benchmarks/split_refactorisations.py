@@ -1,7 +1,8 @@
 """How often ``block_lu`` refactorises each split when it is asked to rebuild at every chance.
 
-Counts PETSc's numeric factorisation events (``MatLUFactorNum``, ``MatCholFctrNum``) over ten fixed
-20 s steps of a 3C discharge of the small test electrode (then 60 s held at 3.9 V) with
+Counts PETSc's numeric factorisation events (``MatLUFactorNum``, ``MatCholFctrNum``) over the run of
+``tests.model_cases.block_lu_cc_cv`` (six fixed 20 s steps of a 3C discharge of the small test electrode,
+then 60 s held at 3.9 V) with
 ``PC_REBUILD_ITERATIONS = 0``, so every Newton iteration asks for fresh factors. With separate splits
 c_s (LDL^T) | c_e (LU) | phi_s, phi_e (LDL^T), a split that follows the rebuilds refactorises about as
 often as c_e does. Usage (from the repository root)::
@@ -14,15 +15,10 @@ often as c_e does. Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from foundation.stack import MPI, PETSc
 from models import solver as solver_module
-from models.outputs import TimeSeries
-from models.parameters import parameter_set
-from models.protocol import CCStep, CVStep, Protocol
-from models.simulation import Simulation
-from tests.model_cases import settings, small_electrode
+from tests.model_cases import block_lu_cc_cv
 
 EVENTS = ("MatLUFactorNum", "MatCholFctrNum")
 
@@ -33,14 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     PETSc.Log.begin()
     solver_module.PC_REBUILD_ITERATIONS = 0
-    series = TimeSeries("unused")
-    series.write = lambda comm: None
-    fixed = dataclasses.replace(settings(preset="block_lu"), dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5,
-                                electrolyte_with_potentials_below=1.0 if args.merged else 0.0)
-    protocol = Protocol(steps=(CCStep(c_rate=3.0, max_duration_s=120.0), CVStep(voltage_V=3.9, max_duration_s=60.0)))
-    sim = Simulation(small_electrode(MPI.COMM_WORLD), parameter_set("baseline"), protocol, fixed, [series],
-                     show_progress=False).build()
-    sim.run()
+    sim, _ = block_lu_cc_cv(MPI.COMM_WORLD, electrolyte_with_potentials_below=1.0 if args.merged else 0.0)
     counts = {name: PETSc.Log.Event(name).getPerfInfo()["count"] for name in EVENTS}
     if MPI.COMM_WORLD.rank == 0:
         splits = " | ".join(f"{k.getOptionsPrefix().split('fieldsplit_')[-1].rstrip('_')} ({k.getPC().getType()})"

@@ -7,9 +7,11 @@ import dataclasses
 import numpy as np
 
 from models.meshes import structured_electrode
-from models.parameters import FARADAY
-from models.protocol import CCStep, Protocol
+from models.outputs import TimeSeries
+from models.parameters import FARADAY, parameter_set
+from models.protocol import CCStep, CVStep, Protocol
 from models.settings import SolverSettings
+from models.simulation import Simulation
 
 UM = 1e-6
 
@@ -57,3 +59,16 @@ def assert_conserved(series, lithium_tolerance=1e-8, salt_tolerance=1e-10):
     assert np.allclose(-interface, current, rtol=0, atol=CHARGE_TOLERANCE * np.abs(current).max()), (interface, current)
     salt = series.column("salt_electrolyte_mol")
     assert np.allclose(salt, salt[0], rtol=salt_tolerance, atol=0)
+
+
+def block_lu_cc_cv(comm, **changes):
+    """``block_lu`` on the small electrode: six fixed 20 s steps of a 3C discharge, then 60 s held at
+    3.9 V (settings ``changes`` on top); the run simulation and its time series (held in memory)."""
+    series = TimeSeries("unused")
+    series.write = lambda comm: None
+    fixed = settings(**{"preset": "block_lu"} | changes, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5)
+    protocol = Protocol(steps=(CCStep(c_rate=3.0, max_duration_s=120.0), CVStep(voltage_V=3.9, max_duration_s=60.0)))
+    sim = Simulation(small_electrode(comm), parameter_set("baseline"), protocol, fixed, [series],
+                     show_progress=False).build()
+    sim.run()
+    return sim, series

@@ -23,7 +23,7 @@ from models.simulation import MAX_LANDING_ATTEMPTS, Output, Simulation
 from studies import app
 from studies.case import case_from_dict
 from tests.helpers import run_cli
-from tests.model_cases import discharge, settings, small_electrode
+from tests.model_cases import block_lu_cc_cv, discharge, settings, small_electrode
 
 
 def _voltage_curve(comm):
@@ -469,25 +469,13 @@ def test_block_lu_on_a_single_particle_factorises_its_symmetric_blocks_symmetric
     assert max(asymmetry.values()) < 1e-13, asymmetry
 
 
-def _block_lu_cc_cv(comm, **changes):
-    """Six fixed 20 s steps of a 3C discharge of the small electrode, then 60 s held at 3.9 V; the time series."""
-    series = TimeSeries("unused")
-    series.write = lambda comm: None
-    fixed = settings(**{"preset": "block_lu"} | changes, dt_initial_s=20.0, dt_max_s=20.0, max_sol_change=0.5)
-    protocol = Protocol(steps=(CCStep(c_rate=3.0, max_duration_s=120.0), CVStep(voltage_V=3.9, max_duration_s=60.0)))
-    sim = Simulation(small_electrode(comm), parameter_set("baseline"), protocol, fixed, [series],
-                     show_progress=False).build()
-    sim.run()
-    return sim, series
-
-
 @pytest.mark.mpi
 def test_block_lu_factorises_c_e_with_the_potentials_once_the_electrolyte_drains(comm):
     """From the first accepted step whose smallest c_e is below ``electrolyte_with_potentials_below`` of c_e0,
     ``block_lu``'s splits are c_s | (c_e, phi_s, phi_e), one LU of the three, for both solvers (the held voltage's,
     built later, too); the run gives the solution of separate factors (and of the direct solver), and records
     when it switched. The threshold here is put between two steps' min c_e of the run with separate factors."""
-    sim, separate = _block_lu_cc_cv(comm, electrolyte_with_potentials_below=0.0)
+    sim, separate = block_lu_cc_cv(comm, electrolyte_with_potentials_below=0.0)
     assert not sim.galvanostatic.electrolyte_with_potentials and not sim._potentiostatic.electrolyte_with_potentials
     assert not any(e["event"] == "electrolyte_with_potentials" for e in sim.state.events)
     sim.close()
@@ -495,7 +483,7 @@ def test_block_lu_factorises_c_e_with_the_potentials_once_the_electrolyte_drains
     min_c_e, time = separate.column("min_c_e_mol_m3"), separate.column("time_s")
     assert np.all(np.diff(min_c_e[:6]) < 0), "the electrolyte drains while the current flows"
     threshold = 0.5 * (min_c_e[2] + min_c_e[3]) / c0
-    sim, merged = _block_lu_cc_cv(comm, electrolyte_with_potentials_below=threshold)
+    sim, merged = block_lu_cc_cv(comm, electrolyte_with_potentials_below=threshold)
     events = [e for e in sim.state.events if e["event"] == "electrolyte_with_potentials"]
     assert len(events) == 1 and events[0]["time_s"] == pytest.approx(time[3], rel=1e-12), events
     for solver in (sim.galvanostatic, sim._potentiostatic):
@@ -533,7 +521,7 @@ def test_block_lu_refactorises_the_splits_of_several_fields_when_asked(comm, mon
     events = [PETSc.Log.Event(name) for name in ("MatLUFactorNum", "MatCholFctrNum")]
     before = [event.getPerfInfo()["count"] for event in events]
     monkeypatch.setattr(solver_module, "PC_REBUILD_ITERATIONS", 0)
-    sim, _ = _block_lu_cc_cv(comm, electrolyte_with_potentials_below=0.0)
+    sim, _ = block_lu_cc_cv(comm, electrolyte_with_potentials_below=0.0)
     assert sim.galvanostatic.preconditioner_rebuilds >= 20
     sim.close()
     lu, cholesky = (event.getPerfInfo()["count"] - b for event, b in zip(events, before, strict=True))
